@@ -1,0 +1,43 @@
+//! What to say about keys that the serde model does not know.
+//!
+//! process-compose has fields that only tune its own TUI, server or logger; they
+//! are accepted as no-ops (a note). `x-*` keys are extension points and always
+//! allowed. Anything else is unknown: a warning, or an error under `is_strict`.
+
+use crate::diagnostic::{Diagnostic, Severity};
+
+/// Top-level keys of process-compose that do nothing in corral.
+const TOP_LEVEL_NO_OPS: &[(&str, &str)] = &[
+    ("log_level", "corral's own log level is set with -v/-q or CORRAL_LOG"),
+    ("log_length", "corral has no in-memory log view yet"),
+    ("log_configuration", "corral writes plain log files"),
+    ("is_tui_disabled", "corral has no TUI"),
+    ("disable_ansi_colors", "corral colours only on a terminal and honours NO_COLOR"),
+    ("ordered_shutdown", "corral always stops in reverse dependency order"),
+];
+
+/// Per-process keys of process-compose that do nothing in corral.
+const PROCESS_NO_OPS: &[(&str, &str)] = &[
+    ("log_configuration", "corral writes plain log files"),
+    ("disable_ansi_colors", "corral passes output through unchanged"),
+];
+
+/// One key the model did not know, as a list of path segments.
+pub(crate) fn classify(segments: &[String], is_strict: bool) -> Option<Diagnostic> {
+    let path = crate::path::join(segments);
+    let key = segments.last().map(String::as_str).unwrap_or("");
+    if key.starts_with("x-") {
+        return None;
+    }
+    let no_op = match segments {
+        [top] => TOP_LEVEL_NO_OPS.iter().find(|(k, _)| k == top),
+        [first, _, field] if first == "processes" => PROCESS_NO_OPS.iter().find(|(k, _)| k == field),
+        _ => None,
+    };
+    if let Some((_, why)) = no_op {
+        return Some(Diagnostic::note(path, format!("accepted for compatibility and ignored ({why})")));
+    }
+    let severity = if is_strict { Severity::Error } else { Severity::Warning };
+    let suffix = if is_strict { " (is_strict is set)" } else { "" };
+    Some(Diagnostic { severity, path, message: format!("unknown key{suffix}") })
+}

@@ -1,0 +1,309 @@
+//! The configuration contract, as serde types.
+//!
+//! Field names and defaults follow process-compose's schema (snake_case), so that
+//! process-compose and process-compose-flake configurations load unchanged. corral's
+//! own additions are `format_version`, `pre_hook` and `post_hook`. Where corral
+//! deliberately differs, the field docs say so (see docs/config.md).
+//!
+//! Unknown keys are not rejected by serde; the loader collects them (with their
+//! paths) and decides between warning and error. Fields process-compose has but
+//! corral does not run yet are typed as raw JSON here so that validation can
+//! reject them by name, with the value they were given.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::values::{Environment, ExitCode, Namespaces, Seconds, Signal};
+
+/// The format version this corral reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A process set: the whole file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct Config {
+    /// corral's own format version. Omit it or set it to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_version: Option<u32>,
+
+    /// process-compose's version tag (files say "0.5"). Accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub version: Option<serde_json::Value>,
+
+    /// A name for the project (used to tell projects apart; optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+
+    /// The processes, by name.
+    pub processes: BTreeMap<String, Process>,
+
+    /// Environment for every process and hook; a process's own `environment` wins.
+    #[serde(default, skip_serializing_if = "Environment::is_empty")]
+    pub environment: Environment,
+
+    /// The shell that runs commands, hooks and shutdown commands.
+    #[serde(default)]
+    pub shell: Shell,
+
+    /// A file that receives every process's output, labelled (`name | line`).
+    /// Relative to the directory corral was started in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_location: Option<PathBuf>,
+
+    /// Unknown keys are errors instead of warnings (`x-*` keys are always allowed).
+    #[serde(default)]
+    pub is_strict: bool,
+
+    /// Shell text run before any process starts. Variables it exports reach every
+    /// process; a `trap … EXIT` it sets fires when the whole run ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_hook: Option<String>,
+
+    /// Shell text run after every process has stopped, only when the run succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_hook: Option<String>,
+
+    /// Must be absent or `true`: corral never expands `$VAR` at load time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_env_expansion: Option<bool>,
+
+    // Fields of process-compose that change how a run behaves but are not built yet.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub env_cmds: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub vars: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub extends: Option<serde_json::Value>,
+}
+
+/// How commands are run: `shell_command shell_argument TEXT`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct Shell {
+    /// The shell program, found on PATH unless absolute.
+    #[serde(default = "default_shell_command")]
+    pub shell_command: String,
+    /// The argument that introduces the command text.
+    #[serde(default = "default_shell_argument")]
+    pub shell_argument: String,
+}
+
+fn default_shell_command() -> String {
+    "bash".to_string()
+}
+fn default_shell_argument() -> String {
+    "-c".to_string()
+}
+
+impl Default for Shell {
+    fn default() -> Self {
+        Shell { shell_command: default_shell_command(), shell_argument: default_shell_argument() }
+    }
+}
+
+/// One process.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct Process {
+    /// Shell text, run as `shell_command shell_argument command`. Reaches the shell unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+
+    /// A program and its arguments, executed directly (no shell). Used instead of `command`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+
+    /// The directory the process runs in; relative to the directory corral was started in.
+    /// Must exist when the process starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<PathBuf>,
+
+    /// Environment for this process; wins over the global `environment`.
+    #[serde(default, skip_serializing_if = "Environment::is_empty")]
+    pub environment: Environment,
+
+    /// A disabled process is not started unless it is named on the command line.
+    #[serde(default)]
+    pub disabled: bool,
+
+    /// One namespace or a list of them.
+    #[serde(default)]
+    pub namespace: Namespaces,
+
+    /// Free text shown by tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+
+    /// A file that receives this process's output (unlabelled lines), appended to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_location: Option<PathBuf>,
+
+    /// What happens when the process ends.
+    #[serde(default)]
+    pub availability: Availability,
+
+    /// Exit statuses that count as success (default `[0]`).
+    #[serde(default = "default_success_codes")]
+    pub success_exit_codes: Vec<ExitCode>,
+
+    /// How the process is stopped.
+    #[serde(default)]
+    pub shutdown: Shutdown,
+
+    /// Processes this one waits for, with the condition to wait for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<String, Dependency>,
+
+    // Fields of process-compose that are not built yet: rejected by validation
+    // when set to anything that would change behaviour.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub readiness_probe: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub liveness_probe: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub ready_log_line: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub is_daemon: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub replicas: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub watch: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub env_file: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub is_dotenv_disabled: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub is_tty: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub launch_timeout_seconds: Option<serde_json::Value>,
+}
+
+fn default_success_codes() -> Vec<ExitCode> {
+    vec![ExitCode(0)]
+}
+
+impl Process {
+    /// Whether `code` counts as success for this process.
+    pub fn is_success_code(&self, code: u8) -> bool {
+        self.success_exit_codes.iter().any(|c| c.0 == code)
+    }
+}
+
+/// What happens when a process ends.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct Availability {
+    /// Restart policy. Only `"no"` is supported by this corral.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// When this process ends by itself, stop the whole run and exit with its status
+    /// (0 if the status is listed in `success_exit_codes`).
+    #[serde(default)]
+    pub exit_on_end: bool,
+    /// When this process is skipped (a dependency can no longer be met), stop the run
+    /// and exit with status 1.
+    #[serde(default)]
+    pub exit_on_skipped: bool,
+    /// Restart limit (0 = unlimited). Only meaningful with a restart policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_restarts: Option<u32>,
+    /// Delay before a restart. Only meaningful with a restart policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_seconds: Option<Seconds>,
+}
+
+/// process-compose's restart policies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    OnFailure,
+    Always,
+    ExitOnFailure,
+}
+
+/// How a process is stopped: `command` if given, else `signal` to its process group;
+/// then SIGKILL to the group after `timeout_seconds`, whatever happened.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct Shutdown {
+    /// Shell text that stops the process (run with the process's environment).
+    /// If it exits non-zero, the process group is killed at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// The signal sent to stop the process (default 15, SIGTERM).
+    #[serde(default)]
+    pub signal: Signal,
+    /// How long to wait before SIGKILL (default 10).
+    #[serde(default = "default_shutdown_timeout")]
+    pub timeout_seconds: Seconds,
+    /// Send `signal` to the process only, not its whole group. The SIGKILL that
+    /// follows the timeout still goes to the group.
+    #[serde(default)]
+    pub parent_only: bool,
+}
+
+fn default_shutdown_timeout() -> Seconds {
+    Seconds::from_secs(10)
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown {
+            command: None,
+            signal: Signal::default(),
+            timeout_seconds: default_shutdown_timeout(),
+            parent_only: false,
+        }
+    }
+}
+
+/// One entry of `depends_on`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct Dependency {
+    /// What to wait for. Missing means `process_completed`, as in process-compose.
+    #[serde(default)]
+    pub condition: Condition,
+}
+
+/// process-compose's dependency conditions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The dependency has been started.
+    ProcessStarted,
+    /// The dependency passed its readiness check (not supported by this corral yet).
+    ProcessHealthy,
+    /// The dependency printed its `ready_log_line` (not supported by this corral yet).
+    ProcessLogReady,
+    /// The dependency has exited, whatever its status.
+    #[default]
+    ProcessCompleted,
+    /// The dependency has exited successfully; if it fails, the dependent is skipped.
+    ProcessCompletedSuccessfully,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::ProcessStarted => "process_started",
+            Condition::ProcessHealthy => "process_healthy",
+            Condition::ProcessLogReady => "process_log_ready",
+            Condition::ProcessCompleted => "process_completed",
+            Condition::ProcessCompletedSuccessfully => "process_completed_successfully",
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Semantic checks that serde cannot express, each reported with its field path.
+//! Dependency problems (unknown names, cycles) live in [`crate::graph`].
+
+use serde_json::Value;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{Condition, Config, Process, RestartPolicy, FORMAT_VERSION};
+
+/// Every problem found; errors and warnings mixed, in file order.
+pub fn validate(config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if let Some(v) = config.format_version {
+        if v != FORMAT_VERSION {
+            out.push(Diagnostic::error(
+                "format_version",
+                format!("unsupported format version {v} (this corral reads version {FORMAT_VERSION})"),
+            ));
+        }
+    }
+    if config.disable_env_expansion == Some(false) {
+        out.push(Diagnostic::error(
+            "disable_env_expansion",
+            "false is not supported: corral never expands $VAR at load time; the shell expands it when the command runs",
+        ));
+    }
+    for (key, value) in [("env_cmds", &config.env_cmds), ("vars", &config.vars), ("extends", &config.extends)] {
+        if value.as_ref().is_some_and(|v| !is_empty_value(v)) {
+            out.push(not_yet(key, value.as_ref().unwrap()));
+        }
+    }
+    if config.shell.shell_command.trim().is_empty() {
+        out.push(Diagnostic::error("shell.shell_command", "must not be empty"));
+    }
+    for (key, text) in [("pre_hook", &config.pre_hook), ("post_hook", &config.post_hook)] {
+        if let Some(text) = text {
+            warn_double_dollar(&mut out, key, text);
+        }
+    }
+    if config.processes.is_empty() {
+        out.push(Diagnostic::error("processes", "at least one process is required"));
+    }
+    for (name, process) in &config.processes {
+        validate_process(&mut out, name, process);
+    }
+    out
+}
+
+fn validate_process(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
+    let at = |field: &str| format!("processes.{name}.{field}");
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+        out.push(Diagnostic::error(
+            format!("processes.{name}"),
+            format!("invalid process name {name:?}: use letters, digits and punctuation other than '/', no spaces"),
+        ));
+    }
+
+    match (&p.command, &p.entrypoint) {
+        (Some(_), Some(_)) => out.push(Diagnostic::error(at("entrypoint"), "set either command or entrypoint, not both")),
+        (Some(cmd), None) if cmd.trim().is_empty() => out.push(Diagnostic::error(at("command"), "must not be empty")),
+        (Some(cmd), None) => warn_double_dollar(out, &at("command"), cmd),
+        (None, Some(argv)) if argv.first().is_none_or(|a| a.is_empty()) => {
+            out.push(Diagnostic::error(at("entrypoint"), "must name a program to run, got an empty list or empty name"))
+        }
+        (None, Some(_)) => {}
+        (None, None) => out.push(Diagnostic::error(at("command"), "missing: set command (shell text) or entrypoint (a program and its arguments)")),
+    }
+
+    if let Some(cmd) = &p.shutdown.command {
+        if cmd.trim().is_empty() {
+            out.push(Diagnostic::error(at("shutdown.command"), "must not be empty (omit it to send shutdown.signal)"));
+        } else {
+            warn_double_dollar(out, &at("shutdown.command"), cmd);
+        }
+    }
+    if p.success_exit_codes.is_empty() {
+        out.push(Diagnostic::error(at("success_exit_codes"), "must list at least one exit status"));
+    }
+
+    let a = &p.availability;
+    if a.restart != RestartPolicy::No {
+        out.push(Diagnostic::error(
+            at("availability.restart"),
+            format!("{} is not supported yet by this corral (only \"no\"; restart policies are planned)", serde_json::to_value(a.restart).unwrap()),
+        ));
+    } else {
+        if a.max_restarts.is_some() {
+            out.push(Diagnostic::warning(at("availability.max_restarts"), "has no effect while restart is \"no\""));
+        }
+        if a.backoff_seconds.is_some() {
+            out.push(Diagnostic::warning(at("availability.backoff_seconds"), "has no effect while restart is \"no\""));
+        }
+    }
+
+    for (dep, d) in &p.depends_on {
+        if matches!(d.condition, Condition::ProcessHealthy | Condition::ProcessLogReady) {
+            out.push(Diagnostic::error(
+                format!("processes.{name}.depends_on.{dep}.condition"),
+                format!("{} is not supported yet by this corral (readiness checks are planned)", d.condition.as_str()),
+            ));
+        }
+    }
+
+    let placeholders: [(&str, &Option<Value>, fn(&Value) -> bool); 8] = [
+        ("readiness_probe", &p.readiness_probe, is_empty_value),
+        ("liveness_probe", &p.liveness_probe, is_empty_value),
+        ("ready_log_line", &p.ready_log_line, is_empty_value),
+        ("is_daemon", &p.is_daemon, is_empty_value),
+        ("replicas", &p.replicas, |v| v.as_u64() == Some(1)),
+        ("watch", &p.watch, is_empty_value),
+        ("env_file", &p.env_file, is_empty_value),
+        ("is_tty", &p.is_tty, is_empty_value),
+    ];
+    for (field, value, harmless) in placeholders {
+        if let Some(v) = value {
+            if !harmless(v) {
+                out.push(not_yet(&at(field), v));
+            }
+        }
+    }
+    for (field, value) in [("launch_timeout_seconds", &p.launch_timeout_seconds), ("is_dotenv_disabled", &p.is_dotenv_disabled)] {
+        if value.is_some() {
+            out.push(Diagnostic::note(at(field), "accepted for compatibility and ignored (it only matters for features corral does not have yet)"));
+        }
+    }
+}
+
+/// null, false, "", [], {}: a value that asks for nothing.
+fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+fn not_yet(path: &str, value: &Value) -> Diagnostic {
+    let mut shown = value.to_string();
+    if shown.len() > 60 {
+        let cut = (0..=60).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    Diagnostic::error(path, format!("not supported yet by this corral (got {shown}); remove it or wait for a release that runs it"))
+}
+
+/// `$$` was process-compose's escape for a literal `$`; corral passes text unchanged,
+/// so in a shell it now means the shell's pid.
+fn warn_double_dollar(out: &mut Vec<Diagnostic>, path: &str, text: &str) {
+    if text.contains("$$") {
+        out.push(Diagnostic::warning(
+            path,
+            "contains \"$$\": corral passes text to the shell unchanged, so this is the shell's pid, not process-compose's escape for \"$\"",
+        ));
+    }
+}
