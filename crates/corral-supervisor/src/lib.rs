@@ -1,1 +1,165 @@
+//! corral's supervisor: runs a [`Plan`] and returns the run's exit status.
+//!
+//! The shape, from the inside out:
+//! - [`state`]: one pure state machine per process (no I/O, every transition tested);
+//! - [`actor`]: one task per process doing its I/O (spawn, wait, stop sequence);
+//! - [`dispatcher`]: one loop owning all machines, the stop signals and the shutdown order;
+//! - [`output`]: pipes → bounded lines → one writer thread (stdout, log files);
+//! - [`registry`]: the only place that spawns; subreaper, orphan reaping, the final sweep;
+//! - [`guardian`]: a helper process that cleans up if corral itself is killed;
+//! - [`hooks`]: the pre_hook shell that lives for the whole run, and the post_hook.
+//!
+//! [`run`] strings them together: output, pre_hook, processes, post_hook, the
+//! pre_hook's EXIT trap, the sweep of anything left, and the guardian's dismissal.
 
+pub mod actor;
+pub mod dispatcher;
+pub mod env;
+pub mod exit;
+pub mod guardian;
+pub mod hooks;
+pub mod output;
+pub mod plan;
+pub mod procfs;
+pub mod registry;
+pub mod signals;
+pub mod spawn;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::actor::ActorContext;
+use crate::dispatcher::{status_of, Dispatcher};
+use crate::env::{Env, PROCESS_NAME_VAR, PROJECT_ROOT_VAR, RUN_ID_VAR};
+use crate::exit::EndCause;
+use crate::guardian::Guardian;
+use crate::hooks::{HookContext, PreHook};
+use crate::output::{Sink, SinkConfig};
+use crate::registry::Registry;
+use crate::signals::StopSignals;
+
+pub use crate::plan::{Plan, PlanError};
+
+pub struct RunOptions {
+    pub plan: Plan,
+    /// Colour the labels (a terminal, and NO_COLOR unset).
+    pub color: bool,
+    /// corral's own executable, for the hidden `__env` helper of the pre_hook.
+    pub self_exe: PathBuf,
+    /// Marks this run's processes; see [`env::RUN_ID_VAR`].
+    pub run_id: String,
+    /// Started before the runtime (it must be forked while single-threaded).
+    pub guardian: Option<Guardian>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Output(std::io::Error),
+    #[error("cannot handle signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// How long the final output flush may take before corral exits anyway.
+const OUTPUT_BOUND: Duration = Duration::from_secs(5);
+/// Leftover processes get SIGTERM, then SIGKILL after this long.
+const SWEEP_GRACE: Duration = Duration::from_secs(2);
+const SWEEP_HARD: Duration = Duration::from_secs(3);
+
+/// Runs the plan to its end. Must be called inside a tokio runtime with I/O,
+/// time and signals enabled.
+pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
+    let RunOptions { plan, color, self_exe, run_id, guardian } = opts;
+    let plan = Arc::new(plan);
+    let registry = Arc::new(Registry::new(guardian));
+    if let Err(e) = registry::become_subreaper() {
+        tracing::warn!("cannot become a subreaper ({e}): processes that leave their group may outlive corral");
+    }
+    let mut signals = StopSignals::new().map_err(RunError::Signals)?;
+
+    let n = plan.processes.len();
+    let (pre_src, post_src) = (n, n + 1);
+    let mut labels: Vec<String> = plan.processes.iter().map(|p| p.name.clone()).collect();
+    labels.push(if plan.pre_hook.is_some() { "pre_hook".into() } else { String::new() });
+    labels.push(if plan.post_hook.is_some() { "post_hook".into() } else { String::new() });
+    let mut files: Vec<Option<PathBuf>> = plan.processes.iter().map(|p| p.log_file.clone()).collect();
+    files.extend([None, None]);
+    let sink = Sink::start(SinkConfig { labels, files, combined: plan.log_file.clone(), color }).map_err(RunError::Output)?;
+
+    let mut shared = Env::inherited();
+    shared.set(RUN_ID_VAR, &run_id);
+    shared.set(PROJECT_ROOT_VAR, &plan.root);
+    shared.extend(plan.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+
+    let hook_ctx = HookContext {
+        registry: &registry,
+        sink: sink.handle(),
+        shell: plan.shell.clone(),
+        root: &plan.root,
+        self_exe: &self_exe,
+    };
+
+    // pre_hook: its exports join the shared environment.
+    let mut pre_hook: Option<PreHook> = None;
+    let mut early_status = None;
+    if let Some(text) = &plan.pre_hook {
+        match PreHook::start(&hook_ctx, pre_src, text, &shared, &mut signals).await {
+            Ok((hook, changes)) => {
+                shared.apply(&changes);
+                pre_hook = Some(hook);
+            }
+            Err((hook, failed)) => {
+                pre_hook = hook;
+                early_status = Some(failed.status);
+            }
+        }
+    }
+
+    let status = match early_status {
+        Some(status) => status,
+        None => {
+            let envs = plan
+                .processes
+                .iter()
+                .map(|p| {
+                    let mut e = shared.clone();
+                    e.extend(p.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                    e.set(PROCESS_NAME_VAR, &p.name);
+                    e
+                })
+                .collect();
+            let (events_tx, events_rx) = mpsc::unbounded_channel();
+            let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone() };
+            let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, ctx, events_rx).run(&mut signals).await;
+            let mut status = status_of(cause, succeeded);
+            tracing::info!("all processes ended; exit status {status}");
+            if status == 0 && cause != EndCause::Forced {
+                if let Some(text) = &plan.post_hook {
+                    let s = hooks::run_post_hook(&hook_ctx, post_src, text, &shared, &mut signals).await;
+                    if s != 0 {
+                        status = s;
+                    }
+                }
+            }
+            status
+        }
+    };
+
+    if let Some(hook) = pre_hook {
+        hook.finish(&registry, status, &mut signals).await;
+    }
+    registry.sweep(SWEEP_GRACE, SWEEP_HARD).await;
+    registry.dismiss_guardian();
+    let flushed = sink.handle().flush(OUTPUT_BOUND).await;
+    drop(hook_ctx);
+    if flushed {
+        sink.close(Duration::from_millis(200));
+    } else {
+        tracing::warn!("output is still blocked after {OUTPUT_BOUND:?}; exiting without it");
+    }
+    Ok(status)
+}

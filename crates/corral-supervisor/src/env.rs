@@ -1,0 +1,146 @@
+//! The environment a process sees, assembled in one documented order:
+//! corral's own environment (minus systemd handoff variables meant for corral
+//! itself) < the global `environment` < what the pre_hook exported < the
+//! process's `environment` < corral's own variables (`CORRAL_*`).
+//!
+//! Values are never expanded here: `$HOME` in a value stays `$HOME`. The shell
+//! that runs the command expands what it expands, at run time.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+/// Variables that describe a handoff from corral's own supervisor (systemd, a
+/// parent corral) to corral. Passing them on would make a child believe the
+/// sockets or watchdog were meant for it.
+const NEVER_INHERITED: &[&str] = &[
+    "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PIDFDID", "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC",
+];
+
+/// Marks every process of one run, so the guardian can find stragglers that left
+/// their process group after corral itself was killed.
+pub const RUN_ID_VAR: &str = "CORRAL_RUN_ID";
+/// The process's own name.
+pub const PROCESS_NAME_VAR: &str = "CORRAL_PROCESS_NAME";
+/// The directory corral was started in; relative paths in the config resolve against it.
+pub const PROJECT_ROOT_VAR: &str = "CORRAL_PROJECT_ROOT";
+
+/// An environment under construction. Keys are OS strings because corral's own
+/// environment may hold bytes that are not UTF-8, and they must pass through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Env(BTreeMap<OsString, OsString>);
+
+impl Env {
+    /// corral's own environment, without the handoff variables.
+    pub fn inherited() -> Env {
+        Env::from_vars(std::env::vars_os())
+    }
+
+    pub fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Env {
+        Env(vars.into_iter().filter(|(k, _)| !NEVER_INHERITED.iter().any(|n| k == n)).collect())
+    }
+
+    pub fn set(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) {
+        self.0.insert(key.into(), value.into());
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.0.remove(std::ffi::OsStr::new(key));
+    }
+
+    pub fn get(&self, key: &str) -> Option<&OsString> {
+        self.0.get(std::ffi::OsStr::new(key))
+    }
+
+    pub fn extend<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (k, v) in pairs {
+            self.set(k, v);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&OsString, &OsString)> {
+        self.0.iter()
+    }
+
+    /// Applies the changes a hook made: what it set or changed, and what it unset.
+    pub fn apply(&mut self, changes: &EnvChanges) {
+        for (k, v) in &changes.set {
+            self.set(k.clone(), v.clone());
+        }
+        for k in &changes.unset {
+            self.0.remove(k);
+        }
+    }
+}
+
+/// What a hook changed in its environment, relative to what it was given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvChanges {
+    pub set: Vec<(OsString, OsString)>,
+    pub unset: Vec<OsString>,
+}
+
+/// Variables every shell manages by itself; a difference in them is not an export.
+const SHELL_MANAGED: &[&str] = &["_", "SHLVL", "PWD", "OLDPWD"];
+
+impl EnvChanges {
+    /// Compares the environment a hook was given with the one it ended with.
+    pub fn between(before: &Env, after: &Env) -> EnvChanges {
+        let managed = |k: &OsString| SHELL_MANAGED.iter().any(|m| k == m);
+        let set = after
+            .iter()
+            .filter(|(k, v)| !managed(k) && before.0.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let unset = before.0.keys().filter(|k| !managed(k) && !after.0.contains_key(*k)).cloned().collect();
+        EnvChanges { set, unset }
+    }
+
+    /// Parses the `NAME=value\0` records written by `corral __env`.
+    pub fn parse_dump(bytes: &[u8]) -> Env {
+        use std::os::unix::ffi::OsStrExt;
+        let pairs = bytes.split(|b| *b == 0).filter(|r| !r.is_empty()).filter_map(|rec| {
+            let eq = rec.iter().position(|b| *b == b'=')?;
+            Some((
+                std::ffi::OsStr::from_bytes(&rec[..eq]).to_os_string(),
+                std::ffi::OsStr::from_bytes(&rec[eq + 1..]).to_os_string(),
+            ))
+        });
+        Env(pairs.collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env(pairs.iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+
+    #[test]
+    fn handoff_variables_are_not_inherited() {
+        let e = Env::from_vars([("LISTEN_FDS".into(), "2".into()), ("NOTIFY_SOCKET".into(), "/x".into()), ("HOME".into(), "/h".into())]);
+        assert_eq!(e, env(&[("HOME", "/h")]));
+    }
+
+    #[test]
+    fn later_layers_win_and_values_are_not_expanded() {
+        let mut e = env(&[("A", "own"), ("HOME", "/h")]);
+        e.extend([("A", "global"), ("B", "$HOME/x")]);
+        e.extend([("A", "process")]);
+        assert_eq!(e.get("A").unwrap(), "process");
+        assert_eq!(e.get("B").unwrap(), "$HOME/x");
+    }
+
+    #[test]
+    fn hook_changes_are_diffed_and_applied() {
+        let before = env(&[("KEEP", "1"), ("CHANGE", "old"), ("DROP", "x"), ("SHLVL", "1")]);
+        let after = EnvChanges::parse_dump(b"KEEP=1\0CHANGE=new\0ADDED=a=b\0SHLVL=2\0_=/bin/env\0");
+        let changes = EnvChanges::between(&before, &after);
+        assert_eq!(changes.set, vec![("ADDED".into(), "a=b".into()), ("CHANGE".into(), "new".into())]);
+        assert_eq!(changes.unset, vec![OsString::from("DROP")]);
+        let mut target = env(&[("DROP", "x"), ("OTHER", "o")]);
+        target.apply(&changes);
+        assert_eq!(target, env(&[("ADDED", "a=b"), ("CHANGE", "new"), ("OTHER", "o")]));
+    }
+}

@@ -1,0 +1,258 @@
+//! pre_hook and post_hook.
+//!
+//! The pre_hook must be able to `export` variables for every process and to set
+//! a `trap … EXIT` that fires when the whole run ends. Both live in the state of
+//! one shell, so the pre_hook shell stays alive for the whole run:
+//!
+//! ```sh
+//! set -e; eval "$hook" 3>&- 4>&-     # the user's text, in this very shell
+//! set +e; "$corral" __env >&3        # its exported environment, NUL-separated, to fd 3
+//! exec 3>&-; read -r s <&4           # wait for corral to say the run is over
+//! exit "${s:-0}"                     # ... and the EXIT trap runs, with $? = the run's status
+//! ```
+//!
+//! fd 3 and 4 are pipes to corral, hidden from the hook's own commands so a
+//! background job cannot hold them open. If corral dies, fd 4 reaches end of
+//! file, the shell exits and the trap still runs. The text is `eval`ed, never
+//! pasted into the script, so nothing in it is expanded or re-quoted by corral.
+//! The shell must be POSIX-compatible (bash, dash, zsh in sh mode).
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+use tokio::process::Child;
+
+use crate::env::{Env, EnvChanges};
+use crate::output::{forward, SinkHandle, SourceId};
+use crate::registry::{signal_group, Registry};
+use crate::signals::StopSignals;
+use crate::spawn::{output_pipe, place_fds, raw};
+
+/// The hidden subcommand that prints the environment, NUL-separated.
+pub const ENV_SUBCOMMAND: &str = "__env";
+
+const PRE_HOOK_SCRIPT: &str = r#"__corral_hook=$1; __corral_exe=$2; shift 2
+set -e
+eval "$__corral_hook" 3>&- 4>&-
+set +e
+"$__corral_exe" __env >&3
+exec 3>&-
+read -r __corral_status <&4
+exit "${__corral_status:-0}""#;
+
+/// Largest environment accepted from a hook.
+const MAX_ENV_DUMP: u64 = 16 * 1024 * 1024;
+
+/// How long the pre_hook's EXIT trap may run at the end before its group is killed.
+const TRAP_BOUND: Duration = Duration::from_secs(60);
+
+/// Where hooks run and where their output goes.
+pub struct HookContext<'a> {
+    pub registry: &'a Registry,
+    pub sink: SinkHandle,
+    pub shell: (String, String),
+    pub root: &'a Path,
+    pub self_exe: &'a Path,
+}
+
+/// The pre_hook shell, alive for the whole run.
+pub struct PreHook {
+    child: Child,
+    pid: i32,
+    control: Option<std::fs::File>,
+}
+
+/// The pre_hook failed: nothing may start, and corral exits with `status`.
+#[derive(Debug)]
+pub struct HookFailed {
+    pub status: i32,
+}
+
+impl PreHook {
+    /// Runs `text` and waits until it has finished and reported its exports.
+    /// A stop signal meanwhile terminates the hook (its trap still runs).
+    pub async fn start(
+        ctx: &HookContext<'_>,
+        source: SourceId,
+        text: &str,
+        env: &Env,
+        signals: &mut StopSignals,
+    ) -> Result<(PreHook, EnvChanges), (Option<PreHook>, HookFailed)> {
+        let fail = |status| (None, HookFailed { status });
+        let pipes = (|| Ok::<_, std::io::Error>((output_pipe()?, output_pipe()?, output_pipe()?)))();
+        let Ok(((out_r, out_w), (env_r, env_w), (ctl_r, ctl_w))) = pipes else {
+            tracing::error!("pre_hook: cannot create pipes");
+            return Err(fail(1));
+        };
+        let mut cmd = tokio::process::Command::new(&ctx.shell.0);
+        cmd.arg(&ctx.shell.1)
+            .arg(PRE_HOOK_SCRIPT)
+            .arg("pre_hook")
+            .arg(text)
+            .arg(ctx.self_exe)
+            .current_dir(ctx.root)
+            .env_clear()
+            .envs(env.iter())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out_w.try_clone().expect("dup")))
+            .stderr(Stdio::from(out_w));
+        place_fds(&mut cmd, vec![raw(&env_w), raw(&ctl_r)]);
+        let (child, pid) = match ctx.registry.spawn(cmd) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("pre_hook: cannot run {}: {e}", ctx.shell.0);
+                return Err(fail(127));
+            }
+        };
+        drop((env_w, ctl_r));
+        ctx.registry.note_hook_group(pid);
+        tracing::info!("pre_hook: started (pid {pid})");
+        spawn_forwarder(out_r, source, ctx.sink.clone());
+        let mut hook = PreHook { child, pid, control: Some(std::fs::File::from(ctl_w)) };
+
+        let mut dump = Vec::new();
+        let mut env_pipe = match pipe::Receiver::from_owned_fd(env_r) {
+            Ok(p) => p.take(MAX_ENV_DUMP),
+            Err(e) => {
+                tracing::error!("pre_hook: {e}");
+                hook.kill();
+                return Err((Some(hook), HookFailed { status: 1 }));
+            }
+        };
+        let mut stopped = false;
+        loop {
+            tokio::select! {
+                r = env_pipe.read_to_end(&mut dump) => {
+                    if let Err(e) = r {
+                        tracing::warn!("pre_hook: reading its environment: {e}");
+                    }
+                    break;
+                }
+                sig = signals.next(), if !stopped => {
+                    tracing::info!("received {sig} during pre_hook: stopping it");
+                    signal_group(pid, Signal::SIGTERM);
+                    stopped = true;
+                }
+            }
+        }
+        if !dump.is_empty() && !stopped {
+            let changes = EnvChanges::between(env, &EnvChanges::parse_dump(&dump));
+            tracing::info!("pre_hook: done ({} variable(s) exported, {} unset)", changes.set.len(), changes.unset.len());
+            return Ok((hook, changes));
+        }
+        // The shell ended before reporting: the hook failed, exited, or was stopped.
+        let status = hook.wait_exit(ctx.registry, signals).await;
+        match status {
+            0 if !stopped => {
+                tracing::warn!("pre_hook: exited with status 0 before finishing (an explicit `exit`?); its exports and traps are lost");
+                Ok((hook, EnvChanges::default()))
+            }
+            s if stopped => {
+                tracing::info!("pre_hook: stopped ({s})");
+                Err((Some(hook), HookFailed { status: 0 }))
+            }
+            s => {
+                tracing::error!("pre_hook: failed with status {s}; nothing was started");
+                Err((Some(hook), HookFailed { status: s }))
+            }
+        }
+    }
+
+    fn kill(&self) {
+        signal_group(self.pid, Signal::SIGKILL);
+    }
+
+    async fn wait_exit(&mut self, registry: &Registry, signals: &mut StopSignals) -> i32 {
+        let status = loop {
+            tokio::select! {
+                s = self.child.wait() => break s,
+                _ = signals.next() => self.kill(),
+            }
+        };
+        registry.release(self.pid);
+        status.map(exit_status_of).unwrap_or(1)
+    }
+
+    /// Ends the run for the hook shell: it exits with `status`, running its EXIT
+    /// trap. Waits for it (a stop signal or the bound kills its group).
+    pub async fn finish(mut self, registry: &Registry, status: i32, signals: &mut StopSignals) {
+        if let Some(mut ctl) = self.control.take() {
+            let _ = writeln!(ctl, "{status}");
+        }
+        if let Ok(Some(_)) = self.child.try_wait() {
+            registry.release(self.pid);
+            return;
+        }
+        tokio::select! {
+            _ = self.child.wait() => {}
+            _ = tokio::time::sleep(TRAP_BOUND) => {
+                tracing::warn!("pre_hook: its EXIT trap is still running after {TRAP_BOUND:?}; killing it");
+                self.kill();
+                let _ = self.child.wait().await;
+            }
+            sig = signals.next() => {
+                tracing::warn!("received {sig}: killing the pre_hook's EXIT trap");
+                self.kill();
+                let _ = self.child.wait().await;
+            }
+        }
+        registry.release(self.pid);
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+}
+
+/// Runs the post_hook to the end; returns its status. A stop signal kills it.
+pub async fn run_post_hook(ctx: &HookContext<'_>, source: SourceId, text: &str, env: &Env, signals: &mut StopSignals) -> i32 {
+    let program = crate::plan::Program::Shell { shell: ctx.shell.0.clone(), argument: ctx.shell.1.clone(), text: text.to_string() };
+    let cmd = crate::spawn::command(&program, ctx.root, env);
+    let mut launched = match crate::spawn::launch(ctx.registry, cmd, &ctx.shell.0, ctx.root) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("post_hook: {e}");
+            return 127;
+        }
+    };
+    tracing::info!("post_hook: started (pid {})", launched.pid);
+    let reader = tokio::spawn(forward(launched.output, source, ctx.sink.clone()));
+    let status = loop {
+        tokio::select! {
+            s = launched.child.wait() => break s.map(exit_status_of).unwrap_or(1),
+            sig = signals.next() => {
+                tracing::warn!("received {sig}: killing the post_hook");
+                signal_group(launched.pid, Signal::SIGKILL);
+            }
+        }
+    };
+    ctx.registry.release(launched.pid);
+    let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
+    if status == 0 {
+        tracing::info!("post_hook: done");
+    } else {
+        tracing::error!("post_hook: failed with status {status}");
+    }
+    status
+}
+
+fn spawn_forwarder(read: OwnedFd, source: SourceId, sink: SinkHandle) {
+    match pipe::Receiver::from_owned_fd(read) {
+        Ok(rx) => {
+            tokio::spawn(forward(rx, source, sink));
+        }
+        Err(e) => tracing::warn!("cannot read hook output: {e}"),
+    }
+}
+
+/// The shell convention for a wait status.
+pub fn exit_status_of(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}

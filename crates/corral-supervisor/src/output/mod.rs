@@ -1,0 +1,13 @@
+//! Process output: read from each process's pipe, split into bounded lines,
+//! written labelled to stdout and to log files by a single writer.
+//!
+//! A process's stdout and stderr share one pipe, so their lines keep the order
+//! the process wrote them in, as on a terminal.
+
+pub mod lines;
+pub mod reader;
+pub mod sink;
+
+pub use lines::{LineSplitter, Lines};
+pub use reader::{forward, MAX_LINE};
+pub use sink::{Sink, SinkConfig, SinkHandle, SourceId};

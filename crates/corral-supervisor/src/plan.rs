@@ -1,0 +1,187 @@
+//! The run plan: what `corral up` will run, resolved from a loaded config and the
+//! command line. Selection, disabled processes and relative paths are settled
+//! here, once, so the dispatcher and actors deal only in resolved values and
+//! dense indices `0..n` over the processes of this run.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use corral_config::{Condition, Config, DepGraph, Loaded, Signal};
+
+/// How the process's program is started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// `shell_command shell_argument text`.
+    Shell { shell: String, argument: String, text: String },
+    /// A program and its arguments, executed directly.
+    Exec(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct StopSpec {
+    pub command: Option<String>,
+    pub signal: Signal,
+    pub timeout: Duration,
+    pub parent_only: bool,
+}
+
+/// One process of the run, fully resolved.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub name: String,
+    pub program: Program,
+    pub working_dir: PathBuf,
+    /// The process's own `environment`, applied over the shared layers.
+    pub environment: Vec<(String, String)>,
+    pub enabled: bool,
+    pub success_codes: Vec<u8>,
+    pub exit_on_end: bool,
+    pub exit_on_skipped: bool,
+    pub stop: StopSpec,
+    /// Indices (into [`Plan::processes`]) of what this process waits for.
+    pub dependencies: Vec<(usize, Condition)>,
+    /// Indices of the processes of this run that wait for this one.
+    pub dependents: Vec<usize>,
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub processes: Vec<ProcessSpec>,
+    /// The project root: the directory corral was started in.
+    pub root: PathBuf,
+    pub shell: (String, String),
+    pub environment: Vec<(String, String)>,
+    pub pre_hook: Option<String>,
+    pub post_hook: Option<String>,
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error("unknown process {name:?} (known: {known})")]
+    UnknownProcess { name: String, known: String },
+}
+
+impl Plan {
+    /// Builds the plan for `selection` (empty = every process). Named processes run
+    /// even if `disabled`; their dependencies keep their own `disabled` setting.
+    pub fn new(loaded: &Loaded, selection: &[String], root: &Path) -> Result<Plan, PlanError> {
+        let Loaded { config, graph, .. } = loaded;
+        let mut roots = Vec::new();
+        for name in selection {
+            match graph.index_of(name) {
+                Some(i) => roots.push(i),
+                None => {
+                    return Err(PlanError::UnknownProcess { name: name.clone(), known: graph.names().join(", ") })
+                }
+            }
+        }
+        let chosen: BTreeSet<usize> = if roots.is_empty() { (0..graph.len()).collect() } else { graph.closure(&roots) };
+        let named: BTreeSet<usize> = roots.iter().copied().collect();
+        // Dense indices in start order, so a plan reads top-down in dependency order.
+        let order: Vec<usize> = graph.start_order().into_iter().filter(|i| chosen.contains(i)).collect();
+        let dense = |orig: usize| order.iter().position(|&o| o == orig).expect("closure is closed under dependencies");
+        let processes = order
+            .iter()
+            .map(|&orig| {
+                let name = graph.name(orig);
+                let p = &config.processes[name];
+                ProcessSpec {
+                    name: name.to_string(),
+                    program: match (&p.command, &p.entrypoint) {
+                        (Some(text), _) => Program::Shell {
+                            shell: config.shell.shell_command.clone(),
+                            argument: config.shell.shell_argument.clone(),
+                            text: text.clone(),
+                        },
+                        (None, Some(argv)) => Program::Exec(argv.clone()),
+                        (None, None) => unreachable!("validation requires command or entrypoint"),
+                    },
+                    working_dir: p.working_dir.as_deref().map_or_else(|| root.to_path_buf(), |d| root.join(d)),
+                    environment: p.environment.0.clone(),
+                    enabled: !p.disabled || named.contains(&orig),
+                    success_codes: p.success_exit_codes.iter().map(|c| c.0).collect(),
+                    exit_on_end: p.availability.exit_on_end,
+                    exit_on_skipped: p.availability.exit_on_skipped,
+                    stop: StopSpec {
+                        command: p.shutdown.command.clone(),
+                        signal: p.shutdown.signal,
+                        timeout: p.shutdown.timeout_seconds.0,
+                        parent_only: p.shutdown.parent_only,
+                    },
+                    dependencies: graph.dependencies(orig).iter().map(|&(d, c)| (dense(d), c)).collect(),
+                    dependents: dependents_in(graph, orig, &chosen).into_iter().map(dense).collect(),
+                    log_file: p.log_location.as_deref().map(|l| root.join(l)),
+                }
+            })
+            .collect();
+        Ok(Plan {
+            processes,
+            root: root.to_path_buf(),
+            shell: (config.shell.shell_command.clone(), config.shell.shell_argument.clone()),
+            environment: config.environment.0.clone(),
+            pre_hook: non_blank(&config.pre_hook),
+            post_hook: non_blank(&config.post_hook),
+            log_file: config.log_location.as_deref().map(|l| root.join(l)),
+        })
+    }
+
+    /// Convenience for tests and tools that have a bare config.
+    pub fn from_config(config: &Config, selection: &[String], root: &Path) -> Result<Plan, PlanError> {
+        let graph = DepGraph::build(config).expect("config must be validated first");
+        Plan::new(&Loaded { config: config.clone(), graph, diagnostics: vec![] }, selection, root)
+    }
+}
+
+fn dependents_in(graph: &DepGraph, i: usize, chosen: &BTreeSet<usize>) -> Vec<usize> {
+    graph.dependents(i).iter().copied().filter(|d| chosen.contains(d)).collect()
+}
+
+fn non_blank(s: &Option<String>) -> Option<String> {
+    s.as_ref().filter(|t| !t.trim().is_empty()).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> Config {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const SET: &str = r#"{"processes": {
+        "api": {"command": "api", "depends_on": {"db": {"condition": "process_started"}}, "working_dir": "srv"},
+        "db": {"command": "db", "disabled": true},
+        "web": {"entrypoint": ["web", "--port", "1"], "working_dir": "/abs"}}}"#;
+
+    #[test]
+    fn selection_takes_dependencies_and_enables_named() {
+        let plan = Plan::from_config(&config(SET), &["api".into()], Path::new("/root")).unwrap();
+        let names: Vec<&str> = plan.processes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["db", "api"]);
+        assert!(!plan.processes[0].enabled, "db is disabled and was not named");
+        assert!(plan.processes[1].enabled);
+        assert_eq!(plan.processes[1].dependencies, vec![(0, Condition::ProcessStarted)]);
+        assert_eq!(plan.processes[0].dependents, vec![1]);
+        assert_eq!(plan.processes[1].working_dir, Path::new("/root/srv"));
+        let plan = Plan::from_config(&config(SET), &["db".into()], Path::new("/root")).unwrap();
+        assert!(plan.processes[0].enabled, "naming a disabled process runs it");
+        assert!(plan.processes[0].dependents.is_empty(), "api is not part of this run");
+    }
+
+    #[test]
+    fn unknown_selection_is_an_error() {
+        let err = Plan::from_config(&config(SET), &["nope".into()], Path::new("/")).unwrap_err();
+        assert_eq!(err.to_string(), "unknown process \"nope\" (known: api, db, web)");
+    }
+
+    #[test]
+    fn absolute_working_dir_and_entrypoint() {
+        let plan = Plan::from_config(&config(SET), &[], Path::new("/root")).unwrap();
+        let web = plan.processes.iter().find(|p| p.name == "web").unwrap();
+        assert_eq!(web.working_dir, Path::new("/abs"));
+        assert_eq!(web.program, Program::Exec(vec!["web".into(), "--port".into(), "1".into()]));
+    }
+}

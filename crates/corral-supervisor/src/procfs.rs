@@ -1,0 +1,91 @@
+//! The few facts about other processes corral reads from /proc.
+
+use std::fs;
+
+/// Direct children of this process (all its threads), from
+/// /proc/self/task/*/children; falls back to scanning /proc when that file is
+/// missing (kernels without CONFIG_PROC_CHILDREN).
+pub fn children_of_self() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else { return scan_children(me) };
+    for task in tasks.flatten() {
+        match fs::read_to_string(task.path().join("children")) {
+            Ok(s) => out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok())),
+            Err(_) => return scan_children(me),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn scan_children(parent: i32) -> Vec<i32> {
+    all_pids().into_iter().filter(|&p| stat(p).is_some_and(|s| s.ppid == parent)).collect()
+}
+
+pub fn all_pids() -> Vec<i32> {
+    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()
+}
+
+/// Fields of /proc/PID/stat that corral needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub state: char,
+    pub ppid: i32,
+    pub pgid: i32,
+}
+
+pub fn stat(pid: i32) -> Option<Stat> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: parse after the last ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    let pgid = f.next()?.parse().ok()?;
+    Some(Stat { state, ppid, pgid })
+}
+
+/// A process that exists and is not a zombie.
+pub fn is_live(pid: i32) -> bool {
+    stat(pid).is_some_and(|s| s.state != 'Z' && s.state != 'X')
+}
+
+/// Live processes whose environment contains `entry` (`NAME=value`) exactly.
+pub fn pids_with_env(entry: &str) -> Vec<i32> {
+    let needle = entry.as_bytes();
+    all_pids()
+        .into_iter()
+        .filter(|&p| {
+            fs::read(format!("/proc/{p}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|e| e == needle))
+                .unwrap_or(false)
+        })
+        .filter(|&p| is_live(p))
+        .collect()
+}
+
+/// Live members of process group `pgid`.
+pub fn live_group_members(pgid: i32) -> Vec<i32> {
+    all_pids().into_iter().filter(|&p| stat(p).is_some_and(|s| s.pgid == pgid && s.state != 'Z')).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_stat_and_children() {
+        let me = std::process::id() as i32;
+        let s = stat(me).unwrap();
+        assert!(s.state == 'R' || s.state == 'S');
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        assert!(children_of_self().contains(&(child.id() as i32)));
+        assert!(is_live(child.id() as i32));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!is_live(child.id() as i32));
+    }
+}

@@ -1,0 +1,33 @@
+//! The signals that stop a run. Registering them with tokio replaces their
+//! default action for the life of the process, so corral implements both
+//! steps itself: the first signal stops the set in order, a second one kills
+//! every process group at once.
+
+use std::io;
+
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+pub struct StopSignals {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+impl StopSignals {
+    pub fn new() -> io::Result<StopSignals> {
+        Ok(StopSignals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for the next stop signal; returns its name.
+    pub async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Building and starting commands: the program, its directory, its exact
+//! environment, stdin from /dev/null, stdout and stderr into one pipe.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::process::Stdio;
+
+use nix::fcntl::OFlag;
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+
+use crate::env::Env;
+use crate::plan::Program;
+use crate::registry::Registry;
+
+/// A started process and the read end of its output pipe.
+pub struct Launched {
+    pub child: Child,
+    pub pid: i32,
+    pub output: pipe::Receiver,
+}
+
+/// The command for `program`, with exactly `env` as its environment.
+pub fn command(program: &Program, cwd: &Path, env: &Env) -> Command {
+    let mut cmd = match program {
+        Program::Shell { shell, argument, text } => {
+            let mut c = Command::new(shell);
+            c.arg(argument).arg(text);
+            c
+        }
+        Program::Exec(argv) => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
+    cmd.current_dir(cwd).env_clear().envs(env.iter());
+    cmd
+}
+
+/// Starts `cmd` with stdin from /dev/null and stdout+stderr into a fresh pipe.
+pub fn launch(registry: &Registry, mut cmd: Command, what: &str, cwd: &Path) -> Result<Launched, String> {
+    if !cwd.is_dir() {
+        return Err(format!("working_dir {} does not exist or is not a directory", cwd.display()));
+    }
+    let (read, write) = output_pipe().map_err(|e| format!("cannot create an output pipe: {e}"))?;
+    let write2 = write.try_clone().map_err(|e| format!("cannot duplicate the output pipe: {e}"))?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(write)).stderr(Stdio::from(write2));
+    let (child, pid) = registry.spawn(cmd).map_err(|e| spawn_error(what, &e))?;
+    let output = pipe::Receiver::from_owned_fd(read).map_err(|e| format!("cannot watch the output pipe: {e}"))?;
+    Ok(Launched { child, pid, output })
+}
+
+/// A pipe whose both ends are close-on-exec from birth, so no other child can
+/// inherit them (which would keep end-of-file from ever arriving).
+pub fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
+}
+
+fn spawn_error(what: &str, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => format!("cannot run {what}: program not found (is it on PATH?)"),
+        io::ErrorKind::PermissionDenied => format!("cannot run {what}: permission denied"),
+        _ => format!("cannot run {what}: {e}"),
+    }
+}
+
+/// Arranges for `fds` to be the child's fds 3, 4, … (in order) and nothing else
+/// to leak. Every source is first duplicated above the target range, so that a
+/// source already sitting on a target number cannot be clobbered; then each is
+/// `dup2`ed down, which clears close-on-exec on the target only. Only
+/// async-signal-safe calls run after fork.
+pub fn place_fds(cmd: &mut Command, fds: Vec<RawFd>) {
+    let floor = 3 + fds.len() as RawFd;
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut high = [0 as RawFd; 16];
+            assert!(fds.len() <= high.len());
+            for (i, &fd) in fds.iter().enumerate() {
+                let r = libc_fcntl_dupfd_cloexec(fd, floor.max(10));
+                if r < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                high[i] = r;
+            }
+            for (i, &fd) in high[..fds.len()].iter().enumerate() {
+                if nix::libc::dup2(fd, 3 + i as RawFd) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+unsafe fn libc_fcntl_dupfd_cloexec(fd: RawFd, min: RawFd) -> RawFd {
+    nix::libc::fcntl(fd, nix::libc::F_DUPFD_CLOEXEC, min)
+}
+
+/// The raw fd of an owned fd, for [`place_fds`]; the caller keeps `fd` open
+/// until the spawn has happened.
+pub fn raw(fd: &OwnedFd) -> RawFd {
+    fd.as_raw_fd()
+}
