@@ -154,12 +154,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     }
     registry.sweep(SWEEP_GRACE, SWEEP_HARD).await;
     registry.dismiss_guardian();
-    let flushed = sink.handle().flush(OUTPUT_BOUND).await;
     drop(hook_ctx);
-    if flushed {
-        sink.close(Duration::from_millis(200));
-    } else {
-        tracing::warn!("output is still blocked after {OUTPUT_BOUND:?}; exiting without it");
-    }
+    sink.close(OUTPUT_BOUND).await;
     Ok(status)
 }

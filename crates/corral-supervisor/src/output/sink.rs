@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::lines::Lines;
 
@@ -31,29 +31,16 @@ pub struct SinkConfig {
     pub color: bool,
 }
 
-enum Msg {
-    Lines(SourceId, Lines),
-    Flush(oneshot::Sender<()>),
-}
-
 /// A cheap handle the readers send batches through.
 #[derive(Clone)]
 pub struct SinkHandle {
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::Sender<(SourceId, Lines)>,
 }
 
 impl SinkHandle {
     /// Sends a batch; waits (asynchronously) while the sink is behind.
     pub async fn send(&self, source: SourceId, lines: Lines) {
-        let _ = self.tx.send(Msg::Lines(source, lines)).await;
-    }
-
-    /// Waits until everything sent before has been written and flushed, for at
-    /// most `bound`. Returns false if the sink did not catch up in time.
-    pub async fn flush(&self, bound: Duration) -> bool {
-        let (tx, rx) = oneshot::channel();
-        let sent = tokio::time::timeout(bound, self.tx.send(Msg::Flush(tx))).await;
-        matches!(sent, Ok(Ok(()))) && matches!(tokio::time::timeout(bound, rx).await, Ok(Ok(())))
+        let _ = self.tx.send((source, lines)).await;
     }
 }
 
@@ -108,17 +95,19 @@ impl Sink {
         self.handle.clone()
     }
 
-    /// Flushes and stops the thread once every handle is gone, waiting at most `bound`.
-    pub fn close(self, bound: Duration) {
+    /// Waits until every handle is gone (readers reached end of file) and the
+    /// thread has written and flushed everything, for at most `bound`. Awaits
+    /// instead of blocking, so the tasks holding handles can finish meanwhile.
+    pub async fn close(self, bound: Duration) {
         drop(self.handle);
-        let deadline = std::time::Instant::now() + bound;
-        while !self.thread.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
+        let deadline = tokio::time::Instant::now() + bound;
+        while !self.thread.is_finished() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         if self.thread.is_finished() {
             let _ = self.thread.join();
         } else {
-            tracing::warn!("output did not drain within {bound:?}; some lines may be missing from stdout");
+            tracing::warn!("output did not drain within {bound:?} (stdout blocked, or a pipe still held open); exiting without the rest");
         }
     }
 }
@@ -175,26 +164,16 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
-        while let Some(msg) = rx.blocking_recv() {
-            self.handle(msg);
+    fn run(mut self, mut rx: mpsc::Receiver<(SourceId, Lines)>) {
+        while let Some((src, lines)) = rx.blocking_recv() {
+            self.write(src, &lines);
             // Write everything already queued before paying for a flush.
-            while let Ok(msg) = rx.try_recv() {
-                self.handle(msg);
+            while let Ok((src, lines)) = rx.try_recv() {
+                self.write(src, &lines);
             }
             self.flush();
         }
         self.flush();
-    }
-
-    fn handle(&mut self, msg: Msg) {
-        match msg {
-            Msg::Lines(src, lines) => self.write(src, &lines),
-            Msg::Flush(done) => {
-                self.flush();
-                let _ = done.send(());
-            }
-        }
     }
 
     fn write(&mut self, src: SourceId, lines: &Lines) {
