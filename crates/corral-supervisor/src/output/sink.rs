@@ -54,7 +54,7 @@ const PALETTE: &[&str] = &["36", "33", "32", "35", "34", "96", "93", "92", "95",
 
 /// Messages in flight between readers and the sink. Enough to absorb bursts
 /// from many processes; small enough that a stuck stdout holds little memory.
-const QUEUE: usize = 256;
+const QUEUE: usize = 64;
 
 impl Sink {
     /// Opens the log files (creating parent directories) and starts the thread.
