@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::probe::Probe;
 use crate::values::{Environment, ExitCode, Namespaces, Seconds, Signal};
 
 /// The format version this corral reads.
@@ -158,17 +159,21 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub depends_on: BTreeMap<String, Dependency>,
 
+    /// Marks the process ready (for `process_healthy`) once it passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+
+    /// Restarts the process (whatever its restart policy) once it keeps failing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+
+    /// A substring of an output line that marks the process ready (for
+    /// `process_log_ready`). Exclusive with `readiness_probe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_log_line: Option<String>,
+
     // Fields of process-compose that are not built yet: rejected by validation
     // when set to anything that would change behaviour.
-    #[serde(default, skip_serializing)]
-    #[schemars(skip)]
-    pub readiness_probe: Option<serde_json::Value>,
-    #[serde(default, skip_serializing)]
-    #[schemars(skip)]
-    pub liveness_probe: Option<serde_json::Value>,
-    #[serde(default, skip_serializing)]
-    #[schemars(skip)]
-    pub ready_log_line: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub is_daemon: Option<serde_json::Value>,
@@ -206,7 +211,8 @@ impl Process {
 /// What happens when a process ends.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 pub struct Availability {
-    /// Restart policy. Only `"no"` is supported by this corral.
+    /// Restart policy: `no`, `on_failure`, `always`, or `exit_on_failure` (end the run
+    /// with the process's status when it fails).
     #[serde(default)]
     pub restart: RestartPolicy,
     /// When this process ends by itself, stop the whole run and exit with its status
@@ -217,12 +223,32 @@ pub struct Availability {
     /// and exit with status 1.
     #[serde(default)]
     pub exit_on_skipped: bool,
-    /// Restart limit (0 = unlimited). Only meaningful with a restart policy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_restarts: Option<u32>,
-    /// Delay before a restart. Only meaningful with a restart policy.
+    /// Give up after this many restarts in a row (0 = unlimited).
+    #[serde(default)]
+    pub max_restarts: u32,
+    /// Delay before the first restart (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_seconds: Option<Seconds>,
+    /// corral: the delay doubles with each restart in a row, up to this (default:
+    /// `backoff_seconds`, a fixed delay as in process-compose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_max_seconds: Option<Seconds>,
+    /// corral: a run that lasts this long counts as stable: the restart count and
+    /// the backoff start over (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_after_seconds: Option<Seconds>,
+}
+
+impl Availability {
+    pub fn backoff(&self) -> std::time::Duration {
+        self.backoff_seconds.map_or(std::time::Duration::from_secs(1), |s| s.0)
+    }
+    pub fn backoff_max(&self) -> std::time::Duration {
+        self.backoff_max_seconds.map_or(self.backoff(), |s| s.0).max(self.backoff())
+    }
+    pub fn stable_after(&self) -> std::time::Duration {
+        self.stable_after_seconds.map_or(std::time::Duration::from_secs(10), |s| s.0)
+    }
 }
 
 /// process-compose's restart policies.
@@ -285,9 +311,9 @@ pub struct Dependency {
 pub enum Condition {
     /// The dependency has been started.
     ProcessStarted,
-    /// The dependency passed its readiness check (not supported by this corral yet).
+    /// The dependency passed its readiness check (`readiness_probe`).
     ProcessHealthy,
-    /// The dependency printed its `ready_log_line` (not supported by this corral yet).
+    /// The dependency printed its `ready_log_line`.
     ProcessLogReady,
     /// The dependency has exited, whatever its status.
     #[default]

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{Condition, Config, Process, RestartPolicy, FORMAT_VERSION};
+use crate::probe::{Probe, ProbeKind};
 
 /// Every problem found; errors and warnings mixed, in file order.
 pub fn validate(config: &Config) -> Vec<Diagnostic> {
@@ -41,6 +42,7 @@ pub fn validate(config: &Config) -> Vec<Diagnostic> {
     }
     for (name, process) in &config.processes {
         validate_process(&mut out, name, process);
+        validate_readiness_dependencies(&mut out, config, name, process);
     }
     out
 }
@@ -77,33 +79,30 @@ fn validate_process(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
     }
 
     let a = &p.availability;
-    if a.restart != RestartPolicy::No {
-        out.push(Diagnostic::error(
-            at("availability.restart"),
-            format!("{} is not supported yet by this corral (only \"no\"; restart policies are planned)", serde_json::to_value(a.restart).unwrap()),
-        ));
-    } else {
-        if a.max_restarts.is_some() {
-            out.push(Diagnostic::warning(at("availability.max_restarts"), "has no effect while restart is \"no\""));
+    if a.restart == RestartPolicy::No && p.liveness_probe.is_none() {
+        if a.max_restarts != 0 {
+            out.push(Diagnostic::warning(at("availability.max_restarts"), "has no effect while restart is \"no\" and there is no liveness_probe"));
         }
-        if a.backoff_seconds.is_some() {
-            out.push(Diagnostic::warning(at("availability.backoff_seconds"), "has no effect while restart is \"no\""));
+        if a.backoff_seconds.is_some() || a.backoff_max_seconds.is_some() {
+            out.push(Diagnostic::warning(at("availability.backoff_seconds"), "has no effect while restart is \"no\" and there is no liveness_probe"));
         }
     }
-
-    for (dep, d) in &p.depends_on {
-        if matches!(d.condition, Condition::ProcessHealthy | Condition::ProcessLogReady) {
-            out.push(Diagnostic::error(
-                format!("processes.{name}.depends_on.{dep}.condition"),
-                format!("{} is not supported yet by this corral (readiness checks are planned)", d.condition.as_str()),
-            ));
-        }
+    if a.backoff_seconds.is_some_and(|b| b.0.is_zero()) {
+        out.push(Diagnostic::error(at("availability.backoff_seconds"), "must be more than 0 (a crash loop without a delay would spin)"));
     }
 
-    let placeholders: [(&str, &Option<Value>, fn(&Value) -> bool); 8] = [
-        ("readiness_probe", &p.readiness_probe, is_empty_value),
-        ("liveness_probe", &p.liveness_probe, is_empty_value),
-        ("ready_log_line", &p.ready_log_line, is_empty_value),
+    for (field, probe) in [("readiness_probe", &p.readiness_probe), ("liveness_probe", &p.liveness_probe)] {
+        if let Some(probe) = probe {
+            validate_probe(out, &at(field), probe);
+        }
+    }
+    match (&p.ready_log_line, &p.readiness_probe) {
+        (Some(line), _) if line.is_empty() => out.push(Diagnostic::error(at("ready_log_line"), "must not be empty")),
+        (Some(_), Some(_)) => out.push(Diagnostic::error(at("ready_log_line"), "cannot be combined with readiness_probe: a process has one readiness check")),
+        _ => {}
+    }
+
+    let placeholders: [(&str, &Option<Value>, fn(&Value) -> bool); 5] = [
         ("is_daemon", &p.is_daemon, is_empty_value),
         ("replicas", &p.replicas, |v| v.as_u64() == Some(1)),
         ("watch", &p.watch, is_empty_value),
@@ -120,6 +119,57 @@ fn validate_process(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
     for (field, value) in [("launch_timeout_seconds", &p.launch_timeout_seconds), ("is_dotenv_disabled", &p.is_dotenv_disabled)] {
         if value.is_some() {
             out.push(Diagnostic::note(at(field), "accepted for compatibility and ignored (it only matters for features corral does not have yet)"));
+        }
+    }
+}
+
+/// `process_healthy` needs a readiness_probe and `process_log_ready` a
+/// ready_log_line on the dependency: otherwise the dependent would wait forever.
+fn validate_readiness_dependencies(out: &mut Vec<Diagnostic>, config: &Config, name: &str, p: &Process) {
+    for (dep, d) in &p.depends_on {
+        let Some(target) = config.processes.get(dep) else { continue };
+        let missing = match d.condition {
+            Condition::ProcessHealthy if target.readiness_probe.is_none() => "readiness_probe",
+            Condition::ProcessLogReady if target.ready_log_line.is_none() => "ready_log_line",
+            _ => continue,
+        };
+        out.push(Diagnostic::error(
+            format!("processes.{name}.depends_on.{dep}.condition"),
+            format!("{} needs {dep} to have a {missing}, and it has none (it would never be met)", d.condition.as_str()),
+        ));
+    }
+}
+
+fn validate_probe(out: &mut Vec<Diagnostic>, path: &str, probe: &Probe) {
+    let kinds = [probe.exec.is_some(), probe.http_get.is_some(), probe.tcp_socket.is_some()].iter().filter(|k| **k).count();
+    if kinds != 1 {
+        out.push(Diagnostic::error(path, format!("needs exactly one of exec, http_get, tcp_socket (got {kinds})")));
+    }
+    match probe.kind() {
+        Some(ProbeKind::Exec(e)) if e.command.trim().is_empty() => {
+            out.push(Diagnostic::error(format!("{path}.exec.command"), "must not be empty"));
+        }
+        Some(ProbeKind::HttpGet(h)) => {
+            if h.scheme != "http" {
+                out.push(Diagnostic::error(format!("{path}.http_get.scheme"), format!("expected \"http\", got {:?} (https probes are not supported yet)", h.scheme)));
+            }
+            if !h.path.starts_with('/') {
+                out.push(Diagnostic::error(format!("{path}.http_get.path"), format!("expected a path starting with '/', got {:?}", h.path)));
+            }
+            if h.status_code.is_some_and(|c| !(100..=599).contains(&c)) {
+                out.push(Diagnostic::error(format!("{path}.http_get.status_code"), format!("expected an HTTP status 100..599, got {}", h.status_code.unwrap())));
+            }
+        }
+        _ => {}
+    }
+    for (field, value) in [("success_threshold", probe.success_threshold), ("failure_threshold", probe.failure_threshold)] {
+        if value == 0 {
+            out.push(Diagnostic::error(format!("{path}.{field}"), "must be at least 1"));
+        }
+    }
+    for (field, value) in [("period_seconds", probe.period_seconds), ("timeout_seconds", probe.timeout_seconds)] {
+        if value.0.is_zero() {
+            out.push(Diagnostic::error(format!("{path}.{field}"), "must be more than 0"));
         }
     }
 }

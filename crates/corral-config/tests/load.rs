@@ -83,14 +83,56 @@ fn unknown_keys_warn_or_fail_under_strict() {
 
 #[test]
 fn not_yet_built_fields_are_rejected_by_name() {
-    let e = err(r#"{"processes": {"a": {"command": "x", "readiness_probe": {"exec": {"command": "true"}}}}}"#);
-    assert!(e.contains("processes.a.readiness_probe: not supported yet"), "{e}");
-    let e = err(r#"{"processes": {"a": {"command": "x", "availability": {"restart": "always"}}}}"#);
-    assert!(e.contains("processes.a.availability.restart: \"always\" is not supported yet"), "{e}");
-    let e = err(r#"{"processes": {"a": {"command": "x"}, "b": {"command": "x", "depends_on": {"a": {"condition": "process_healthy"}}}}}"#);
-    assert!(e.contains("processes.b.depends_on.a.condition: process_healthy is not supported yet"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "watch": [{"path": "src"}]}}}"#);
+    assert!(e.contains("processes.a.watch: not supported yet"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "is_daemon": true}}}"#);
+    assert!(e.contains("processes.a.is_daemon: not supported yet"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "replicas": 3}}}"#);
+    assert!(e.contains("processes.a.replicas: not supported yet by this corral (got 3)"), "{e}");
     // Values that ask for nothing are fine.
-    ok(r#"{"processes": {"a": {"command": "x", "is_daemon": false, "replicas": 1, "ready_log_line": ""}}}"#);
+    ok(r#"{"processes": {"a": {"command": "x", "is_daemon": false, "replicas": 1, "watch": []}}}"#);
+}
+
+#[test]
+fn readiness_conditions_need_a_readiness_check_on_the_dependency() {
+    let e = err(r#"{"processes": {"a": {"command": "x"}, "b": {"command": "x", "depends_on": {"a": {"condition": "process_healthy"}}}}}"#);
+    assert!(e.contains("processes.b.depends_on.a.condition: process_healthy needs a to have a readiness_probe"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x"}, "b": {"command": "x", "depends_on": {"a": {"condition": "process_log_ready"}}}}}"#);
+    assert!(e.contains("process_log_ready needs a to have a ready_log_line"), "{e}");
+    ok(r#"{"processes": {"a": {"command": "x", "ready_log_line": "up"}, "b": {"command": "x", "depends_on": {"a": {"condition": "process_log_ready"}}}}}"#);
+    ok(r#"{"processes": {"a": {"command": "x", "readiness_probe": {"tcp_socket": {"port": 5432}}}, "b": {"command": "x", "depends_on": {"a": {"condition": "process_healthy"}}}}}"#);
+}
+
+#[test]
+fn probes_are_checked() {
+    let probe = |p: &str| err(&format!(r#"{{"processes": {{"a": {{"command": "x", "readiness_probe": {p}}}}}}}"#));
+    assert!(probe(r#"{"period_seconds": 1}"#).contains("processes.a.readiness_probe: needs exactly one of exec, http_get, tcp_socket (got 0)"));
+    assert!(probe(r#"{"exec": {"command": "true"}, "tcp_socket": {"port": 1}}"#).contains("(got 2)"));
+    assert!(probe(r#"{"http_get": {"port": 80, "scheme": "https"}}"#).contains("processes.a.readiness_probe.http_get.scheme: expected \"http\", got \"https\""));
+    assert!(probe(r#"{"http_get": {"port": 70000}}"#).contains("processes.a.readiness_probe.http_get.port: expected a port 1..65535, got 70000"));
+    assert!(probe(r#"{"tcp_socket": {"port": 1}, "failure_threshold": 0}"#).contains("processes.a.readiness_probe.failure_threshold: must be at least 1"));
+    assert!(probe(r#"{"tcp_socket": {"port": 1}, "period_seconds": 0}"#).contains("period_seconds: must be more than 0"));
+    assert!(probe(r#"{"exec": {"command": " "}}"#).contains("readiness_probe.exec.command: must not be empty"));
+    let e = err(r#"{"processes": {"a": {"command": "x", "ready_log_line": "up", "readiness_probe": {"tcp_socket": {"port": 1}}}}}"#);
+    assert!(e.contains("processes.a.ready_log_line: cannot be combined with readiness_probe"), "{e}");
+    let l = ok(r#"{"processes": {"a": {"command": "x", "liveness_probe": {"http_get": {"port": "8080", "path": "/health", "headers": {"X-A": "1"}, "status_code": 204}}}}}"#);
+    let probe = l.config.processes["a"].liveness_probe.as_ref().unwrap();
+    assert_eq!(probe.http_get.as_ref().unwrap().port.0, 8080);
+    assert_eq!(probe.period_seconds.0.as_secs(), 10, "process-compose's default period");
+    assert_eq!((probe.success_threshold, probe.failure_threshold), (1, 3));
+}
+
+#[test]
+fn restart_policies_load() {
+    let l = ok(r#"{"processes": {"a": {"command": "x", "availability": {"restart": "on_failure", "max_restarts": 5, "backoff_seconds": 0.5, "backoff_max_seconds": 8}}}}"#);
+    let a = &l.config.processes["a"].availability;
+    assert_eq!(a.max_restarts, 5);
+    assert_eq!(a.backoff().as_millis(), 500);
+    assert_eq!(a.backoff_max().as_secs(), 8);
+    assert!(err(r#"{"processes": {"a": {"command": "x", "availability": {"restart": "sometimes"}}}}"#)
+        .contains("processes.a.availability.restart: unknown variant `sometimes`"));
+    assert!(err(r#"{"processes": {"a": {"command": "x", "availability": {"restart": "always", "backoff_seconds": 0}}}}"#)
+        .contains("backoff_seconds: must be more than 0"));
 }
 
 #[test]
@@ -110,7 +152,7 @@ fn deep_nesting_and_huge_numbers_are_errors_not_panics() {
     let nest = |key: &str, depth: usize| {
         format!("{{\"processes\": {{\"a\": {{\"command\": \"x\", \"{key}\": {}1{}}}}}}}", "[".repeat(depth), "]".repeat(depth))
     };
-    assert!(err(&nest("readiness_probe", 10_000)).contains("recursion limit"));
+    assert!(err(&nest("watch", 10_000)).contains("recursion limit"));
     // An ignored extension key is skipped without recursion: no stack overflow.
     ok(&nest("x-deep", 200_000));
     assert!(err(r#"{"processes": {"a": {"command": "x", "shutdown": {"signal": 1e400}}}}"#).contains("processes.a"));
@@ -131,5 +173,6 @@ fn schema_is_valid_json_and_names_fields() {
     for field in ["processes", "pre_hook", "shutdown", "success_exit_codes", "depends_on", "timeout_seconds"] {
         assert!(text.contains(field), "schema lacks {field}");
     }
-    assert!(!text.contains("readiness_probe"), "unsupported fields stay out of the schema");
+    assert!(text.contains("readiness_probe") && text.contains("tcp_socket"));
+    assert!(!text.contains("\"watch\""), "unsupported fields stay out of the schema");
 }

@@ -1,7 +1,10 @@
 //! The actor of one process: the I/O around its state machine.
 //!
-//! It waits for the dispatcher's `Start`, spawns the process, forwards its
-//! output, and reports `Spawned`, `SpawnFailed` and `Exited`. On `Stop` it runs
+//! For each `Start` from the dispatcher (the first run, and every restart) it
+//! spawns the process, forwards its output, runs its probes and watches for
+//! its `ready_log_line`, and reports `Spawned`, `SpawnFailed`, `Ready`,
+//! `ReadinessFailed`, `LivenessFailed` and `Exited`. Probes live exactly as
+//! long as the run they check. On `Stop` it runs
 //! the shutdown sequence: `shutdown.command` (or `shutdown.signal` to the
 //! process group), then SIGKILL to the whole group when the timeout expires, or
 //! at once if the shutdown command fails. Exit is detected from the wait status,
@@ -16,11 +19,13 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use tokio::process::Child;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::env::Env;
 use crate::hooks::exit_status_of;
-use crate::output::{forward, SinkHandle, SourceId};
+use crate::output::{forward, forward_watching, ReadyLine, SinkHandle, SourceId};
+use crate::probes::{self, Verdict};
 use crate::plan::{ProcessSpec, Program};
 use crate::registry::{group_exists, signal_group, signal_pid, Registry};
 use crate::spawn::{command, launch};
@@ -41,6 +46,9 @@ pub enum Event {
     Spawned { pid: i32 },
     SpawnFailed(String),
     Exited(ExitKind),
+    Ready,
+    ReadinessFailed(String),
+    LivenessFailed(String),
 }
 
 /// How long, after a process exits, its remaining output may take to arrive
@@ -74,11 +82,15 @@ pub fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, ctx: Arc<Acto
 async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, ctx: Arc<ActorContext>, mut cmds: mpsc::UnboundedReceiver<Command>) {
     loop {
         match cmds.recv().await {
-            Some(Command::Start) => break,
+            Some(Command::Start) => run_once(index, &spec, &env, &ctx, &mut cmds).await,
             Some(_) => continue,
             None => return,
         }
     }
+}
+
+/// One run of the process, from spawn to the reported exit.
+async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, ctx: &Arc<ActorContext>, cmds: &mut mpsc::UnboundedReceiver<Command>) {
     let report = |ev| {
         let _ = ctx.events.send((index, ev));
     };
@@ -86,17 +98,63 @@ async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, ctx: Arc<ActorConte
         Program::Shell { shell, .. } => shell.clone(),
         Program::Exec(argv) => argv[0].clone(),
     };
-    let launched = match launch(&ctx.registry, command(&spec.program, &spec.working_dir, &env), &what, &spec.working_dir) {
+    let launched = match launch(&ctx.registry, command(&spec.program, &spec.working_dir, env), &what, &spec.working_dir) {
         Ok(l) => l,
         Err(msg) => return report(Event::SpawnFailed(msg)),
     };
     let pid = launched.pid;
     report(Event::Spawned { pid });
-    let reader = tokio::spawn(forward(launched.output, index, ctx.sink.clone()));
-    let exit = supervise(&spec, &env, &ctx, index, launched.child, pid, &mut cmds).await;
+    let ready_line = spec.ready_log_line.clone().map(|needle| {
+        let events = ctx.events.clone();
+        ReadyLine { needle, on_seen: Box::new(move || drop(events.send((index, Event::Ready)))) }
+    });
+    let reader = tokio::spawn(forward_watching(launched.output, index, ctx.sink.clone(), ready_line));
+    let mut probes = Probes::start(index, spec, env, ctx);
+    let exit = supervise(spec, env, ctx, index, launched.child, pid, cmds, &mut probes).await;
+    drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.
     let _ = tokio::time::timeout(DRAIN_BOUND, reader).await;
     report(Event::Exited(exit));
+}
+
+/// The probe tasks of one run; aborted when dropped.
+struct Probes(Vec<JoinHandle<()>>);
+
+impl Probes {
+    fn start(index: usize, spec: &ProcessSpec, env: &Env, ctx: &ActorContext) -> Probes {
+        let mut tasks = Vec::new();
+        if let Some(p) = &spec.readiness {
+            let events = ctx.events.clone();
+            tasks.push(probes::spawn(p.clone(), env.clone(), ctx.registry.clone(), move |verdict, reason| {
+                let ev = match verdict {
+                    Verdict::Ready => Event::Ready,
+                    Verdict::Failed => Event::ReadinessFailed(format!("readiness probe: {reason}")),
+                };
+                let _ = events.send((index, ev));
+            }));
+        }
+        if let Some(p) = &spec.liveness {
+            let events = ctx.events.clone();
+            tasks.push(probes::spawn(p.clone(), env.clone(), ctx.registry.clone(), move |verdict, reason| {
+                if verdict == Verdict::Failed {
+                    let _ = events.send((index, Event::LivenessFailed(format!("liveness probe: {reason}"))));
+                }
+            }));
+        }
+        Probes(tasks)
+    }
+
+    fn stop(&mut self) {
+        for t in self.0.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Probes {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// A stop in progress.
@@ -107,6 +165,7 @@ struct Stopping {
     killed: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn supervise(
     spec: &ProcessSpec,
     env: &Env,
@@ -115,6 +174,7 @@ async fn supervise(
     mut child: Child,
     pid: i32,
     cmds: &mut mpsc::UnboundedReceiver<Command>,
+    probes: &mut Probes,
 ) -> ExitKind {
     let mut stopping: Option<Stopping> = None;
     let mut commands_open = true;
@@ -138,6 +198,7 @@ async fn supervise(
             }
             cmd = cmds.recv(), if commands_open => match cmd {
                 Some(Command::Stop) if stopping.is_none() => {
+                    probes.stop();
                     stopping = Some(begin_stop(spec, env, ctx, source, pid));
                 }
                 Some(Command::Kill) => kill_now(spec, pid, stopping.as_mut()),

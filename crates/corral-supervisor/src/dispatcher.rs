@@ -1,19 +1,21 @@
 //! The dispatcher: one loop that owns every process's state machine, the stop
-//! signals, and the shutdown.
+//! signals, the restart timers and the shutdown.
 //!
-//! It reacts to three things: actor events (spawned, failed to spawn, exited),
-//! stop signals, and SIGCHLD (to reap re-parented orphans). After each, it
-//! re-evaluates the run ([`Dispatcher::advance`]): waiting processes whose
-//! dependencies are met start, those whose dependencies can never be met are
-//! skipped (which may cascade), and during a stop every process whose
+//! It reacts to actor events (spawned, ready, probe verdicts, exited), stop
+//! signals, restart timers, and SIGCHLD (to reap re-parented orphans). After
+//! each, it re-evaluates the run ([`Dispatcher::advance`]): waiting processes
+//! whose dependencies are met start, those whose dependencies can never be met
+//! are skipped (which may cascade), and during a stop every process whose
 //! dependents have all ended is told to stop, so a set stops in reverse
 //! dependency order with independent processes stopping concurrently.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::actor::{spawn_actor, ActorContext, ActorHandle, Command, Event};
 use crate::env::Env;
@@ -21,7 +23,7 @@ use crate::exit::{exit_status, EndCause};
 use crate::plan::Plan;
 use crate::registry::Registry;
 use crate::signals::StopSignals;
-use crate::state::{check_condition, DepCheck, Effect, Input, Machine, State};
+use crate::state::{check_condition, DepCheck, Effect, Input, Machine, State, StopCause};
 
 /// After a forced stop (second signal), how long to wait for processes to
 /// report their exit before giving up on them.
@@ -34,13 +36,15 @@ pub struct Dispatcher {
     events: mpsc::UnboundedReceiver<(usize, Event)>,
     registry: Arc<Registry>,
     cause: Option<EndCause>,
+    /// Restart timers: when, and for which process.
+    timers: BTreeSet<(Instant, usize)>,
 }
 
 impl Dispatcher {
     pub fn new(plan: Arc<Plan>, envs: Vec<Env>, ctx: ActorContext, events: mpsc::UnboundedReceiver<(usize, Event)>) -> Dispatcher {
         let registry = ctx.registry.clone();
         let ctx = Arc::new(ctx);
-        let machines = plan.processes.iter().map(|p| Machine::new(p.enabled, p.success_codes.clone())).collect();
+        let machines = plan.processes.iter().map(|p| Machine::new(p.enabled, p.success_codes.clone(), p.restart.clone())).collect();
         let actors = plan
             .processes
             .iter()
@@ -48,7 +52,7 @@ impl Dispatcher {
             .enumerate()
             .map(|(i, (spec, env))| spawn_actor(i, Arc::new(spec.clone()), env, ctx.clone()))
             .collect();
-        Dispatcher { plan, machines, actors, events, registry, cause: None }
+        Dispatcher { plan, machines, actors, events, registry, cause: None, timers: BTreeSet::new() }
     }
 
     fn name(&self, i: usize) -> &str {
@@ -59,21 +63,24 @@ impl Dispatcher {
         self.cause.is_some()
     }
 
-    /// Runs the set until every process has ended; returns why it ended.
+    /// Runs the set until every process has ended; returns why it ended and
+    /// whether every process that took part succeeded.
     pub async fn run(mut self, signals: &mut StopSignals) -> (EndCause, bool) {
         let mut sigchld = signal(SignalKind::child()).ok();
         for i in 0..self.machines.len() {
             self.apply(i, Input::Activate);
         }
-        let mut force_deadline: Option<tokio::time::Instant> = None;
+        let mut force_deadline: Option<Instant> = None;
         loop {
             self.advance();
             if self.machines.iter().all(|m| m.state().is_terminal()) {
                 break;
             }
+            let next_timer = self.timers.first().map(|(t, _)| *t);
             tokio::select! {
                 sig = signals.next() => self.on_signal(sig, &mut force_deadline),
                 Some((i, ev)) = self.events.recv() => self.on_event(i, ev),
+                _ = sleep_until(next_timer), if next_timer.is_some() => self.fire_timers(),
                 _ = recv_sigchld(&mut sigchld) => { self.registry.reap_orphans(); }
                 _ = sleep_until(force_deadline), if force_deadline.is_some() => {
                     let left: Vec<&str> = (0..self.machines.len()).filter(|&i| !self.machines[i].state().is_terminal()).map(|i| self.name(i)).collect();
@@ -86,7 +93,7 @@ impl Dispatcher {
         (self.cause.unwrap_or(EndCause::Natural), succeeded)
     }
 
-    fn on_signal(&mut self, sig: &str, force_deadline: &mut Option<tokio::time::Instant>) {
+    fn on_signal(&mut self, sig: &str, force_deadline: &mut Option<Instant>) {
         if !self.stopping() {
             tracing::info!("received {sig}: stopping every process (send it again to kill them all at once)");
             self.begin_stop(EndCause::Stopped);
@@ -97,38 +104,49 @@ impl Dispatcher {
                 a.send(Command::Kill);
             }
             self.registry.kill_all_groups();
-            *force_deadline = Some(tokio::time::Instant::now() + FORCE_BOUND);
+            *force_deadline = Some(Instant::now() + FORCE_BOUND);
         }
     }
 
     fn on_event(&mut self, i: usize, ev: Event) {
         let input = match ev {
-            Event::Spawned { pid } => {
-                tracing::info!("{}: started (pid {pid})", self.name(i));
-                Input::Spawned { pid }
-            }
+            Event::Spawned { pid } => Input::Spawned { pid },
             Event::SpawnFailed(msg) => {
                 tracing::error!("{}: could not start: {msg}", self.name(i));
                 Input::SpawnFailed(msg)
             }
             Event::Exited(exit) => {
-                let stopped = matches!(self.machines[i].state(), State::Stopping { .. });
-                if stopped || self.machines[i].is_success(exit) {
+                let expected = matches!(self.machines[i].state(), State::Stopping { .. }) || self.machines[i].is_success(exit);
+                if expected {
                     tracing::info!("{}: exited with {exit}", self.name(i));
                 } else {
                     tracing::warn!("{}: exited with {exit}", self.name(i));
                 }
                 Input::Exited(exit)
             }
+            Event::Ready => Input::Ready,
+            Event::ReadinessFailed(r) => Input::ReadinessFailed(r),
+            Event::LivenessFailed(r) => Input::LivenessFailed(r),
         };
         self.apply(i, input);
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(&(when, i)) = self.timers.first() {
+            if when > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.apply(i, Input::BackoffElapsed);
+        }
     }
 
     /// Feeds `input` to process `i`'s machine, carries out the effects, and
     /// checks what the new state triggers for the whole run.
     fn apply(&mut self, i: usize, input: Input) {
-        let before = self.machines[i].state().name();
-        let effects = match self.machines[i].on(input) {
+        let now = Instant::now();
+        let effects = match self.machines[i].on(input, now.into_std()) {
             Ok(e) => e,
             Err(rejected) => {
                 tracing::debug!("{}: {rejected}", self.name(i));
@@ -136,32 +154,56 @@ impl Dispatcher {
             }
         };
         let state = self.machines[i].state().clone();
-        tracing::debug!("{}: {before} -> {}", self.name(i), state.name());
+        self.log_transition(i, &state);
         for effect in effects {
             match effect {
                 Effect::Spawn => self.actors[i].send(Command::Start),
                 Effect::SendStop => self.actors[i].send(Command::Stop),
+                Effect::ScheduleRestart(delay) => {
+                    self.timers.insert((now + delay, i));
+                }
             }
+        }
+        if self.stopping() {
+            return;
         }
         let spec = &self.plan.processes[i];
         match &state {
-            State::Skipped { reason } if !self.stopping() => {
-                tracing::warn!("{}: skipped: {reason}", spec.name);
-                if spec.exit_on_skipped {
-                    tracing::info!("{}: exit_on_skipped is set: stopping the run", spec.name);
-                    self.begin_stop(EndCause::ExitOnSkipped);
-                }
+            State::Skipped { .. } if spec.exit_on_skipped => {
+                tracing::info!("{}: exit_on_skipped is set: stopping the run", spec.name);
+                self.begin_stop(EndCause::ExitOnSkipped);
             }
-            State::Completed { exit, stopped: false } | State::Failed { exit: Some(exit), .. } if spec.exit_on_end && !self.stopping() => {
+            State::Completed { exit, stopped: false } | State::Failed { exit: Some(exit), .. } if spec.exit_on_end => {
                 let status = if self.machines[i].is_success(*exit) { 0 } else { exit.status() };
                 tracing::info!("{}: exit_on_end is set: stopping the run (status {status})", spec.name);
                 self.begin_stop(EndCause::ExitOnEnd(status));
             }
-            State::Failed { exit: None, .. } if spec.exit_on_end && !self.stopping() => {
-                tracing::info!("{}: exit_on_end is set: stopping the run (status 1)", spec.name);
-                self.begin_stop(EndCause::ExitOnEnd(1));
+            State::Failed { exit, .. } if spec.exit_on_end || spec.exits_run_on_failure() => {
+                let status = exit.map_or(1, |e| e.status());
+                let why = if spec.exit_on_end { "exit_on_end" } else { "restart is exit_on_failure" };
+                tracing::info!("{}: {why}: stopping the run (status {status})", spec.name);
+                self.begin_stop(if spec.exit_on_end { EndCause::ExitOnEnd(status) } else { EndCause::ExitOnFailure(status) });
             }
             _ => {}
+        }
+    }
+
+    /// One line per meaningful transition, in words.
+    fn log_transition(&self, i: usize, state: &State) {
+        let name = self.name(i);
+        match state {
+            State::Pending | State::Waiting | State::Starting => tracing::debug!("{name}: {}", state.name()),
+            State::Disabled => tracing::debug!("{name}: disabled"),
+            State::Running { pid } => tracing::info!("{name}: started (pid {pid})"),
+            State::Ready { .. } => tracing::info!("{name}: ready"),
+            State::Restarting { attempt, delay } => tracing::info!("{name}: restarting in {delay:?} (restart {attempt} in a row)"),
+            State::Stopping { cause: StopCause::Shutdown, .. } => tracing::debug!("{name}: stopping"),
+            State::Stopping { cause: StopCause::Unready(r), .. } => tracing::warn!("{name}: not ready ({r}); stopping it"),
+            State::Stopping { cause: StopCause::Liveness(r), .. } => tracing::warn!("{name}: not alive ({r}); restarting it"),
+            State::Completed { .. } => tracing::debug!("{name}: completed"),
+            State::Failed { reason, .. } => tracing::warn!("{name}: failed: {reason}"),
+            State::Skipped { reason } if !self.stopping() => tracing::warn!("{name}: skipped: {reason}"),
+            State::Skipped { reason } => tracing::debug!("{name}: skipped: {reason}"),
         }
     }
 
@@ -170,8 +212,14 @@ impl Dispatcher {
             return;
         }
         self.cause = Some(cause);
+        self.timers.clear();
         for i in 0..self.machines.len() {
-            if matches!(self.machines[i].state(), State::Pending | State::Waiting) {
+            // Not started, waiting out a backoff, or being stopped by a probe: none of them restarts now.
+            let now = matches!(
+                self.machines[i].state(),
+                State::Pending | State::Waiting | State::Restarting { .. } | State::Stopping { cause: StopCause::Unready(_) | StopCause::Liveness(_), .. }
+            );
+            if now {
                 self.apply(i, Input::Stop);
             }
         }
@@ -185,7 +233,7 @@ impl Dispatcher {
             changed = false;
             for i in 0..self.machines.len() {
                 if self.stopping() {
-                    let live = matches!(self.machines[i].state(), State::Starting | State::Running { .. });
+                    let live = matches!(self.machines[i].state(), State::Starting | State::Running { .. } | State::Ready { .. });
                     let dependents_done = self.plan.processes[i].dependents.iter().all(|&d| self.machines[d].state().is_terminal());
                     if live && dependents_done {
                         self.apply(i, Input::Stop);
@@ -205,7 +253,8 @@ impl Dispatcher {
     fn dependency_input(&self, i: usize) -> Option<Input> {
         let mut all_met = true;
         for &(d, cond) in &self.plan.processes[i].dependencies {
-            match check_condition(cond, self.name(d), self.machines[d].state()) {
+            let dep = &self.machines[d];
+            match check_condition(cond, self.name(d), dep.state(), dep.was_ready()) {
                 DepCheck::Met => {}
                 DepCheck::Pending => all_met = false,
                 DepCheck::Never(reason) => return Some(Input::DependencyUnmet(reason)),
@@ -224,7 +273,7 @@ async fn recv_sigchld(s: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,

@@ -17,6 +17,8 @@ pub enum EndCause {
     ExitOnEnd(i32),
     /// A process with `exit_on_skipped` was skipped.
     ExitOnSkipped,
+    /// A process with `restart: exit_on_failure` failed with this status.
+    ExitOnFailure(i32),
 }
 
 /// The status `corral up` exits with. `all_succeeded` says whether every process
@@ -26,7 +28,7 @@ pub fn exit_status(cause: EndCause, all_succeeded: bool) -> i32 {
         EndCause::Natural => i32::from(!all_succeeded),
         EndCause::Stopped => 0,
         EndCause::Forced => 130,
-        EndCause::ExitOnEnd(status) => status,
+        EndCause::ExitOnEnd(status) | EndCause::ExitOnFailure(status) => status,
         EndCause::ExitOnSkipped => 1,
     }
 }
@@ -44,5 +46,6 @@ mod tests {
         assert_eq!(exit_status(EndCause::ExitOnEnd(7), true), 7);
         assert_eq!(exit_status(EndCause::ExitOnEnd(0), false), 0);
         assert_eq!(exit_status(EndCause::ExitOnSkipped, true), 1);
+        assert_eq!(exit_status(EndCause::ExitOnFailure(3), false), 3);
     }
 }

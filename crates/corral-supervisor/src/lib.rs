@@ -2,6 +2,7 @@
 //!
 //! The shape, from the inside out:
 //! - [`state`]: one pure state machine per process (no I/O, every transition tested);
+//! - [`probes`]: readiness and liveness checks, one timer-driven task per probe per run;
 //! - [`actor`]: one task per process doing its I/O (spawn, wait, stop sequence);
 //! - [`dispatcher`]: one loop owning all machines, the stop signals and the shutdown order;
 //! - [`output`]: pipes → bounded lines → one writer thread (stdout, log files);
@@ -20,6 +21,7 @@ pub mod guardian;
 pub mod hooks;
 pub mod output;
 pub mod plan;
+pub mod probes;
 pub mod procfs;
 pub mod registry;
 pub mod signals;

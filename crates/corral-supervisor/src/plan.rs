@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use corral_config::{Condition, Config, DepGraph, Loaded, Signal};
+use corral_config::{Condition, Config, DepGraph, Loaded, Probe, ProbeKind, RestartPolicy, Signal};
+
+use crate::state::RestartRules;
 
 /// How the process's program is started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,25 @@ pub struct StopSpec {
     pub parent_only: bool,
 }
 
+/// What one probe check does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    Exec { program: Program, working_dir: PathBuf },
+    HttpGet { host: String, port: u16, path: String, headers: Vec<(String, String)>, status: Option<u16> },
+    Tcp { host: String, port: u16 },
+}
+
+/// A readiness or liveness probe, resolved.
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    pub check: Check,
+    pub initial_delay: Duration,
+    pub period: Duration,
+    pub timeout: Duration,
+    pub success_threshold: u32,
+    pub failure_threshold: u32,
+}
+
 /// One process of the run, fully resolved.
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
@@ -38,6 +59,11 @@ pub struct ProcessSpec {
     pub success_codes: Vec<u8>,
     pub exit_on_end: bool,
     pub exit_on_skipped: bool,
+    pub restart: RestartRules,
+    pub readiness: Option<ProbeSpec>,
+    pub liveness: Option<ProbeSpec>,
+    /// A substring of an output line that makes the process ready.
+    pub ready_log_line: Option<String>,
     pub stop: StopSpec,
     /// Indices (into [`Plan::processes`]) of what this process waits for.
     pub dependencies: Vec<(usize, Condition)>,
@@ -105,6 +131,10 @@ impl Plan {
                     success_codes: p.success_exit_codes.iter().map(|c| c.0).collect(),
                     exit_on_end: p.availability.exit_on_end,
                     exit_on_skipped: p.availability.exit_on_skipped,
+                    restart: RestartRules::from_config(&p.availability),
+                    readiness: p.readiness_probe.as_ref().map(|pr| probe_spec(pr, config, root, p.working_dir.as_deref())),
+                    liveness: p.liveness_probe.as_ref().map(|pr| probe_spec(pr, config, root, p.working_dir.as_deref())),
+                    ready_log_line: p.ready_log_line.clone(),
                     stop: StopSpec {
                         command: p.shutdown.command.clone(),
                         signal: p.shutdown.signal,
@@ -132,6 +162,42 @@ impl Plan {
     pub fn from_config(config: &Config, selection: &[String], root: &Path) -> Result<Plan, PlanError> {
         let graph = DepGraph::build(config).expect("config must be validated first");
         Plan::new(&Loaded { config: config.clone(), graph, diagnostics: vec![] }, selection, root)
+    }
+}
+
+fn probe_spec(probe: &Probe, config: &Config, root: &Path, process_dir: Option<&Path>) -> ProbeSpec {
+    let check = match probe.kind().expect("validation requires exactly one probe kind") {
+        ProbeKind::Exec(e) => Check::Exec {
+            program: Program::Shell {
+                shell: config.shell.shell_command.clone(),
+                argument: config.shell.shell_argument.clone(),
+                text: e.command.clone(),
+            },
+            working_dir: root.join(e.working_dir.as_deref().or(process_dir).unwrap_or(Path::new(""))),
+        },
+        ProbeKind::HttpGet(h) => Check::HttpGet {
+            host: h.host.clone(),
+            port: h.port.0,
+            path: h.path.clone(),
+            headers: h.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            status: h.status_code,
+        },
+        ProbeKind::TcpSocket(t) => Check::Tcp { host: t.host.clone(), port: t.port.0 },
+    };
+    ProbeSpec {
+        check,
+        initial_delay: probe.initial_delay_seconds.0,
+        period: probe.period_seconds.0,
+        timeout: probe.timeout_seconds.0,
+        success_threshold: probe.success_threshold,
+        failure_threshold: probe.failure_threshold,
+    }
+}
+
+impl ProcessSpec {
+    /// `exit_on_failure`: a final failure ends the whole run with its status.
+    pub fn exits_run_on_failure(&self) -> bool {
+        self.restart.policy == RestartPolicy::ExitOnFailure
     }
 }
 

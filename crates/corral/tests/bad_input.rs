@@ -102,8 +102,32 @@ fn unsupported_format_version() {
 #[test]
 fn not_yet_supported_fields_are_rejected_not_ignored() {
     rejected(
-        &format!(r#"{{{HOOK} "processes": {{"a": {{"command": "x", "readiness_probe": {{"http_get": {{"port": 80}}}}}}}}}}"#),
-        &["processes.a.readiness_probe: not supported yet"],
+        &format!(r#"{{{HOOK} "processes": {{"a": {{"command": "x", "watch": {{"paths": ["src"]}}}}}}}}"#),
+        &["processes.a.watch: not supported yet"],
+    );
+}
+
+#[test]
+fn a_readiness_condition_without_a_readiness_check_is_a_load_error_not_a_hang() {
+    rejected(
+        &format!(r#"{{{HOOK} "processes": {{"db": {{"command": "x"}}, "api": {{"command": "x", "depends_on": {{"db": {{"condition": "process_healthy"}}}}}}}}}}"#),
+        &["processes.api.depends_on.db.condition: process_healthy needs db to have a readiness_probe"],
+    );
+    rejected(
+        &format!(r#"{{{HOOK} "processes": {{"db": {{"command": "x"}}, "api": {{"command": "x", "depends_on": {{"db": {{"condition": "process_log_ready"}}}}}}}}}}"#),
+        &["process_log_ready needs db to have a ready_log_line"],
+    );
+}
+
+#[test]
+fn bad_probes_are_load_errors() {
+    rejected(
+        &format!(r#"{{{HOOK} "processes": {{"db": {{"command": "x", "readiness_probe": {{"http_get": {{"port": 0}}}}}}}}}}"#),
+        &["processes.db.readiness_probe.http_get.port: expected a port 1..65535, got 0"],
+    );
+    rejected(
+        &format!(r#"{{{HOOK} "processes": {{"db": {{"command": "x", "liveness_probe": {{"exec": {{"command": "true"}}, "success_threshold": 0}}}}}}}}"#),
+        &["processes.db.liveness_probe.success_threshold: must be at least 1"],
     );
 }
 

@@ -9,5 +9,5 @@ pub mod reader;
 pub mod sink;
 
 pub use lines::{LineSplitter, Lines};
-pub use reader::{forward, MAX_LINE};
+pub use reader::{forward, forward_watching, ReadyLine, MAX_LINE};
 pub use sink::{Sink, SinkConfig, SinkHandle, SourceId};

@@ -9,9 +9,33 @@ use super::sink::{SinkHandle, SourceId};
 /// Longest line shown whole; longer ones are cut into pieces of this size.
 pub const MAX_LINE: usize = 32 * 1024;
 
+/// Watches output for a substring (`ready_log_line`) and calls back once.
+pub struct ReadyLine {
+    pub needle: String,
+    pub on_seen: Box<dyn FnOnce() + Send>,
+}
+
+impl ReadyLine {
+    fn check(slot: &mut Option<ReadyLine>, lines: &Lines) {
+        let seen = slot.as_ref().is_some_and(|r| lines.iter().any(|l| contains(l, r.needle.as_bytes())));
+        if seen {
+            (slot.take().expect("checked above").on_seen)();
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Reads until end of file (every writer closed the pipe), then hands on the
 /// final unterminated line, if any. Never stops early: lines are not dropped.
-pub async fn forward(mut pipe: pipe::Receiver, source: SourceId, sink: SinkHandle) {
+pub async fn forward(pipe: pipe::Receiver, source: SourceId, sink: SinkHandle) {
+    forward_watching(pipe, source, sink, None).await
+}
+
+/// [`forward`], calling `ready` back the first time its substring appears in a line.
+pub async fn forward_watching(mut pipe: pipe::Receiver, source: SourceId, sink: SinkHandle, mut ready: Option<ReadyLine>) {
     let mut splitter = LineSplitter::new(MAX_LINE);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -19,6 +43,7 @@ pub async fn forward(mut pipe: pipe::Receiver, source: SourceId, sink: SinkHandl
             Ok(0) => break,
             Ok(n) => {
                 let lines = splitter.push(&buf[..n]);
+                ReadyLine::check(&mut ready, &lines);
                 if !lines.is_empty() {
                     sink.send(source, lines).await;
                 }
@@ -31,6 +56,8 @@ pub async fn forward(mut pipe: pipe::Receiver, source: SourceId, sink: SinkHandl
         }
     }
     if let Some(last) = splitter.finish() {
-        sink.send(source, Lines::from_line(&last)).await;
+        let lines = Lines::from_line(&last);
+        ReadyLine::check(&mut ready, &lines);
+        sink.send(source, lines).await;
     }
 }
