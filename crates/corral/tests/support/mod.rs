@@ -39,6 +39,15 @@ impl Project {
         self.dir.path().join(name)
     }
 
+    pub fn write(&self, name: &str, text: &str) {
+        fs::write(self.file(name), text).unwrap();
+    }
+
+    /// Lines of a file in the project.
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        self.read(name).lines().map(str::to_string).collect()
+    }
+
     pub fn read(&self, name: &str) -> String {
         fs::read_to_string(self.file(name)).unwrap_or_default()
     }
@@ -122,6 +131,33 @@ impl Drop for Project {
         }
     }
 }
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Lines of corral's stderr, in order; `index_of` finds the first containing a text.
+pub fn index_of(stderr: &str, needle: &str) -> usize {
+    stderr.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?} in:\n{stderr}"))
+}
+
+/// A small HTTP server for probe tests: `python3 server.py PORT`. It answers
+/// 200 when the file `healthy` exists in its directory, 503 otherwise; a
+/// request with header `X-Token: secret` to /token gets 204, else 401.
+pub const HTTP_SERVER: &str = r#"
+import http.server, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open("requests.log", "a") as f: f.write(self.path + "\n")
+        if self.path == "/token":
+            code = 204 if self.headers.get("X-Token") == "secret" else 401
+        else:
+            code = 200 if os.path.exists("healthy") else 503
+        self.send_response(code); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
 
 pub fn is_live(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
