@@ -1,0 +1,70 @@
+# `settings`: the process set, mirroring corral's JSON format, and the JSON file
+# it becomes (`outputs.settingsFile`).
+{ name, config, pkgs, lib, ... }:
+let
+  inherit (lib) mkOption types literalExpression;
+  json = import ../json.nix;
+in
+{
+  options = {
+    settings = mkOption {
+      default = { };
+      description = ''
+        The process set, in the schema of corral's JSON format (process-compose's schema;
+        see docs/config.md). Keys without an option here pass through to the JSON unchanged.
+      '';
+      example = literalExpression ''
+        {
+          processes.db = { command = "postgres -D $DATA"; readiness_probe.exec.command = "pg_isready"; };
+          processes.api = { command = "api --port 9000"; depends_on.db.condition = "process_healthy"; };
+        }
+      '';
+      type = types.submodule {
+        freeformType = types.attrsOf types.anything;
+        options = {
+          processes = mkOption {
+            type = types.attrsOf (types.submoduleWith {
+              modules = [ ./process.nix config.defaults.processSettings ];
+            });
+            default = { };
+            description = "The processes, by name.";
+          };
+          environment = import ./environment.nix { inherit lib; };
+          shell = {
+            shell_command = mkOption {
+              type = types.str;
+              default = lib.getExe config.shell;
+              defaultText = literalExpression "lib.getExe config.shell";
+              example = "/bin/sh";
+              description = "The shell that runs commands, probes and hooks; by default the `shell` package.";
+            };
+            shell_argument = mkOption { type = types.str; default = "-c"; description = "The argument that introduces the command text."; };
+          };
+          log_location = mkOption { type = types.nullOr types.str; default = null; example = "logs/all.log"; description = "A file receiving every process's lines, labelled; relative to the project root."; };
+          is_strict = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "Unknown keys are errors instead of warnings."; };
+          format_version = mkOption { type = types.int; default = 1; readOnly = true; description = "corral's JSON format version."; };
+          name = mkOption { type = types.str; default = name; defaultText = literalExpression "<name>"; description = "The project name."; };
+        };
+      };
+    };
+
+    outputs.settingsJSON = mkOption {
+      type = types.str;
+      readOnly = true;
+      description = "The JSON corral runs (see also `outputs.settingsFile`).";
+    };
+    outputs.settingsFile = mkOption {
+      type = types.package;
+      readOnly = true;
+      description = "The JSON file corral runs, in the store.";
+    };
+  };
+
+  config.outputs = {
+    settingsJSON = json.toJSON "corral.${name}" (config.settings // {
+      pre_hook = if config.preHook == "" then null else config.preHook;
+      post_hook = if config.postHook == "" then null else config.postHook;
+    });
+    settingsFile = pkgs.writeTextFile { name = "corral-${name}.json"; text = config.outputs.settingsJSON; };
+  };
+}

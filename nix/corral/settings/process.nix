@@ -1,0 +1,124 @@
+# One process, mirroring corral's JSON (docs/config.md). Unset options are left
+# out of the JSON, so corral's own defaults apply. Keys without an option here
+# (other process-compose fields) pass through as they are and corral says what
+# it makes of them when the wrapper is built (`corral check`).
+{ name, lib, ... }:
+let
+  inherit (lib) mkOption types literalExpression;
+  seconds = types.addCheck types.number (x: x >= 0) // { description = "non-negative number of seconds"; };
+  probe = types.nullOr (types.submodule ./probe.nix);
+in
+{
+  freeformType = types.attrsOf types.anything;
+
+  options = {
+    command = import ./command.nix { inherit lib; } {
+      example = literalExpression ''"postgres -D $CORRAL_PROJECT_ROOT/data"'';
+      description = ''
+        Shell text run as `shell_command shell_argument command`, unchanged; or a package,
+        whose main program is run. Set this or `entrypoint`.
+      '';
+    };
+    entrypoint = mkOption {
+      type = types.nullOr (types.listOf types.str);
+      default = null;
+      example = [ "redis-server" "--port" "6380" ];
+      description = "A program and its arguments, executed directly (no shell).";
+    };
+    working_dir = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "services/api";
+      description = ''
+        Where the process runs. A relative path resolves against the project root: the
+        directory the command was started in (`$CORRAL_PROJECT_ROOT`), never the Nix store.
+      '';
+    };
+    environment = import ./environment.nix { inherit lib; };
+    disabled = mkOption {
+      type = types.nullOr types.bool;
+      default = if name == "test" then true else null;
+      defaultText = literalExpression ''name == "test"'';
+      example = true;
+      description = ''
+        Not started unless named on the command line (`nix run .#dev -- NAME`). A process
+        named `test` is disabled by default: `outputs.check` runs it.
+      '';
+    };
+    namespace = mkOption {
+      type = types.nullOr (types.either types.str (types.listOf types.str));
+      default = null;
+      example = "backend";
+      description = "One namespace or a list of them, for grouping.";
+    };
+    description = mkOption { type = types.nullOr types.str; default = null; example = "the API server"; description = "Free text."; };
+    log_location = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "logs/api.log";
+      description = "A file receiving this process's output lines, appended to; relative to the project root.";
+    };
+    availability = {
+      restart = mkOption {
+        type = types.nullOr (types.enum [ "no" "on_failure" "always" "exit_on_failure" ]);
+        default = null;
+        example = "on_failure";
+        description = "Restart policy (default `no`); `exit_on_failure` ends the whole run with the process's status when it fails.";
+      };
+      exit_on_end = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "When the process ends by itself, stop the run and exit with its status."; };
+      exit_on_skipped = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "When the process is skipped, stop the run and exit with 1."; };
+      max_restarts = mkOption { type = types.nullOr types.ints.unsigned; default = null; example = 5; description = "Restarts in a row before giving up (default 0 = unlimited)."; };
+      backoff_seconds = mkOption { type = types.nullOr seconds; default = null; example = 1; description = "Delay before the first restart in a row (default 1)."; };
+      backoff_max_seconds = mkOption { type = types.nullOr seconds; default = null; example = 30; description = "The delay doubles per restart in a row up to this (default: fixed at backoff_seconds)."; };
+      stable_after_seconds = mkOption { type = types.nullOr seconds; default = null; example = 10; description = "A run this long resets the restart count and backoff (default 10)."; };
+    };
+    success_exit_codes = mkOption {
+      type = types.nullOr (types.listOf (types.ints.between 0 255));
+      default = null;
+      example = [ 0 143 ];
+      description = "Exit statuses that count as success (default `[ 0 ]`).";
+    };
+    shutdown = {
+      command = mkOption { type = types.nullOr types.str; default = null; example = "pg_ctl stop -D $DATA -m fast"; description = "Shell text that stops the process; if it fails, the process group is killed at once."; };
+      signal = mkOption {
+        type = types.nullOr (types.either (types.ints.between 1 31) types.str);
+        default = null;
+        example = "SIGINT";
+        description = "Signal sent to the process group when there is no shutdown command (default 15, SIGTERM).";
+      };
+      timeout_seconds = mkOption { type = types.nullOr seconds; default = null; example = 30; description = "After this, SIGKILL goes to the whole group (default 10)."; };
+      parent_only = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "Signal only the process, not its group (the SIGKILL still goes to the group)."; };
+    };
+    depends_on = mkOption {
+      type = types.nullOr (types.attrsOf (types.submodule {
+        options.condition = mkOption {
+          type = types.enum [ "process_started" "process_healthy" "process_log_ready" "process_completed" "process_completed_successfully" ];
+          default = "process_completed";
+          example = "process_healthy";
+          description = "What to wait for (default `process_completed`, as in process-compose).";
+        };
+      }));
+      default = null;
+      example = literalExpression ''{ db.condition = "process_healthy"; migrate.condition = "process_completed_successfully"; }'';
+      description = "Processes this one waits for, and for what.";
+    };
+    readiness_probe = mkOption {
+      type = probe;
+      default = null;
+      example = literalExpression ''{ http_get = { port = 8080; path = "/health"; }; period_seconds = 1; }'';
+      description = "Makes the process ready (`process_healthy`); failing it applies the restart policy.";
+    };
+    liveness_probe = mkOption {
+      type = probe;
+      default = null;
+      example = literalExpression ''{ exec.command = "pg_isready"; failure_threshold = 5; }'';
+      description = "Failing it restarts the process, whatever its restart policy.";
+    };
+    ready_log_line = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "ready to accept connections";
+      description = "A substring of an output line that makes the process ready (`process_log_ready`).";
+    };
+  };
+}

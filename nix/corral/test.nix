@@ -1,0 +1,47 @@
+# Test mode: a process named `test` is disabled in `outputs.package`;
+# `outputs.check` runs the whole set with it enabled and ending the run with its
+# status (the rest of its availability is kept), inside the build sandbox, so
+# `nix flake check` fails exactly when the test fails.
+{ name, config, pkgs, lib, ... }:
+let
+  inherit (lib) mkOption types;
+  json = import ./json.nix;
+  hasTest = config.settings.processes ? test;
+  testSettings = lib.recursiveUpdate config.settings {
+    processes.test = { disabled = false; availability.exit_on_end = true; };
+  };
+in
+{
+  options.outputs = {
+    testSettingsFile = mkOption {
+      type = types.nullOr types.package;
+      readOnly = true;
+      description = "The JSON for test mode (`test` enabled, ending the run); null without a `test` process.";
+    };
+    check = mkOption {
+      type = types.nullOr types.package;
+      readOnly = true;
+      description = "A derivation that runs the set in test mode and fails when `test` fails; null without a `test` process. Wired to `checks.<name>`.";
+    };
+  };
+
+  config.outputs = {
+    testSettingsFile =
+      if !hasTest then null
+      else pkgs.writeTextFile {
+        name = "corral-${name}-test.json";
+        text = json.toJSON "corral.${name}" (testSettings // {
+          pre_hook = if config.preHook == "" then null else config.preHook;
+          post_hook = if config.postHook == "" then null else config.postHook;
+        });
+      };
+    check =
+      if !hasTest then null
+      else pkgs.runCommand "${name}-check" { } ''
+        export HOME="$TMPDIR"
+        cd "$TMPDIR"
+        ${lib.getExe config.package} up --color never -f ${config.outputs.testSettingsFile}
+        touch "$out"
+      '';
+  };
+}
