@@ -15,7 +15,8 @@ let
   mk = name: script: attrs: derivation ({
     inherit name system;
     builder = "/bin/sh";
-    args = [ "-c" ("exec 3>&1 4>&2\n" + script) ];
+    # stdenv builders run with errexit; so does the stand-in.
+    args = [ "-c" ("exec 3>&1 4>&2\nset -e\n" + script) ];
     PATH = "/usr/local/bin:/usr/bin:/bin";
   } // attrs);
   baseName = p: baseNameOf (toString p);

@@ -6,6 +6,8 @@
 //! can be found in /proc (zombies excluded: this sandbox's init does not reap).
 #![allow(dead_code)]
 
+pub mod nixrun;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
