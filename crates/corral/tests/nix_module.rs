@@ -256,3 +256,20 @@ fn the_example_evaluates_builds_and_runs_where_the_host_has_its_services() {
         }
     });
 }
+
+#[test]
+fn the_option_reference_is_current() {
+    with_inputs("the_option_reference_is_current", || {
+        let expr = format!(r#"import {repo}/tests/nix/options-doc.nix {{ repo = "{repo}"; }}"#, repo = repo().display());
+        let out = nix(&["nix", "eval", "--raw", "--impure", "--expr", &expr], &repo());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let committed = std::fs::read_to_string(repo().join("docs/options.md")).unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout) == committed,
+            "docs/options.md is out of date: regenerate it with\n  nix eval --raw --impure --expr 'import ./tests/nix/options-doc.nix {{ repo = \"'$PWD'\"; }}' > docs/options.md"
+        );
+        for option in ["settings.processes.<name>.readiness_probe.http_get.port", "preHook", "defaults.processSettings", "outputs.check", "shell"] {
+            assert!(committed.contains(&format!("## `corral.<name>.{option}`")), "{option} is documented");
+        }
+    });
+}
