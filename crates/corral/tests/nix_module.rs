@@ -273,3 +273,18 @@ fn the_option_reference_is_current() {
         }
     });
 }
+
+#[test]
+fn our_flake_exports_the_modules_lib_and_template() {
+    with_inputs("our_flake_exports_the_modules_lib_and_template", || {
+        let eval = |attr: &str, apply: &str| {
+            let out = nix(&["nix", "eval", "--json", &format!(".#{attr}"), "--apply", apply], &repo());
+            assert!(out.status.success(), "{attr}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        assert_eq!(eval("flakeModules", "builtins.attrNames"), r#"["default","process-compose"]"#);
+        assert_eq!(eval("flakeModule", "m: baseNameOf m"), r#""flake-module.nix""#);
+        assert_eq!(eval("lib", "builtins.attrNames"), r#"["evalModules"]"#);
+        assert_eq!(eval("templates.default", "t: builtins.pathExists (t.path + \"/flake.nix\")"), "true");
+    });
+}

@@ -3,8 +3,7 @@
 { lib, ... }:
 let
   inherit (lib) mkOption types;
-  seconds = types.addCheck types.number (x: x >= 0) // { description = "non-negative number of seconds"; };
-  port = types.either types.port types.str;
+  inherit (import ./types.nix { inherit lib; }) seconds port;
 in
 {
   options = {

@@ -5,7 +5,6 @@
 { name, lib, ... }:
 let
   inherit (lib) mkOption types literalExpression;
-  seconds = types.addCheck types.number (x: x >= 0) // { description = "non-negative number of seconds"; };
   probe = types.nullOr (types.submodule ./probe.nix);
 in
 {
@@ -58,37 +57,14 @@ in
       example = "logs/api.log";
       description = "A file receiving this process's output lines, appended to; relative to the project root.";
     };
-    availability = {
-      restart = mkOption {
-        type = types.nullOr (types.enum [ "no" "on_failure" "always" "exit_on_failure" ]);
-        default = null;
-        example = "on_failure";
-        description = "Restart policy (default `no`); `exit_on_failure` ends the whole run with the process's status when it fails.";
-      };
-      exit_on_end = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "When the process ends by itself, stop the run and exit with its status."; };
-      exit_on_skipped = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "When the process is skipped, stop the run and exit with 1."; };
-      max_restarts = mkOption { type = types.nullOr types.ints.unsigned; default = null; example = 5; description = "Restarts in a row before giving up (default 0 = unlimited)."; };
-      backoff_seconds = mkOption { type = types.nullOr seconds; default = null; example = 1; description = "Delay before the first restart in a row (default 1)."; };
-      backoff_max_seconds = mkOption { type = types.nullOr seconds; default = null; example = 30; description = "The delay doubles per restart in a row up to this (default: fixed at backoff_seconds)."; };
-      stable_after_seconds = mkOption { type = types.nullOr seconds; default = null; example = 10; description = "A run this long resets the restart count and backoff (default 10)."; };
-    };
+    availability = import ./availability.nix { inherit lib; };
     success_exit_codes = mkOption {
       type = types.nullOr (types.listOf (types.ints.between 0 255));
       default = null;
       example = [ 0 143 ];
       description = "Exit statuses that count as success (default `[ 0 ]`).";
     };
-    shutdown = {
-      command = mkOption { type = types.nullOr types.str; default = null; example = "pg_ctl stop -D $DATA -m fast"; description = "Shell text that stops the process; if it fails, the process group is killed at once."; };
-      signal = mkOption {
-        type = types.nullOr (types.either (types.ints.between 1 31) types.str);
-        default = null;
-        example = "SIGINT";
-        description = "Signal sent to the process group when there is no shutdown command (default 15, SIGTERM).";
-      };
-      timeout_seconds = mkOption { type = types.nullOr seconds; default = null; example = 30; description = "After this, SIGKILL goes to the whole group (default 10)."; };
-      parent_only = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "Signal only the process, not its group (the SIGKILL still goes to the group)."; };
-    };
+    shutdown = import ./shutdown.nix { inherit lib; };
     depends_on = mkOption {
       type = types.nullOr (types.attrsOf (types.submodule {
         options.condition = mkOption {
