@@ -26,7 +26,9 @@ pub fn skip(test: &str, why: &str) {
     if required() {
         panic!("{test}: {why}, and CORRAL_REQUIRE_NIX_E2E=1 requires it");
     }
-    eprintln!("SKIPPED {test}: {why}");
+    // Written to stderr directly: libtest captures eprintln!, and a skip must be seen in CI logs.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 pub fn nix(args: &[&str], dir: &Path) -> Output {
