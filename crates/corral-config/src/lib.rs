@@ -12,6 +12,8 @@
 //! keys, warnings or errors for the rest), then validation and the graph check
 //! everything at once so `corral check` can explain every problem in one go.
 
+mod activation;
+mod activation_rules;
 mod diagnostic;
 mod graph;
 mod keys;
@@ -23,10 +25,12 @@ mod schema;
 mod validate;
 mod values;
 
+pub use activation::{port_env_name, FileMode, Listener, ListenerKind, Ports, Watchdog};
 pub use diagnostic::{Diagnostic, LoadError, Severity};
 pub use graph::DepGraph;
 pub use load::{load_bytes, load_file, Loaded, MAX_CONFIG_BYTES};
 pub use model::*;
-pub use probe::{ExecProbe, HttpGetProbe, Port, Probe, ProbeKind, TcpSocketProbe};
+pub use probe::{ExecProbe, HttpGetProbe, Port, Probe, ProbeKind, ProbePort, TcpSocketProbe};
 pub use schema::json_schema;
+pub use validate::has_health_check;
 pub use values::{Environment, ExitCode, Namespaces, Seconds, Signal};

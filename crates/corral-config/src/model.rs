@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::activation::{Listener, Ports, Watchdog};
 use crate::probe::Probe;
 use crate::values::{Environment, ExitCode, Namespaces, Seconds, Signal};
 
@@ -66,6 +67,10 @@ pub struct Config {
     /// Shell text run after every process has stopped, only when the run succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_hook: Option<String>,
+
+    /// corral: a port base that is taken is an error instead of moving to the next free port.
+    #[serde(default)]
+    pub strict_ports: bool,
 
     /// Must be absent or `true`: corral never expands `$VAR` at load time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,6 +176,30 @@ pub struct Process {
     /// `process_log_ready`). Exclusive with `readiness_probe`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_log_line: Option<String>,
+
+    /// corral: the process tells its readiness itself with sd_notify (`READY=1` on
+    /// `$NOTIFY_SOCKET`). Satisfies `process_healthy`.
+    #[serde(default)]
+    pub ready_notify: bool,
+
+    /// corral: the process tells its readiness by writing a newline to this fd (s6's
+    /// notification-fd; 3 or more). Satisfies `process_healthy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_fd: Option<u32>,
+
+    /// corral: a watchdog fed with sd_notify `WATCHDOG=1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<Watchdog>,
+
+    /// corral: sockets bound before the first start and kept across restarts, passed
+    /// at fd 3, 4, … with `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listen: Vec<Listener>,
+
+    /// corral: ports to allocate, by name, with the number to start looking from; the
+    /// result is in `$CORRAL_PORT_<PROCESS>_<NAME>` for every process and probe.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: Ports,
 
     // Fields of process-compose that are not built yet: rejected by validation
     // when set to anything that would change behaviour.

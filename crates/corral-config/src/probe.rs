@@ -75,7 +75,8 @@ pub struct HttpGetProbe {
     pub scheme: String,
     #[serde(default = "root_path")]
     pub path: String,
-    pub port: Port,
+    /// A port number, or the name of a port this process allocates (`ports`).
+    pub port: ProbePort,
     /// Extra request headers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
@@ -88,7 +89,8 @@ pub struct HttpGetProbe {
 pub struct TcpSocketProbe {
     #[serde(default = "loopback")]
     pub host: String,
-    pub port: Port,
+    /// A port number, or the name of a port this process allocates (`ports`).
+    pub port: ProbePort,
 }
 
 fn loopback() -> String {
@@ -141,6 +143,55 @@ impl JsonSchema for Port {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "oneOf": [ { "type": "integer", "minimum": 1, "maximum": 65535 }, { "type": "string", "pattern": "^[0-9]+$" } ]
+        })
+    }
+}
+
+/// A probe's port: a number, or the name of a port the process allocates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ProbePort {
+    Number(Port),
+    Named(String),
+}
+
+impl<'de> Deserialize<'de> for ProbePort {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ProbePort;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port 1..65535 or the name of one of the process's ports")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ProbePort, E> {
+                Port::deserialize(de::value::I64Deserializer::<E>::new(v)).map(ProbePort::Number)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ProbePort, E> {
+                Port::deserialize(de::value::U64Deserializer::<E>::new(v)).map(ProbePort::Number)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ProbePort, E> {
+                Err(E::custom(format!("expected a port 1..65535, got {v}")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ProbePort, E> {
+                if v.trim().bytes().all(|b| b.is_ascii_digit()) {
+                    Port::deserialize(de::value::StrDeserializer::<E>::new(v)).map(ProbePort::Number)
+                } else {
+                    Ok(ProbePort::Named(v.to_string()))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for ProbePort {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProbePort".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A port number, or the name of one of the process's allocated ports.",
+            "oneOf": [ { "type": "integer", "minimum": 1, "maximum": 65535 }, { "type": "string" } ]
         })
     }
 }

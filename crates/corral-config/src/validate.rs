@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{Condition, Config, Process, RestartPolicy, FORMAT_VERSION};
-use crate::probe::{Probe, ProbeKind};
+use crate::probe::{Probe, ProbeKind, ProbePort};
 
 /// Every problem found; errors and warnings mixed, in file order.
 pub fn validate(config: &Config) -> Vec<Diagnostic> {
@@ -93,14 +93,28 @@ fn validate_process(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
 
     for (field, probe) in [("readiness_probe", &p.readiness_probe), ("liveness_probe", &p.liveness_probe)] {
         if let Some(probe) = probe {
-            validate_probe(out, &at(field), probe);
+            validate_probe(out, &at(field), probe, p);
         }
     }
-    match (&p.ready_log_line, &p.readiness_probe) {
-        (Some(line), _) if line.is_empty() => out.push(Diagnostic::error(at("ready_log_line"), "must not be empty")),
-        (Some(_), Some(_)) => out.push(Diagnostic::error(at("ready_log_line"), "cannot be combined with readiness_probe: a process has one readiness check")),
-        _ => {}
+    if p.ready_log_line.as_deref() == Some("") {
+        out.push(Diagnostic::error(at("ready_log_line"), "must not be empty"));
     }
+    let readiness: Vec<&str> = [
+        ("readiness_probe", p.readiness_probe.is_some()),
+        ("ready_log_line", p.ready_log_line.is_some()),
+        ("ready_notify", p.ready_notify),
+        ("ready_fd", p.ready_fd.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect();
+    if readiness.len() > 1 {
+        out.push(Diagnostic::error(
+            at(readiness[1]),
+            format!("cannot be combined with {}: a process has one readiness check", readiness[0]),
+        ));
+    }
+    crate::activation_rules::validate(out, name, p);
 
     let placeholders: [(&str, &Option<Value>, fn(&Value) -> bool); 5] = [
         ("is_daemon", &p.is_daemon, is_empty_value),
@@ -129,7 +143,7 @@ fn validate_readiness_dependencies(out: &mut Vec<Diagnostic>, config: &Config, n
     for (dep, d) in &p.depends_on {
         let Some(target) = config.processes.get(dep) else { continue };
         let missing = match d.condition {
-            Condition::ProcessHealthy if target.readiness_probe.is_none() => "readiness_probe",
+            Condition::ProcessHealthy if !has_health_check(target) => "readiness check (readiness_probe, ready_notify, ready_fd, ports or listen)",
             Condition::ProcessLogReady if target.ready_log_line.is_none() => "ready_log_line",
             _ => continue,
         };
@@ -140,7 +154,24 @@ fn validate_readiness_dependencies(out: &mut Vec<Diagnostic>, config: &Config, n
     }
 }
 
-fn validate_probe(out: &mut Vec<Diagnostic>, path: &str, probe: &Probe) {
+/// What makes a process "healthy": a probe, its own notification, or the TCP check
+/// corral adds for a process with ports or listeners.
+pub fn has_health_check(p: &Process) -> bool {
+    p.readiness_probe.is_some() || p.ready_notify || p.ready_fd.is_some() || !p.ports.is_empty() || !p.listen.is_empty()
+}
+
+fn validate_probe(out: &mut Vec<Diagnostic>, path: &str, probe: &Probe, process: &Process) {
+    let named_ports = [probe.http_get.as_ref().map(|h| (&h.port, "http_get")), probe.tcp_socket.as_ref().map(|t| (&t.port, "tcp_socket"))];
+    for (port, kind) in named_ports.into_iter().flatten() {
+        if let ProbePort::Named(n) = port {
+            if !process.ports.contains_key(n) {
+                out.push(Diagnostic::error(
+                    format!("{path}.{kind}.port"),
+                    format!("expected a port 1..65535 or the name of one of this process's ports, got {n:?}"),
+                ));
+            }
+        }
+    }
     let kinds = [probe.exec.is_some(), probe.http_get.is_some(), probe.tcp_socket.is_some()].iter().filter(|k| **k).count();
     if kinds != 1 {
         out.push(Diagnostic::error(path, format!("needs exactly one of exec, http_get, tcp_socket (got {kinds})")));

@@ -96,7 +96,7 @@ fn not_yet_built_fields_are_rejected_by_name() {
 #[test]
 fn readiness_conditions_need_a_readiness_check_on_the_dependency() {
     let e = err(r#"{"processes": {"a": {"command": "x"}, "b": {"command": "x", "depends_on": {"a": {"condition": "process_healthy"}}}}}"#);
-    assert!(e.contains("processes.b.depends_on.a.condition: process_healthy needs a to have a readiness_probe"), "{e}");
+    assert!(e.contains("processes.b.depends_on.a.condition: process_healthy needs a to have a readiness check"), "{e}");
     let e = err(r#"{"processes": {"a": {"command": "x"}, "b": {"command": "x", "depends_on": {"a": {"condition": "process_log_ready"}}}}}"#);
     assert!(e.contains("process_log_ready needs a to have a ready_log_line"), "{e}");
     ok(r#"{"processes": {"a": {"command": "x", "ready_log_line": "up"}, "b": {"command": "x", "depends_on": {"a": {"condition": "process_log_ready"}}}}}"#);
@@ -117,9 +117,41 @@ fn probes_are_checked() {
     assert!(e.contains("processes.a.ready_log_line: cannot be combined with readiness_probe"), "{e}");
     let l = ok(r#"{"processes": {"a": {"command": "x", "liveness_probe": {"http_get": {"port": "8080", "path": "/health", "headers": {"X-A": "1"}, "status_code": 204}}}}}"#);
     let probe = l.config.processes["a"].liveness_probe.as_ref().unwrap();
-    assert_eq!(probe.http_get.as_ref().unwrap().port.0, 8080);
+    assert_eq!(probe.http_get.as_ref().unwrap().port, corral_config::ProbePort::Number(corral_config::Port(8080)));
     assert_eq!(probe.period_seconds.0.as_secs(), 10, "process-compose's default period");
     assert_eq!((probe.success_threshold, probe.failure_threshold), (1, 3));
+}
+
+#[test]
+fn activation_fields_load_and_are_checked() {
+    let l = ok(r#"{"strict_ports": true, "processes": {"api": {"command": "x", "ready_notify": true,
+        "watchdog": {"timeout_seconds": 2},
+        "listen": [{"name": "http", "tcp": "127.0.0.1:8080"}, {"name": "ctl", "unix_stream": "run/ctl.sock", "mode": "0600"}],
+        "ports": {"admin": 9000},
+        "readiness_probe": null,
+        "liveness_probe": {"http_get": {"port": "admin"}}},
+        "web": {"command": "x", "depends_on": {"api": {"condition": "process_healthy"}}}}}"#);
+    let api = &l.config.processes["api"];
+    assert!(api.ready_notify && l.config.strict_ports);
+    assert_eq!(api.watchdog.as_ref().unwrap().signal.number(), 6, "SIGABRT by default");
+    assert!(api.watchdog.as_ref().unwrap().require_ready);
+    assert_eq!(api.listen.len(), 2);
+    let e = err(r#"{"processes": {"a": {"command": "x", "ports": {"http": 0}}}}"#);
+    assert!(e.contains("processes.a.ports.http: expected a port 1..65535, got 0"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "listen": [{"name": "h", "tcp": "localhost:80"}]}}}"#);
+    assert!(e.contains("processes.a.listen[0].tcp: expected an address like \"127.0.0.1:8080\""), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "listen": [{"name": "a:b", "udp": "127.0.0.1:1"}, {"name": "c", "tcp": "127.0.0.1:2", "udp": "127.0.0.1:3"}]}}}"#);
+    assert!(e.contains("processes.a.listen[0].name: expected a name without ':'") && e.contains("processes.a.listen[1]: needs exactly one of tcp, udp, unix_stream (got 2)"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "ready_notify": true, "ready_log_line": "up"}}}"#);
+    assert!(e.contains("cannot be combined with") && e.contains("a process has one readiness check"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "ready_fd": 3, "listen": [{"name": "h", "tcp": "127.0.0.1:1"}]}}}"#);
+    assert!(e.contains("processes.a.ready_fd: expected an fd from 4 to 1023"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "readiness_probe": {"tcp_socket": {"port": "nope"}}}}}"#);
+    assert!(e.contains("processes.a.readiness_probe.tcp_socket.port: expected a port 1..65535 or the name of one of this process's ports, got \"nope\""), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "watchdog": {"timeout_seconds": 0}}}}"#);
+    assert!(e.contains("processes.a.watchdog.timeout_seconds: must be more than 0"), "{e}");
+    // ports or listeners count as a health check for process_healthy.
+    ok(r#"{"processes": {"a": {"command": "x", "ports": {"p": 8000}}, "b": {"command": "x", "depends_on": {"a": {"condition": "process_healthy"}}}}}"#);
 }
 
 #[test]

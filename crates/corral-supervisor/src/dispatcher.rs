@@ -17,7 +17,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::actor::{spawn_actor, ActorContext, ActorHandle, Command, Event};
+use crate::actor::{spawn_actor, ActorContext, ActorHandle, Command, Event, Resources};
 use crate::env::Env;
 use crate::exit::{exit_status, EndCause};
 use crate::plan::Plan;
@@ -41,7 +41,7 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(plan: Arc<Plan>, envs: Vec<Env>, ctx: ActorContext, events: mpsc::UnboundedReceiver<(usize, Event)>) -> Dispatcher {
+    pub fn new(plan: Arc<Plan>, envs: Vec<Env>, resources: Vec<Resources>, ctx: ActorContext, events: mpsc::UnboundedReceiver<(usize, Event)>) -> Dispatcher {
         let registry = ctx.registry.clone();
         let ctx = Arc::new(ctx);
         let machines = plan.processes.iter().map(|p| Machine::new(p.enabled, p.success_codes.clone(), p.restart.clone())).collect();
@@ -49,8 +49,9 @@ impl Dispatcher {
             .processes
             .iter()
             .zip(envs)
+            .zip(resources)
             .enumerate()
-            .map(|(i, (spec, env))| spawn_actor(i, Arc::new(spec.clone()), env, ctx.clone()))
+            .map(|(i, ((spec, env), res))| spawn_actor(i, Arc::new(spec.clone()), env, res, ctx.clone()))
             .collect();
         Dispatcher { plan, machines, actors, events, registry, cause: None, timers: BTreeSet::new() }
     }
@@ -127,6 +128,7 @@ impl Dispatcher {
             Event::Ready => Input::Ready,
             Event::ReadinessFailed(r) => Input::ReadinessFailed(r),
             Event::LivenessFailed(r) => Input::LivenessFailed(r),
+            Event::WatchdogExpired(r) => Input::WatchdogExpired(r),
         };
         self.apply(i, input);
     }
@@ -158,7 +160,10 @@ impl Dispatcher {
         for effect in effects {
             match effect {
                 Effect::Spawn => self.actors[i].send(Command::Start),
-                Effect::SendStop => self.actors[i].send(Command::Stop),
+                Effect::SendStop => {
+                    let watchdog = matches!(state, State::Stopping { cause: StopCause::Watchdog(_), .. });
+                    self.actors[i].send(if watchdog { Command::Abort } else { Command::Stop });
+                }
                 Effect::ScheduleRestart(delay) => {
                     self.timers.insert((now + delay, i));
                 }
@@ -200,6 +205,7 @@ impl Dispatcher {
             State::Stopping { cause: StopCause::Shutdown, .. } => tracing::debug!("{name}: stopping"),
             State::Stopping { cause: StopCause::Unready(r), .. } => tracing::warn!("{name}: not ready ({r}); stopping it"),
             State::Stopping { cause: StopCause::Liveness(r), .. } => tracing::warn!("{name}: not alive ({r}); restarting it"),
+            State::Stopping { cause: StopCause::Watchdog(r), .. } => tracing::warn!("{name}: watchdog expired ({r})"),
             State::Completed { .. } => tracing::debug!("{name}: completed"),
             State::Failed { reason, .. } => tracing::warn!("{name}: failed: {reason}"),
             State::Skipped { reason } if !self.stopping() => tracing::warn!("{name}: skipped: {reason}"),
@@ -217,7 +223,10 @@ impl Dispatcher {
             // Not started, waiting out a backoff, or being stopped by a probe: none of them restarts now.
             let now = matches!(
                 self.machines[i].state(),
-                State::Pending | State::Waiting | State::Restarting { .. } | State::Stopping { cause: StopCause::Unready(_) | StopCause::Liveness(_), .. }
+                State::Pending
+                    | State::Waiting
+                    | State::Restarting { .. }
+                    | State::Stopping { cause: StopCause::Unready(_) | StopCause::Liveness(_) | StopCause::Watchdog(_), .. }
             );
             if now {
                 self.apply(i, Input::Stop);

@@ -13,17 +13,20 @@
 //! [`run`] strings them together: output, pre_hook, processes, post_hook, the
 //! pre_hook's EXIT trap, the sweep of anything left, and the guardian's dismissal.
 
+pub mod activation;
 pub mod actor;
 pub mod dispatcher;
 pub mod env;
 pub mod exit;
 pub mod guardian;
 pub mod hooks;
+pub mod notify;
 pub mod output;
 pub mod plan;
 pub mod probes;
 pub mod procfs;
 pub mod registry;
+pub mod setup;
 pub mod signals;
 pub mod spawn;
 pub mod state;
@@ -75,8 +78,7 @@ const SWEEP_HARD: Duration = Duration::from_secs(3);
 /// Runs the plan to its end. Must be called inside a tokio runtime with I/O,
 /// time and signals enabled.
 pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
-    let RunOptions { plan, color, self_exe, run_id, guardian } = opts;
-    let plan = Arc::new(plan);
+    let RunOptions { mut plan, color, self_exe, run_id, guardian } = opts;
     let registry = Arc::new(Registry::new(guardian));
     if let Err(e) = registry::become_subreaper() {
         tracing::warn!("cannot become a subreaper ({e}): processes that leave their group may outlive corral");
@@ -97,11 +99,12 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     shared.set(PROJECT_ROOT_VAR, &plan.root);
     shared.extend(plan.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
 
+    let root = plan.root.clone();
     let hook_ctx = HookContext {
         registry: &registry,
         sink: sink.handle(),
         shell: plan.shell.clone(),
-        root: &plan.root,
+        root: &root,
         self_exe: &self_exe,
     };
 
@@ -121,6 +124,23 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
         }
     }
 
+    // Ports, listeners and notify sockets, before any process starts.
+    let mut runtime_dir = None;
+    let mut resources = Vec::new();
+    if early_status.is_none() {
+        match setup::prepare(&mut plan, &mut shared) {
+            Ok(prepared) => {
+                runtime_dir = prepared.runtime_dir;
+                resources = prepared.resources;
+            }
+            Err(e) => {
+                tracing::error!("{e}; nothing was started");
+                early_status = Some(2);
+            }
+        }
+    }
+    let plan = Arc::new(plan);
+
     let status = match early_status {
         Some(status) => status,
         None => {
@@ -136,7 +156,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
                 .collect();
             let (events_tx, events_rx) = mpsc::unbounded_channel();
             let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone() };
-            let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, ctx, events_rx).run(&mut signals).await;
+            let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, resources, ctx, events_rx).run(&mut signals).await;
             let mut status = status_of(cause, succeeded);
             tracing::info!("all processes ended; exit status {status}");
             if status == 0 && cause != EndCause::Forced {
@@ -155,6 +175,9 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
         hook.finish(&registry, status, &mut signals).await;
     }
     registry.sweep(SWEEP_GRACE, SWEEP_HARD).await;
+    if let Some(dir) = runtime_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     registry.dismiss_guardian();
     drop(hook_ctx);
     sink.close(OUTPUT_BOUND).await;

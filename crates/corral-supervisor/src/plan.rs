@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use corral_config::{Condition, Config, DepGraph, Loaded, Probe, ProbeKind, RestartPolicy, Signal};
+use corral_config::{Condition, Config, DepGraph, ListenerKind, Loaded, Probe, ProbeKind, ProbePort, RestartPolicy, Signal};
 
 use crate::state::RestartRules;
 
@@ -28,12 +28,38 @@ pub struct StopSpec {
     pub parent_only: bool,
 }
 
+/// A probe's port: fixed, or one the process allocates (known once the run starts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortRef {
+    Fixed(u16),
+    Allocated(String),
+}
+
 /// What one probe check does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
     Exec { program: Program, working_dir: PathBuf },
-    HttpGet { host: String, port: u16, path: String, headers: Vec<(String, String)>, status: Option<u16> },
-    Tcp { host: String, port: u16 },
+    HttpGet { host: String, port: PortRef, path: String, headers: Vec<(String, String)>, status: Option<u16> },
+    Tcp { host: String, port: PortRef },
+    /// Succeeds at once: the process's sockets are already bound by corral, so
+    /// clients can connect (the implicit check of a socket-activated process).
+    Listening,
+}
+
+/// A socket to bind before the first start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerSpec {
+    pub name: String,
+    pub kind: ListenerKind,
+    pub mode: Option<u32>,
+}
+
+/// The watchdog, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchdogSpec {
+    pub timeout: Duration,
+    pub require_ready: bool,
+    pub signal: Signal,
 }
 
 /// A readiness or liveness probe, resolved.
@@ -64,6 +90,14 @@ pub struct ProcessSpec {
     pub liveness: Option<ProbeSpec>,
     /// A substring of an output line that makes the process ready.
     pub ready_log_line: Option<String>,
+    /// Readiness from sd_notify `READY=1`.
+    pub ready_notify: bool,
+    /// Readiness from a newline on this fd (s6).
+    pub ready_fd: Option<u32>,
+    pub watchdog: Option<WatchdogSpec>,
+    pub listeners: Vec<ListenerSpec>,
+    /// Ports to allocate: (name, base).
+    pub ports: Vec<(String, u16)>,
     pub stop: StopSpec,
     /// Indices (into [`Plan::processes`]) of what this process waits for.
     pub dependencies: Vec<(usize, Condition)>,
@@ -82,6 +116,8 @@ pub struct Plan {
     pub pre_hook: Option<String>,
     pub post_hook: Option<String>,
     pub log_file: Option<PathBuf>,
+    /// A taken port base is an error instead of moving on.
+    pub strict_ports: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -132,9 +168,25 @@ impl Plan {
                     exit_on_end: p.availability.exit_on_end,
                     exit_on_skipped: p.availability.exit_on_skipped,
                     restart: RestartRules::from_config(&p.availability),
-                    readiness: p.readiness_probe.as_ref().map(|pr| probe_spec(pr, config, root, p.working_dir.as_deref())),
+                    readiness: p.readiness_probe.as_ref().map(|pr| probe_spec(pr, config, root, p.working_dir.as_deref())).or_else(|| implicit_readiness(p)),
                     liveness: p.liveness_probe.as_ref().map(|pr| probe_spec(pr, config, root, p.working_dir.as_deref())),
                     ready_log_line: p.ready_log_line.clone(),
+                    ready_notify: p.ready_notify,
+                    ready_fd: p.ready_fd,
+                    watchdog: p.watchdog.as_ref().map(|w| WatchdogSpec { timeout: w.timeout_seconds.0, require_ready: w.require_ready, signal: w.signal }),
+                    listeners: p
+                        .listen
+                        .iter()
+                        .map(|l| ListenerSpec {
+                            name: l.name.clone(),
+                            kind: match l.kind().expect("validated") {
+                                ListenerKind::UnixStream(path) => ListenerKind::UnixStream(root.join(path)),
+                                other => other,
+                            },
+                            mode: l.mode.map(|m| m.0),
+                        })
+                        .collect(),
+                    ports: p.ports.iter().map(|(n, base)| (n.clone(), base.0)).collect(),
                     stop: StopSpec {
                         command: p.shutdown.command.clone(),
                         signal: p.shutdown.signal,
@@ -155,6 +207,7 @@ impl Plan {
             pre_hook: non_blank(&config.pre_hook),
             post_hook: non_blank(&config.post_hook),
             log_file: config.log_location.as_deref().map(|l| root.join(l)),
+            strict_ports: config.strict_ports,
         })
     }
 
@@ -177,12 +230,12 @@ fn probe_spec(probe: &Probe, config: &Config, root: &Path, process_dir: Option<&
         },
         ProbeKind::HttpGet(h) => Check::HttpGet {
             host: h.host.clone(),
-            port: h.port.0,
+            port: port_ref(&h.port),
             path: h.path.clone(),
             headers: h.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             status: h.status_code,
         },
-        ProbeKind::TcpSocket(t) => Check::Tcp { host: t.host.clone(), port: t.port.0 },
+        ProbeKind::TcpSocket(t) => Check::Tcp { host: t.host.clone(), port: port_ref(&t.port) },
     };
     ProbeSpec {
         check,
@@ -191,6 +244,61 @@ fn probe_spec(probe: &Probe, config: &Config, root: &Path, process_dir: Option<&
         timeout: probe.timeout_seconds.0,
         success_threshold: probe.success_threshold,
         failure_threshold: probe.failure_threshold,
+    }
+}
+
+fn port_ref(p: &ProbePort) -> PortRef {
+    match p {
+        ProbePort::Number(n) => PortRef::Fixed(n.0),
+        ProbePort::Named(name) => PortRef::Allocated(name.clone()),
+    }
+}
+
+/// How long the implicit check waits for a process with ports to listen.
+const IMPLICIT_PERIOD: Duration = Duration::from_millis(250);
+const IMPLICIT_ATTEMPTS: u32 = 240;
+
+/// A process with ports or listeners and no readiness check of its own gets one:
+/// a TCP connect to its first port, or, with listeners only, success at once
+/// (corral holds the sockets, so clients can already connect).
+fn implicit_readiness(p: &corral_config::Process) -> Option<ProbeSpec> {
+    if p.ready_log_line.is_some() || p.ready_notify || p.ready_fd.is_some() {
+        return None;
+    }
+    let check = match (p.ports.keys().next(), p.listen.is_empty()) {
+        (Some(name), _) => Check::Tcp { host: "127.0.0.1".into(), port: PortRef::Allocated(name.clone()) },
+        (None, false) => Check::Listening,
+        (None, true) => return None,
+    };
+    Some(ProbeSpec {
+        check,
+        initial_delay: Duration::ZERO,
+        period: IMPLICIT_PERIOD,
+        timeout: Duration::from_secs(1),
+        success_threshold: 1,
+        failure_threshold: IMPLICIT_ATTEMPTS,
+    })
+}
+
+impl Plan {
+    /// Replaces probe ports that name an allocated port with its number.
+    pub fn resolve_ports(&mut self, allocations: &[crate::activation::ports::Allocation]) {
+        for (i, p) in self.processes.iter_mut().enumerate() {
+            for probe in [&mut p.readiness, &mut p.liveness].into_iter().flatten() {
+                if let Check::HttpGet { port, .. } | Check::Tcp { port, .. } = &mut probe.check {
+                    if let PortRef::Allocated(name) = port {
+                        if let Some(a) = allocations.iter().find(|a| a.process == i && &a.name == name) {
+                            *port = PortRef::Fixed(a.port);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether any process uses sd_notify (readiness or a watchdog).
+    pub fn needs_notify(&self) -> bool {
+        self.processes.iter().any(|p| p.ready_notify || p.watchdog.is_some())
     }
 }
 

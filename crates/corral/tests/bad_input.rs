@@ -111,7 +111,7 @@ fn not_yet_supported_fields_are_rejected_not_ignored() {
 fn a_readiness_condition_without_a_readiness_check_is_a_load_error_not_a_hang() {
     rejected(
         &format!(r#"{{{HOOK} "processes": {{"db": {{"command": "x"}}, "api": {{"command": "x", "depends_on": {{"db": {{"condition": "process_healthy"}}}}}}}}}}"#),
-        &["processes.api.depends_on.db.condition: process_healthy needs db to have a readiness_probe"],
+        &["processes.api.depends_on.db.condition: process_healthy needs db to have a readiness check"],
     );
     rejected(
         &format!(r#"{{{HOOK} "processes": {{"db": {{"command": "x"}}, "api": {{"command": "x", "depends_on": {{"db": {{"condition": "process_log_ready"}}}}}}}}}}"#),

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 use crate::env::Env;
 use crate::hooks::exit_status_of;
-use crate::plan::{Check, Program};
+use crate::plan::{Check, PortRef, Program};
 use crate::registry::{signal_group, Registry};
 use crate::spawn::command;
 
@@ -18,12 +18,25 @@ pub async fn run(check: &Check, env: &Env, registry: &Registry, timeout: Duratio
     match check {
         Check::Exec { program, working_dir } => exec(program, working_dir, env, registry, timeout).await,
         Check::HttpGet { host, port, path, headers, status } => {
-            bounded(timeout, http_get(host, *port, path, headers, *status)).await
+            let port = resolve(port)?;
+            bounded(timeout, http_get(host, port, path, headers, *status)).await
         }
-        Check::Tcp { host, port } => bounded(timeout, async {
-            TcpStream::connect((host.as_str(), *port)).await.map(drop).map_err(|e| format!("connect to {host}:{port}: {e}"))
-        })
-        .await,
+        Check::Tcp { host, port } => {
+            let port = resolve(port)?;
+            bounded(timeout, async {
+                TcpStream::connect((host.as_str(), port)).await.map(drop).map_err(|e| format!("connect to {host}:{port}: {e}"))
+            })
+            .await
+        }
+        Check::Listening => Ok(()),
+    }
+}
+
+/// Ports are resolved when the run starts (`Plan::resolve_ports`); an unresolved one is a bug.
+fn resolve(port: &PortRef) -> Result<u16, String> {
+    match port {
+        PortRef::Fixed(p) => Ok(*p),
+        PortRef::Allocated(name) => Err(format!("port {name:?} was not allocated")),
     }
 }
 

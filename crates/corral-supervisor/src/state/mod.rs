@@ -65,6 +65,8 @@ pub enum StopCause {
     Unready(String),
     /// Its liveness probe kept failing: it is restarted afterwards, whatever the policy.
     Liveness(String),
+    /// Its watchdog expired: it gets the watchdog signal; the restart policy applies afterwards.
+    Watchdog(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +137,8 @@ pub enum Input {
     ReadinessFailed(String),
     /// The liveness probe failed `failure_threshold` times in a row.
     LivenessFailed(String),
+    /// No `WATCHDOG=1` within the watchdog timeout (or `WATCHDOG=trigger`).
+    WatchdogExpired(String),
     /// The backoff before a restart is over.
     BackoffElapsed,
     /// Stop: the run is stopping and this process's dependents have all ended.
@@ -229,6 +233,9 @@ impl Machine {
             (S::Running { pid } | S::Ready { pid }, Input::LivenessFailed(r)) => {
                 (S::Stopping { pid: Some(*pid), cause: StopCause::Liveness(r) }, vec![Effect::SendStop])
             }
+            (S::Running { pid } | S::Ready { pid }, Input::WatchdogExpired(r)) => {
+                (S::Stopping { pid: Some(*pid), cause: StopCause::Watchdog(r) }, vec![Effect::SendStop])
+            }
             (S::Running { .. } | S::Ready { .. }, Input::Exited(exit)) => {
                 let succeeded = self.is_success(exit);
                 self.after_run(Some(exit), format!("exited with {exit}"), succeeded, now)
@@ -250,12 +257,16 @@ impl Machine {
                 let reason = format!("not ready: {r}");
                 self.after_run(Some(exit), reason, false, now)
             }
+            (S::Stopping { cause: StopCause::Watchdog(r), .. }, Input::Exited(exit)) => {
+                let reason = format!("watchdog: {r}");
+                self.after_run(Some(exit), reason, false, now)
+            }
             (S::Stopping { cause: StopCause::Liveness(r), .. }, Input::Exited(exit)) => {
                 let reason = format!("not alive: {r}");
                 self.restart_or_give_up(Some(exit), reason, false, now)
             }
             // The run is stopping while a probe-triggered stop is under way: no restart after it.
-            (S::Stopping { pid, cause: StopCause::Unready(_) | StopCause::Liveness(_) }, Input::Stop) => {
+            (S::Stopping { pid, cause: StopCause::Unready(_) | StopCause::Liveness(_) | StopCause::Watchdog(_) }, Input::Stop) => {
                 (S::Stopping { pid: *pid, cause: StopCause::Shutdown }, vec![])
             }
             (S::Stopping { cause: StopCause::Shutdown, .. }, Input::Stop) => return Ok(vec![]),

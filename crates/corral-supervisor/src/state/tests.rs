@@ -290,6 +290,23 @@ fn liveness_failure_restarts_whatever_the_policy() {
 }
 
 #[test]
+fn watchdog_expiry_stops_then_applies_the_policy() {
+    let mut t = T::running(RestartPolicy::OnFailure, 0);
+    t.on(Input::Ready);
+    assert_eq!(t.on(Input::WatchdogExpired("silent for 1s".into())), vec![SendStop]);
+    assert_eq!(t.state(), &State::Stopping { pid: Some(42), cause: StopCause::Watchdog("silent for 1s".into()) });
+    assert_eq!(t.on(Input::Exited(Signal(6))), vec![ScheduleRestart(Duration::from_secs(1))]);
+    let mut t = T::running(no(), 0);
+    t.on(Input::WatchdogExpired("silent".into()));
+    t.on(Input::Exited(Code(0)));
+    assert_eq!(t.state(), &State::Failed { exit: Some(Code(0)), reason: "watchdog: silent".into() }, "a watchdog stop is a failure even if it exits 0");
+    let mut t = T::running(RestartPolicy::Always, 0);
+    t.on(Input::WatchdogExpired("x".into()));
+    t.on(Input::Stop);
+    assert_eq!(t.on(Input::Exited(Signal(6))), vec![], "the run stopping cancels the restart");
+}
+
+#[test]
 fn run_stop_during_a_probe_stop_cancels_the_restart() {
     let mut t = T::running(RestartPolicy::Always, 0);
     t.on(Input::LivenessFailed("hung".into()));

@@ -1,5 +1,12 @@
 //! Building and starting commands: the program, its directory, its exact
 //! environment, stdin from /dev/null, stdout and stderr into one pipe.
+//!
+//! A process that must see its own pid in its environment (`LISTEN_PID`,
+//! `WATCHDOG_PID`) takes the [`pid_exec`] path instead of std's exec, because
+//! anything set in the environment after fork is lost to std's exec.
+
+pub mod fds;
+pub mod pid_exec;
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -66,36 +73,13 @@ fn spawn_error(what: &str, e: &io::Error) -> String {
     }
 }
 
-/// Arranges for `fds` to be the child's fds 3, 4, … (in order) and nothing else
-/// to leak. Every source is first duplicated above the target range, so that a
-/// source already sitting on a target number cannot be clobbered; then each is
-/// `dup2`ed down, which clears close-on-exec on the target only. Only
-/// async-signal-safe calls run after fork.
+/// Arranges for `fds` to be the child's fds 3, 4, … (in order); see [`fds::place`].
 pub fn place_fds(cmd: &mut Command, fds: Vec<RawFd>) {
-    let floor = 3 + fds.len() as RawFd;
+    let pairs: Vec<(RawFd, RawFd)> = fds.into_iter().enumerate().map(|(i, fd)| (fd, 3 + i as RawFd)).collect();
+    // SAFETY: the closure only calls async-signal-safe functions (fcntl, dup2).
     unsafe {
-        cmd.pre_exec(move || {
-            let mut high = [0 as RawFd; 16];
-            assert!(fds.len() <= high.len());
-            for (i, &fd) in fds.iter().enumerate() {
-                let r = libc_fcntl_dupfd_cloexec(fd, floor.max(10));
-                if r < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                high[i] = r;
-            }
-            for (i, &fd) in high[..fds.len()].iter().enumerate() {
-                if nix::libc::dup2(fd, 3 + i as RawFd) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || fds::place(&pairs));
     }
-}
-
-unsafe fn libc_fcntl_dupfd_cloexec(fd: RawFd, min: RawFd) -> RawFd {
-    nix::libc::fcntl(fd, nix::libc::F_DUPFD_CLOEXEC, min)
 }
 
 /// The raw fd of an owned fd, for [`place_fds`]; the caller keeps `fd` open

@@ -1,0 +1,217 @@
+//! The actor of one process: the I/O around its state machine.
+//!
+//! For each `Start` from the dispatcher (the first run, and every restart) it
+//! spawns the process, forwards its output, runs its probes, watches for its
+//! readiness (log line, sd_notify, s6 fd) and its watchdog, and reports
+//! `Spawned`, `SpawnFailed`, `Ready`, `ReadinessFailed`, `LivenessFailed`,
+//! `WatchdogExpired` and `Exited`. Probes and watches live exactly as long as
+//! the run they check; the notify socket and listening sockets live as long as
+//! the actor, so a restart keeps them.
+
+mod stop;
+mod supervise;
+mod watch;
+
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::unix::pipe;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::activation::listeners::Bound;
+use crate::env::Env;
+use crate::notify::NotifySocket;
+use crate::output::{forward_watching, ReadyLine, SinkHandle};
+use crate::plan::{ProcessSpec, Program};
+use crate::probes::{self, Verdict};
+use crate::registry::Registry;
+use crate::spawn::{command, launch, output_pipe, pid_exec};
+use crate::state::ExitKind;
+
+use self::supervise::supervise;
+use self::watch::Watch;
+
+/// What the dispatcher tells an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Start,
+    Stop,
+    /// The watchdog expired: send the watchdog signal, SIGKILL after the stop timeout.
+    Abort,
+    /// Kill the process group now (the second Ctrl-C).
+    Kill,
+}
+
+/// What an actor reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Spawned { pid: i32 },
+    SpawnFailed(String),
+    Exited(ExitKind),
+    Ready,
+    ReadinessFailed(String),
+    LivenessFailed(String),
+    WatchdogExpired(String),
+}
+
+/// How long, after a process exits, its remaining output may take to arrive
+/// before the exit is reported anyway (a grandchild may hold the pipe forever).
+const DRAIN_BOUND: Duration = Duration::from_millis(250);
+
+pub struct ActorContext {
+    pub registry: Arc<Registry>,
+    pub sink: SinkHandle,
+    pub events: mpsc::UnboundedSender<(usize, Event)>,
+    pub shell: (String, String),
+}
+
+pub struct ActorHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl ActorHandle {
+    pub fn send(&self, cmd: Command) {
+        let _ = self.tx.send(cmd);
+    }
+}
+
+/// What an actor keeps across the runs of its process.
+#[derive(Default)]
+pub struct Resources {
+    /// The process's `$NOTIFY_SOCKET`, if it uses sd_notify or a watchdog.
+    pub notify: Option<NotifySocket>,
+    /// Sockets bound for it before its first start, passed at fd 3, 4, …
+    pub listeners: Vec<Bound>,
+}
+
+/// Starts the actor task for process `index`.
+pub fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>) -> ActorHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(index, spec, env, res, ctx, rx));
+    ActorHandle { tx }
+}
+
+async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>, mut cmds: mpsc::UnboundedReceiver<Command>) {
+    loop {
+        match cmds.recv().await {
+            Some(Command::Start) => run_once(index, &spec, &env, &res, &ctx, &mut cmds).await,
+            Some(_) => continue,
+            None => return,
+        }
+    }
+}
+
+/// One run of the process, from spawn to the reported exit.
+async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &Arc<ActorContext>, cmds: &mut mpsc::UnboundedReceiver<Command>) {
+    let report = |ev| {
+        let _ = ctx.events.send((index, ev));
+    };
+    let (launched, ready_fd) = match start(spec, env, res, ctx) {
+        Ok(l) => l,
+        Err(msg) => return report(Event::SpawnFailed(msg)),
+    };
+    let pid = launched.pid;
+    report(Event::Spawned { pid });
+    let ready_line = spec.ready_log_line.clone().map(|needle| {
+        let events = ctx.events.clone();
+        ReadyLine { needle, on_seen: Box::new(move || drop(events.send((index, Event::Ready)))) }
+    });
+    let reader = tokio::spawn(forward_watching(launched.output, index, ctx.sink.clone(), ready_line));
+    let mut probes = Probes::start(index, spec, env, ctx);
+    let mut watch = Watch::new(&spec.name, res.notify.as_ref(), pid, ready_fd, spec.watchdog.as_ref());
+    let exit = supervise(spec, env, ctx, index, launched.child, pid, cmds, &mut probes, &mut watch).await;
+    drop(probes);
+    // Let the last lines arrive before the exit is reported, within a bound.
+    let _ = tokio::time::timeout(DRAIN_BOUND, reader).await;
+    report(Event::Exited(exit));
+}
+
+/// Spawns one run with what the process asked for: `$NOTIFY_SOCKET` and
+/// `WATCHDOG_USEC`; its listeners at fd 3, 4, … with `LISTEN_FDS`,
+/// `LISTEN_FDNAMES` and `LISTEN_PID`; its s6 readiness pipe at `ready_fd`.
+/// Returns the run and the read end of the readiness pipe.
+fn start(spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &ActorContext) -> Result<(crate::spawn::Launched, Option<pipe::Receiver>), String> {
+    let mut env = env.clone();
+    let mut fds = Vec::new();
+    let mut pid_vars = Vec::new();
+    if let Some(n) = &res.notify {
+        env.set("NOTIFY_SOCKET", n.path());
+    }
+    if let Some(w) = &spec.watchdog {
+        env.set("WATCHDOG_USEC", w.timeout.as_micros().to_string());
+        pid_vars.push("WATCHDOG_PID");
+    }
+    if !res.listeners.is_empty() {
+        env.set("LISTEN_FDS", res.listeners.len().to_string());
+        env.set("LISTEN_FDNAMES", res.listeners.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(":"));
+        fds.extend(res.listeners.iter().enumerate().map(|(i, b)| (b.fd.as_raw_fd(), 3 + i as i32)));
+        pid_vars.push("LISTEN_PID");
+    }
+    let ready_pipe = match spec.ready_fd {
+        Some(target) => {
+            let (r, w) = output_pipe().map_err(|e| format!("cannot create the readiness pipe: {e}"))?;
+            fds.push((w.as_raw_fd(), target as i32));
+            Some((r, w))
+        }
+        None => None,
+    };
+    let what = match &spec.program {
+        Program::Shell { shell, .. } => shell.clone(),
+        Program::Exec(argv) => argv[0].clone(),
+    };
+    let cmd = if fds.is_empty() && pid_vars.is_empty() {
+        command(&spec.program, &spec.working_dir, &env)
+    } else {
+        pid_exec::command(&spec.program, &spec.working_dir, &env, &pid_vars, fds).map_err(|e| format!("cannot run {what}: {e}"))?
+    };
+    let launched = launch(&ctx.registry, cmd, &what, &spec.working_dir)?;
+    // Our copy of the write end closes here, so the pipe ends when the process closes its own.
+    let ready_fd = match ready_pipe {
+        Some((r, _w)) => Some(pipe::Receiver::from_owned_fd(r).map_err(|e| format!("cannot watch the readiness pipe: {e}"))?),
+        None => None,
+    };
+    Ok((launched, ready_fd))
+}
+
+/// The probe tasks of one run; aborted when dropped.
+pub(super) struct Probes(Vec<JoinHandle<()>>);
+
+impl Probes {
+    fn start(index: usize, spec: &ProcessSpec, env: &Env, ctx: &ActorContext) -> Probes {
+        let mut tasks = Vec::new();
+        if let Some(p) = &spec.readiness {
+            let events = ctx.events.clone();
+            tasks.push(probes::spawn(p.clone(), env.clone(), ctx.registry.clone(), move |verdict, reason| {
+                let ev = match verdict {
+                    Verdict::Ready => Event::Ready,
+                    Verdict::Failed => Event::ReadinessFailed(format!("readiness probe: {reason}")),
+                };
+                let _ = events.send((index, ev));
+            }));
+        }
+        if let Some(p) = &spec.liveness {
+            let events = ctx.events.clone();
+            tasks.push(probes::spawn(p.clone(), env.clone(), ctx.registry.clone(), move |verdict, reason| {
+                if verdict == Verdict::Failed {
+                    let _ = events.send((index, Event::LivenessFailed(format!("liveness probe: {reason}"))));
+                }
+            }));
+        }
+        Probes(tasks)
+    }
+
+    pub(super) fn stop(&mut self) {
+        for t in self.0.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Probes {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+

@@ -1,0 +1,118 @@
+//! The stop sequence of one run: `shutdown.command` or `shutdown.signal` (or
+//! the watchdog's signal), then SIGKILL to the whole group at the deadline, or
+//! at once if the shutdown command fails. During a stop, a run counts as ended
+//! only when its whole group is gone.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::process::Child;
+use tokio::time::Instant;
+
+use super::ActorContext;
+use crate::env::Env;
+use crate::hooks::exit_status_of;
+use crate::output::{forward, SourceId};
+use crate::plan::{ProcessSpec, Program};
+use crate::registry::{group_exists, signal_group, signal_pid};
+use crate::spawn::{command, launch};
+
+/// A stop in progress.
+pub(super) struct Stopping {
+    pub(super) deadline: Instant,
+    /// The running shutdown command, if the process has one.
+    pub(super) command: Option<(Child, i32)>,
+    pub(super) killed: bool,
+}
+
+pub(super) fn begin_stop(spec: &ProcessSpec, env: &Env, ctx: &ActorContext, source: SourceId, pid: i32) -> Stopping {
+    let deadline = Instant::now() + spec.stop.timeout;
+    let mut stopping = Stopping { deadline, command: None, killed: false };
+    if let Some(text) = &spec.stop.command {
+        tracing::info!("{}: stopping (running its shutdown command)", spec.name);
+        let program = Program::Shell { shell: ctx.shell.0.clone(), argument: ctx.shell.1.clone(), text: text.clone() };
+        match launch(&ctx.registry, command(&program, &spec.working_dir, env), &ctx.shell.0, &spec.working_dir) {
+            Ok(l) => {
+                tokio::spawn(forward(l.output, source, ctx.sink.clone()));
+                stopping.command = Some((l.child, l.pid));
+            }
+            Err(e) => {
+                tracing::warn!("{}: shutdown command could not start ({e}); killing its process group", spec.name);
+                kill_now(spec, pid, Some(&mut stopping));
+            }
+        }
+    } else {
+        tracing::info!("{}: stopping (sending {} to its {})", spec.name, spec.stop.signal, if spec.stop.parent_only { "process" } else { "process group" });
+        let sig = Signal::try_from(spec.stop.signal.number()).unwrap_or(Signal::SIGTERM);
+        if spec.stop.parent_only {
+            signal_pid(pid, sig);
+        } else {
+            signal_group(pid, sig);
+        }
+    }
+    stopping
+}
+
+/// The watchdog expired: its signal (default SIGABRT) to the process, then SIGKILL
+/// to the group after the stop timeout if it is still there.
+pub(super) fn begin_abort(spec: &ProcessSpec, pid: i32) -> Stopping {
+    let sig = spec.watchdog.as_ref().map(|w| w.signal).unwrap_or_else(|| corral_config::Signal::from_number(6).expect("SIGABRT"));
+    tracing::warn!("{}: watchdog expired; sending {sig}", spec.name);
+    signal_pid(pid, Signal::try_from(sig.number()).unwrap_or(Signal::SIGABRT));
+    Stopping { deadline: Instant::now() + spec.stop.timeout, command: None, killed: false }
+}
+
+/// SIGKILL to the process group (and to the shutdown command's group).
+pub(super) fn kill_now(spec: &ProcessSpec, pid: i32, stopping: Option<&mut Stopping>) {
+    tracing::debug!("{}: SIGKILL to process group {pid}", spec.name);
+    signal_group(pid, Signal::SIGKILL);
+    if let Some(s) = stopping {
+        s.killed = true;
+        if let Some((_, cpid)) = &s.command {
+            signal_group(*cpid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// After the leader exited during a stop: wait until the rest of its group is
+/// gone, SIGKILLing it at the deadline; reap the shutdown command.
+pub(super) async fn finish_stop(spec: &ProcessSpec, ctx: &ActorContext, pid: i32, mut s: Stopping) {
+    loop {
+        ctx.registry.reap_orphans();
+        if !group_exists(pid) {
+            break;
+        }
+        if Instant::now() >= s.deadline && !s.killed {
+            tracing::warn!("{}: processes of its group outlived it by {:?}; sending SIGKILL", spec.name, spec.stop.timeout);
+            kill_now(spec, pid, Some(&mut s));
+        }
+        if s.killed && Instant::now() >= s.deadline + Duration::from_secs(5) {
+            tracing::error!("{}: its process group survives SIGKILL; giving up on it", spec.name);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if let Some((mut cmd, cpid)) = s.command.take() {
+        // The process is gone; a shutdown command still running has no purpose left.
+        if !matches!(cmd.try_wait(), Ok(Some(_))) {
+            signal_group(cpid, Signal::SIGKILL);
+            let _ = cmd.wait().await;
+        }
+        ctx.registry.release(cpid);
+    }
+}
+
+pub(super) async fn wait_command(stopping: &mut Option<Stopping>) -> i32 {
+    match stopping.as_mut().and_then(|s| s.command.as_mut()) {
+        Some((child, _)) => child.wait().await.map(exit_status_of).unwrap_or(1),
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+

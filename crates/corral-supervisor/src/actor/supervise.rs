@@ -1,0 +1,96 @@
+//! Supervising one run: waiting for its exit status while reacting to the
+//! dispatcher's commands, the stop sequence's deadlines, and readiness and
+//! watchdog signals from the process.
+
+use tokio::process::Child;
+use tokio::sync::mpsc;
+
+use super::stop::{begin_abort, begin_stop, finish_stop, kill_now, sleep_until, wait_command, Stopping};
+use super::watch::{Watch, WatchEvent};
+use super::{ActorContext, Command, Event, Probes};
+use crate::env::Env;
+use crate::output::SourceId;
+use crate::plan::ProcessSpec;
+use crate::state::ExitKind;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn supervise(
+    spec: &ProcessSpec,
+    env: &Env,
+    ctx: &ActorContext,
+    source: SourceId,
+    mut child: Child,
+    pid: i32,
+    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    probes: &mut Probes,
+    watch: &mut Watch<'_>,
+) -> ExitKind {
+    let mut stopping: Option<Stopping> = None;
+    let mut commands_open = true;
+    loop {
+        let deadline = stopping.as_ref().filter(|s| !s.killed).map(|s| s.deadline);
+        let has_command = stopping.as_ref().is_some_and(|s| s.command.is_some());
+        tokio::select! {
+            status = child.wait() => {
+                ctx.registry.release(pid);
+                let exit = match status {
+                    Ok(s) => exit_kind(s),
+                    Err(e) => {
+                        tracing::error!("{}: lost track of the process: {e}", spec.name);
+                        ExitKind::Code(255)
+                    }
+                };
+                if let Some(s) = stopping.take() {
+                    finish_stop(spec, ctx, pid, s).await;
+                }
+                return exit;
+            }
+            cmd = cmds.recv(), if commands_open => match cmd {
+                Some(Command::Stop) if stopping.is_none() => {
+                    probes.stop();
+                    watch.disarm();
+                    stopping = Some(begin_stop(spec, env, ctx, source, pid));
+                }
+                Some(Command::Abort) if stopping.is_none() => {
+                    probes.stop();
+                    watch.disarm();
+                    stopping = Some(begin_abort(spec, pid));
+                }
+                Some(Command::Kill) => kill_now(spec, pid, stopping.as_mut()),
+                Some(_) => {}
+                None => {
+                    commands_open = false;
+                    kill_now(spec, pid, stopping.as_mut());
+                }
+            },
+            status = wait_command(&mut stopping), if has_command => {
+                let s = stopping.as_mut().expect("guarded by has_command");
+                let (_, cpid) = s.command.take().expect("guarded by has_command");
+                ctx.registry.release(cpid);
+                if status != 0 {
+                    tracing::warn!("{}: shutdown command failed with status {status}; killing its process group", spec.name);
+                    kill_now(spec, pid, Some(s));
+                }
+            }
+            ev = watch.next(), if stopping.is_none() => {
+                let _ = ctx.events.send((source, match ev {
+                    WatchEvent::Ready => Event::Ready,
+                    WatchEvent::Expired(reason) => Event::WatchdogExpired(reason),
+                }));
+            }
+            _ = sleep_until(deadline), if deadline.is_some() => {
+                tracing::warn!("{}: still running {:?} after it was asked to stop; sending SIGKILL to its process group", spec.name, spec.stop.timeout);
+                kill_now(spec, pid, stopping.as_mut());
+            }
+        }
+    }
+}
+
+pub(super) fn exit_kind(status: std::process::ExitStatus) -> ExitKind {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => ExitKind::Code(c as u8),
+        (None, Some(s)) => ExitKind::Signal(s),
+        (None, None) => ExitKind::Code(255),
+    }
+}
