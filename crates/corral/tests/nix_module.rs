@@ -288,3 +288,30 @@ fn our_flake_exports_the_modules_lib_and_template() {
         assert_eq!(eval("templates.default", "t: builtins.pathExists (t.path + \"/flake.nix\")"), "true");
     });
 }
+
+#[test]
+fn activation_options_reach_corral() {
+    with_inputs("activation_options_reach_corral", || {
+        let base = support::free_port();
+        let listen = support::free_port();
+        let fx = Fixture::new(
+            "flakeModule",
+            &format!(
+                r#"
+corral.dev.settings = {{
+  strict_ports = false;
+  processes = {{
+    web = {{ command = "echo port=$CORRAL_PORT_WEB_HTTP fds=$LISTEN_FDS names=$LISTEN_FDNAMES; echo >&4; sleep 300"; ports.http = {base}; ready_fd = 4; listen = [ {{ name = "api"; tcp = "127.0.0.1:{listen}"; }} ]; }};
+    done = {{ command = "echo web was ready"; depends_on.web.condition = "process_healthy"; availability.exit_on_end = true; }};
+  }};
+}};
+"#
+            ),
+        );
+        let bin = fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev");
+        let (status, stdout, stderr) = run(&bin, &[], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("web | port=") && stdout.contains("fds=1 names=api"), "{stdout}");
+        assert!(stdout.contains("done | web was ready"), "{stdout}");
+    });
+}

@@ -41,6 +41,7 @@ in
             shell_argument = mkOption { type = types.str; default = "-c"; description = "The argument that introduces the command text."; };
           };
           log_location = mkOption { type = types.nullOr types.str; default = null; example = "logs/all.log"; description = "A file receiving every process's lines, labelled; relative to the project root."; };
+          strict_ports = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "A taken port base is an error instead of moving on to the next free port."; };
           is_strict = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "Unknown keys are errors instead of warnings."; };
           format_version = mkOption { type = types.int; default = 1; readOnly = true; description = "corral's JSON format version."; };
           name = mkOption { type = types.str; default = name; defaultText = literalExpression "<name>"; description = "The project name."; };

@@ -10,7 +10,7 @@ in
 {
   freeformType = types.attrsOf types.anything;
 
-  options = {
+  options = (import ./activation.nix { inherit lib; }) // {
     command = import ./command.nix { inherit lib; } {
       example = literalExpression ''"postgres -D $CORRAL_PROJECT_ROOT/data"'';
       description = ''
