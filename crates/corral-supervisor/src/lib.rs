@@ -15,6 +15,7 @@
 
 pub mod activation;
 pub mod actor;
+pub mod control;
 pub mod dispatcher;
 pub mod env;
 pub mod exit;
@@ -59,6 +60,11 @@ pub struct RunOptions {
     pub run_id: String,
     /// Started before the runtime (it must be forked while single-threaded).
     pub guardian: Option<Guardian>,
+    /// Serve the control socket of this project (the caller holds its lock).
+    pub project: Option<control::project::Project>,
+    /// A detaching parent waits on this pipe: "ok" once the control socket
+    /// answers, or "error: …".
+    pub started: Option<std::fs::File>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +73,8 @@ pub enum RunError {
     Output(std::io::Error),
     #[error("cannot handle signals: {0}")]
     Signals(std::io::Error),
+    #[error("control socket: {0}")]
+    Control(std::io::Error),
 }
 
 /// How long the final output flush may take before corral exits anyway.
@@ -78,7 +86,13 @@ const SWEEP_HARD: Duration = Duration::from_secs(3);
 /// Runs the plan to its end. Must be called inside a tokio runtime with I/O,
 /// time and signals enabled.
 pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
-    let RunOptions { mut plan, color, self_exe, run_id, guardian } = opts;
+    let RunOptions { mut plan, color, self_exe, run_id, guardian, project, mut started } = opts;
+    let mut tell_parent = |msg: &str| {
+        if let Some(mut f) = started.take() {
+            use std::io::Write;
+            let _ = writeln!(f, "{msg}");
+        }
+    };
     let registry = Arc::new(Registry::new(guardian));
     if let Err(e) = registry::become_subreaper() {
         tracing::warn!("cannot become a subreaper ({e}): processes that leave their group may outlive corral");
@@ -92,7 +106,29 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     labels.push(if plan.post_hook.is_some() { "post_hook".into() } else { String::new() });
     let mut files: Vec<Option<PathBuf>> = plan.processes.iter().map(|p| p.log_file.clone()).collect();
     files.extend([None, None]);
-    let sink = Sink::start(SinkConfig { labels, files, combined: plan.log_file.clone(), color }).map_err(RunError::Output)?;
+    let feed = output::Feed::new(labels.clone());
+    let sink = match Sink::start(SinkConfig { labels, files, combined: plan.log_file.clone(), color, feed: project.as_ref().map(|_| feed.clone()) }) {
+        Ok(s) => s,
+        Err(e) => {
+            tell_parent(&format!("error: {e}"));
+            return Err(RunError::Output(e));
+        }
+    };
+
+    // The control socket answers from here on; requests wait until the processes exist.
+    let (requests_tx, requests_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (states_tx, _) = tokio::sync::broadcast::channel(1024);
+    let server = match &project {
+        Some(p) => match control::server::start(p, requests_tx, states_tx.clone(), feed.clone()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tell_parent(&format!("error: {e}"));
+                return Err(RunError::Control(e));
+            }
+        },
+        None => None,
+    };
+    tell_parent("ok");
 
     let mut shared = Env::inherited();
     shared.set(RUN_ID_VAR, &run_id);
@@ -156,7 +192,8 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
                 .collect();
             let (events_tx, events_rx) = mpsc::unbounded_channel();
             let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone() };
-            let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, resources, ctx, events_rx).run(&mut signals).await;
+            let control = server.as_ref().map(|_| dispatcher::ControlLink { requests: requests_rx, events: states_tx.clone() });
+            let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, resources, ctx, events_rx, control).run(&mut signals).await;
             let mut status = status_of(cause, succeeded);
             tracing::info!("all processes ended; exit status {status}");
             if status == 0 && cause != EndCause::Forced {
@@ -175,6 +212,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
         hook.finish(&registry, status, &mut signals).await;
     }
     registry.sweep(SWEEP_GRACE, SWEEP_HARD).await;
+    drop(server);
     if let Some(dir) = runtime_dir {
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -303,6 +303,11 @@ impl Plan {
 }
 
 impl ProcessSpec {
+    /// Whether "ready" means more than "running" for this process.
+    pub fn has_readiness_check(&self) -> bool {
+        self.readiness.is_some() || self.ready_log_line.is_some() || self.ready_notify || self.ready_fd.is_some()
+    }
+
     /// `exit_on_failure`: a final failure ends the whole run with its status.
     pub fn exits_run_on_failure(&self) -> bool {
         self.restart.policy == RestartPolicy::ExitOnFailure

@@ -17,11 +17,27 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct ConfigArg {
+/// Which config, and so which project.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
     /// The process set (JSON).
     #[arg(short = 'f', long = "config", env = "CORRAL_CONFIG", default_value = "corral.json")]
     pub config: PathBuf,
+    /// The project's name (default: the config's `name`, else its file name); with the
+    /// directory corral runs in, it identifies the running corral to talk to.
+    #[arg(short = 'p', long = "project", env = "CORRAL_PROJECT")]
+    pub project: Option<String>,
+}
+
+/// Like [`Target`], for `logs`, whose `-f` means follow.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogsTarget {
+    /// The process set (JSON).
+    #[arg(long = "config", env = "CORRAL_CONFIG", default_value = "corral.json")]
+    pub config: PathBuf,
+    /// The project's name (see `corral ps --help`).
+    #[arg(short = 'p', long = "project", env = "CORRAL_PROJECT")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -36,17 +52,85 @@ pub enum Command {
     /// Start the processes (all, or the named ones and what they depend on) and supervise them until they end or corral is stopped.
     Up {
         #[command(flatten)]
-        config: ConfigArg,
+        target: Target,
         /// Colour the process labels: auto = on a terminal unless NO_COLOR is set.
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
+        /// Run in the background; return once it is running (`corral down` stops it).
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// With --detach: return once every process is ready; non-zero if one failed.
+        #[arg(long, requires = "detach")]
+        wait: bool,
+        /// With --wait: give up after this many seconds.
+        #[arg(long, requires = "wait")]
+        timeout: Option<f64>,
         /// Processes to run; their dependencies come along. Default: every enabled process.
         names: Vec<String>,
+    },
+    /// Stop a running project in order; returns when everything has stopped.
+    Down {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show every process: state, pid, uptime, restarts, last exit, readiness, status.
+    Ps {
+        #[command(flatten)]
+        target: Target,
+        /// One JSON array, as the control socket gives it.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show recent output (all processes, or the named ones).
+    Logs {
+        #[command(flatten)]
+        target: LogsTarget,
+        /// Keep printing new output until interrupted.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// How many recent lines.
+        #[arg(short = 'n', long, default_value_t = 100)]
+        lines: usize,
+        names: Vec<String>,
+    },
+    /// Start processes (and, first, what they depend on that is not running).
+    Start {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Stop processes (and, first, what depends on them); they stay stopped until started.
+    Stop {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Stop processes and start them again.
+    Restart {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Wait until every process is ready (or has completed); non-zero on failure or timeout.
+    Wait {
+        #[command(flatten)]
+        target: Target,
+        /// Give up after this many seconds.
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
+    /// Follow a running project's output and state changes.
+    Attach {
+        #[command(flatten)]
+        target: Target,
     },
     /// Validate a config and explain every problem (exit 2 if it cannot be run).
     Check {
         #[command(flatten)]
-        config: ConfigArg,
+        target: Target,
     },
     /// Print the JSON Schema of the config format.
     Schema,

@@ -4,13 +4,17 @@
 
 mod check;
 mod cli;
+mod ctl;
 mod logging;
+mod project;
 mod up;
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use clap::Parser;
+use corral_supervisor::control::protocol::RequestCommand;
 
 use crate::cli::{Cli, Command};
 
@@ -23,13 +27,13 @@ fn main() {
             println!("{}", serde_json::to_string_pretty(&corral_config::json_schema()).expect("schema serializes"));
             0
         }
-        Command::Check { config } => {
+        Command::Check { target } => {
             logging::init(cli.verbose, cli.quiet);
-            check::check(&config.config)
+            check::check(&target.config)
         }
-        Command::Up { config, color, names } => {
-            logging::init(cli.verbose, cli.quiet);
-            match up::up(&config.config, &names, color) {
+        Command::Up { target, color, detach, wait, timeout, names } => {
+            let args = up::UpArgs { target: &target, names: &names, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
+            match up::up(args) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("corral: error: {e:#}");
@@ -37,8 +41,27 @@ fn main() {
                 }
             }
         }
+        Command::Down { target } => with_project(&target.config, target.project.as_deref(), ctl::down),
+        Command::Ps { target, json } => with_project(&target.config, target.project.as_deref(), |p| ctl::ps(p, json)),
+        Command::Logs { target, follow, lines, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::logs(p, names, lines, follow)),
+        Command::Start { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Start { names })),
+        Command::Stop { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Stop { names })),
+        Command::Restart { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Restart { names })),
+        Command::Wait { target, timeout } => with_project(&target.config, target.project.as_deref(), |p| ctl::wait(p, timeout)),
+        Command::Attach { target } => with_project(&target.config, target.project.as_deref(), ctl::attach),
     };
     std::process::exit(status);
+}
+
+/// Runs a client command against the project `config` (or `explicit`) names.
+fn with_project(config: &Path, explicit: Option<&str>, f: impl FnOnce(&corral_supervisor::control::project::Project) -> i32) -> i32 {
+    match project::project(config, explicit, None) {
+        Ok(p) => f(&p),
+        Err(e) => {
+            eprintln!("corral: error: {e}");
+            1
+        }
+    }
 }
 
 /// `corral __env`: the environment as `NAME=value\0` records (for the pre_hook).

@@ -1,30 +1,81 @@
-//! `corral up`: load, plan, start the guardian, then run the supervisor on a
-//! single-threaded runtime (a supervisor waits on I/O; one thread keeps its
-//! footprint small and its behaviour easy to follow).
+//! `corral up`: load, plan, take the project's lock, optionally detach, start
+//! the guardian, then run the supervisor on a single-threaded runtime (a
+//! supervisor waits on I/O; one thread keeps its footprint small and its
+//! behaviour easy to follow).
+//!
+//! Detaching forks before any thread exists: the child starts a new session,
+//! sends its output to files in the project's state directory, and tells the
+//! parent through a pipe once its control socket answers; the parent then
+//! returns (after `--wait`, once every process is ready).
 
-use std::io::IsTerminal;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use anyhow::Context;
+use corral_supervisor::control::project::Project;
 use corral_supervisor::guardian::Guardian;
 use corral_supervisor::{Plan, RunOptions};
+use nix::unistd::ForkResult;
 
 use crate::check::{load_reporting, BAD_CONFIG};
-use crate::cli::ColorChoice;
+use crate::cli::{ColorChoice, Target};
 
-pub fn up(config: &Path, names: &[String], color: ColorChoice) -> anyhow::Result<i32> {
-    let loaded = match load_reporting(config, false) {
+pub struct UpArgs<'a> {
+    pub target: &'a Target,
+    pub names: &'a [String],
+    pub color: ColorChoice,
+    pub detach: bool,
+    pub wait: bool,
+    pub timeout: Option<f64>,
+    pub verbose: u8,
+    pub quiet: bool,
+}
+
+pub fn up(a: UpArgs) -> anyhow::Result<i32> {
+    if !a.detach {
+        crate::logging::init(a.verbose, a.quiet);
+    }
+    let loaded = match load_reporting(&a.target.config, false) {
         Ok(l) => l,
         Err(status) => return Ok(status),
     };
     let root = std::env::current_dir().context("cannot determine the current directory")?;
-    let plan = match Plan::new(&loaded, names, &root) {
+    let plan = match Plan::new(&loaded, a.names, &root) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("corral: error: {e}; nothing was started");
             return Ok(BAD_CONFIG);
         }
     };
+    let project = crate::project::project(&a.target.config, a.target.project.as_deref(), loaded.config.name.as_deref()).map_err(anyhow::Error::msg)?;
+    let mut lock = match project.lock() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("corral: error: {e}");
+            return Ok(1);
+        }
+    };
+    let mut started = None;
+    if a.detach {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+        // SAFETY: no thread has been started yet (no runtime, no guardian).
+        match unsafe { nix::unistd::fork() }.context("cannot fork")? {
+            ForkResult::Parent { child } => {
+                drop(write);
+                crate::logging::init(a.verbose, a.quiet);
+                return Ok(wait_for_child(&project, File::from(read), child.as_raw(), a.wait, a.timeout));
+            }
+            ForkResult::Child => {
+                drop(read);
+                become_daemon(&project)?;
+                project.record_pid(&mut lock);
+                crate::logging::init(a.verbose, a.quiet);
+                started = Some(File::from(write));
+            }
+        }
+    }
     let self_exe = std::env::current_exe().context("cannot find corral's own executable")?;
     let run_id = format!("{}-{}", std::process::id(), now_nanos());
     // The guardian is forked before the runtime starts any thread.
@@ -35,13 +86,14 @@ pub fn up(config: &Path, names: &[String], color: ColorChoice) -> anyhow::Result
             None
         }
     };
-    let color = match color {
+    let color = match a.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
-    let status = runtime.block_on(corral_supervisor::run(RunOptions { plan, color, self_exe, run_id, guardian }));
+    let status = runtime.block_on(corral_supervisor::run(RunOptions { plan, color, self_exe, run_id, guardian, project: Some(project.clone()), started }));
+    project.release(lock);
     match status {
         Ok(s) => Ok(s),
         Err(e) => {
@@ -49,6 +101,50 @@ pub fn up(config: &Path, names: &[String], color: ColorChoice) -> anyhow::Result
             Ok(BAD_CONFIG)
         }
     }
+}
+
+/// The detached child: a session of its own (no terminal signals), stdin from
+/// /dev/null, output and corral's own log appended to the state directory.
+fn become_daemon(project: &Project) -> anyhow::Result<()> {
+    nix::unistd::setsid().context("setsid")?;
+    let open = |p: &Path| OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("cannot open {}", p.display()));
+    let null = File::open("/dev/null")?;
+    let out = open(&project.output_log())?;
+    let err = open(&project.corral_log())?;
+    for (from, to) in [(null.as_raw_fd(), 0), (out.as_raw_fd(), 1), (err.as_raw_fd(), 2)] {
+        nix::unistd::dup2(from, to).context("redirecting output")?;
+    }
+    Ok(())
+}
+
+/// The parent of a detached run: reports how the start went, then returns.
+fn wait_for_child(project: &Project, pipe: File, child: i32, wait: bool, timeout: Option<f64>) -> i32 {
+    let mut line = String::new();
+    let _ = BufReader::new(pipe).read_line(&mut line);
+    match line.trim() {
+        "ok" => {}
+        msg if msg.starts_with("error: ") => {
+            eprintln!("corral: {msg}");
+            return 1;
+        }
+        _ => {
+            eprintln!("corral: error: the background corral exited while starting; see {}", project.corral_log().display());
+            return 1;
+        }
+    }
+    if wait {
+        let status = crate::ctl::wait(project, timeout);
+        if status != 0 {
+            eprintln!("corral: it keeps running in the background: `corral ps`, `corral logs`, `corral down`");
+            return status;
+        }
+    }
+    eprintln!(
+        "corral: project {} runs in the background (pid {child}); output in {}; `corral down` stops it",
+        project.id,
+        project.output_log().display()
+    );
+    0
 }
 
 fn now_nanos() -> u128 {

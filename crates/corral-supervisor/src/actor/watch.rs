@@ -2,6 +2,7 @@
 //! datagrams, a newline on its s6 notification fd, and the watchdog fed by
 //! `WATCHDOG=1`. Turned into two events: ready, and watchdog expired.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -26,11 +27,19 @@ pub(super) struct Watch<'a> {
     ready_fd: Option<pipe::Receiver>,
     watchdog: Option<&'a WatchdogSpec>,
     deadline: Option<Instant>,
+    status: &'a Mutex<Option<String>>,
 }
 
 impl<'a> Watch<'a> {
-    pub(super) fn new(name: &'a str, notify: Option<&'a NotifySocket>, main_pid: i32, ready_fd: Option<pipe::Receiver>, watchdog: Option<&'a WatchdogSpec>) -> Watch<'a> {
-        let mut w = Watch { name, notify, main_pid, reported_pid: None, ready_fd, watchdog, deadline: None };
+    pub(super) fn new(
+        name: &'a str,
+        notify: Option<&'a NotifySocket>,
+        main_pid: i32,
+        ready_fd: Option<pipe::Receiver>,
+        watchdog: Option<&'a WatchdogSpec>,
+        status: &'a Mutex<Option<String>>,
+    ) -> Watch<'a> {
+        let mut w = Watch { name, notify, main_pid, reported_pid: None, ready_fd, watchdog, deadline: None, status };
         if watchdog.is_some_and(|wd| !wd.require_ready) {
             w.arm();
         }
@@ -85,6 +94,7 @@ impl<'a> Watch<'a> {
         let name = self.name;
         if let Some(status) = &s.status {
             tracing::info!("{name}: status: {status}");
+            *self.status.lock().unwrap() = Some(status.clone());
         }
         if let Some(pid) = s.main_pid {
             tracing::info!("{name}: reports its main pid is {pid}");

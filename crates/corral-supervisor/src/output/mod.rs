@@ -4,10 +4,12 @@
 //! A process's stdout and stderr share one pipe, so their lines keep the order
 //! the process wrote them in, as on a terminal.
 
+pub mod feed;
 pub mod lines;
 pub mod reader;
 pub mod sink;
 
+pub use feed::{Feed, FeedLine};
 pub use lines::{LineSplitter, Lines};
 pub use reader::{forward, forward_watching, ReadyLine, MAX_LINE};
 pub use sink::{Sink, SinkConfig, SinkHandle, SourceId};

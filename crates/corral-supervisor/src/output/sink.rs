@@ -29,6 +29,8 @@ pub struct SinkConfig {
     /// A file receiving every line, labelled.
     pub combined: Option<PathBuf>,
     pub color: bool,
+    /// Receives every line too, for the control socket.
+    pub feed: Option<std::sync::Arc<super::feed::Feed>>,
 }
 
 /// A cheap handle the readers send batches through.
@@ -86,6 +88,7 @@ impl Sink {
             plain,
             files: files.into_iter().map(|f| f.map(LogFile::new)).collect(),
             combined: combined.map(LogFile::new),
+            feed: config.feed.clone(),
         };
         let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || writer.run(rx))?;
         Ok(Sink { handle: SinkHandle { tx }, thread })
@@ -161,6 +164,7 @@ struct Writer {
     plain: Vec<Vec<u8>>,
     files: Vec<Option<LogFile>>,
     combined: Option<LogFile>,
+    feed: Option<std::sync::Arc<super::feed::Feed>>,
 }
 
 impl Writer {
@@ -196,6 +200,11 @@ impl Writer {
         if let Some(f) = &mut self.combined {
             for l in lines.iter() {
                 f.write(&[&self.plain[src], l, b"\n"]);
+            }
+        }
+        if let Some(feed) = &self.feed {
+            for l in lines.iter() {
+                feed.push(src, l);
             }
         }
     }

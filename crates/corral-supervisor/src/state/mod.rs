@@ -141,8 +141,11 @@ pub enum Input {
     WatchdogExpired(String),
     /// The backoff before a restart is over.
     BackoffElapsed,
-    /// Stop: the run is stopping and this process's dependents have all ended.
+    /// Stop: the run is stopping and this process's dependents have all ended,
+    /// or someone asked (`corral stop`).
     Stop,
+    /// Start again after it ended, was skipped or disabled (`corral start`).
+    Start,
 }
 
 /// What the dispatcher must do.
@@ -211,7 +214,12 @@ impl Machine {
         let (next, effects) = match (&self.state, input) {
             (S::Pending, Input::Activate) if self.enabled => (S::Waiting, vec![]),
             (S::Pending, Input::Activate) => (S::Disabled, vec![]),
-            (S::Pending | S::Waiting, Input::Stop) => (S::Skipped { reason: "not started: the run is stopping".into() }, vec![]),
+            (S::Pending | S::Waiting, Input::Stop) => (S::Skipped { reason: "stopped before it started".into() }, vec![]),
+            (S::Disabled | S::Completed { .. } | S::Failed { .. } | S::Skipped { .. }, Input::Start) => {
+                self.restarts = 0;
+                self.was_ready = false;
+                (S::Waiting, vec![])
+            }
             (S::Waiting, Input::DependenciesMet) => (S::Starting, vec![Effect::Spawn]),
             (S::Waiting, Input::DependencyUnmet(reason)) => (S::Skipped { reason }, vec![]),
 

@@ -327,6 +327,28 @@ fn probe_verdicts_are_ignored_while_stopping_or_ended() {
 }
 
 #[test]
+fn a_manual_start_revives_ended_skipped_or_disabled_processes() {
+    let mut t = T::running(RestartPolicy::OnFailure, 1);
+    t.on(Input::Ready);
+    t.on(Input::Stop);
+    t.on(Input::Exited(Signal(15)));
+    assert_eq!(t.on(Input::Start), vec![]);
+    assert_eq!(t.state(), &State::Waiting);
+    assert!(!t.m.was_ready(), "a new life starts unready");
+    assert_eq!(t.on(Input::DependenciesMet), vec![Spawn]);
+    let mut d = Machine::new(false, vec![0], RestartRules::never());
+    d.on(Input::Activate, Instant::now()).unwrap();
+    assert_eq!(d.on(Input::Start, Instant::now()), Ok(vec![]));
+    assert_eq!(d.state(), &State::Waiting);
+    let mut s = T::new(no(), 0);
+    s.on(Input::Activate);
+    s.on(Input::DependencyUnmet("x".into()));
+    s.on(Input::Start);
+    assert_eq!(s.state(), &State::Waiting);
+    assert!(T::running(no(), 0).m.on(Input::Start, Instant::now()).is_err(), "a running process is not started twice");
+}
+
+#[test]
 fn nonsense_inputs_are_rejected_and_change_nothing() {
     let mut t = T::new(no(), 0);
     t.on(Input::Activate);

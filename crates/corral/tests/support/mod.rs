@@ -72,6 +72,11 @@ impl Project {
         self.start_with(args, &[])
     }
 
+    /// `corral ARGS…` in the project directory, to its end (for client commands).
+    pub fn corral(&self, args: &[&str]) -> Finished {
+        self.start(args).wait()
+    }
+
     pub fn start_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
@@ -83,6 +88,7 @@ impl Project {
             .envs(env.iter().copied())
             .env_remove("NO_COLOR")
             .env_remove("CORRAL_CONFIG")
+            .env_remove("CORRAL_PROJECT")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out).unwrap())
             .stderr(fs::File::create(&err).unwrap())
@@ -232,6 +238,12 @@ impl Run {
     pub fn wait_for(&self, needle: &str) {
         let ok = wait_until(HANG_GUARD, || self.stdout().contains(needle));
         assert!(ok, "never saw {needle:?}\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+    }
+
+    /// Waits until corral has started some process (its stderr says so).
+    pub fn wait_for_stderr_hint(&self) {
+        let ok = wait_until(HANG_GUARD, || self.stderr().contains(": started (pid"));
+        assert!(ok, "nothing started\nstderr:\n{}", self.stderr());
     }
 
     /// Waits for corral to exit; kills it and fails the test after [`HANG_GUARD`].

@@ -9,12 +9,14 @@
 //! dependents have all ended is told to stop, so a set stops in reverse
 //! dependency order with independent processes stopping concurrently.
 
+mod control;
+
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::actor::{spawn_actor, ActorContext, ActorHandle, Command, Event, Resources};
@@ -29,6 +31,9 @@ use crate::state::{check_condition, DepCheck, Effect, Input, Machine, State, Sto
 /// report their exit before giving up on them.
 const FORCE_BOUND: Duration = Duration::from_secs(5);
 
+pub use control::{ControlLink, ControlRequest, Ctl, Reply};
+use control::RunInfo;
+
 pub struct Dispatcher {
     plan: Arc<Plan>,
     machines: Vec<Machine>,
@@ -38,13 +43,36 @@ pub struct Dispatcher {
     cause: Option<EndCause>,
     /// Restart timers: when, and for which process.
     timers: BTreeSet<(Instant, usize)>,
+    /// pid, start time and last exit of each process's current run, for `ps`.
+    runs: Vec<RunInfo>,
+    /// The last sd_notify STATUS of each process (written by its actor).
+    statuses: Vec<Arc<Mutex<Option<String>>>>,
+    /// Control requests, when a control socket serves this run.
+    requests: Option<mpsc::UnboundedReceiver<ControlRequest>>,
+    state_events: Option<broadcast::Sender<crate::control::protocol::ProcessInfo>>,
+    /// Processes stopped on request; they stay stopped until started.
+    held: BTreeSet<usize>,
+    /// Processes to stop on request (in reverse dependency order).
+    stop_requests: BTreeSet<usize>,
+    /// Processes to start again once stopped (`restart`).
+    restart_pending: BTreeSet<usize>,
+    /// `stop` / `restart` replies, sent when their processes have stopped.
+    pending_stops: Vec<(BTreeSet<usize>, oneshot::Sender<Reply>)>,
 }
 
 impl Dispatcher {
-    pub fn new(plan: Arc<Plan>, envs: Vec<Env>, resources: Vec<Resources>, ctx: ActorContext, events: mpsc::UnboundedReceiver<(usize, Event)>) -> Dispatcher {
+    pub fn new(
+        plan: Arc<Plan>,
+        envs: Vec<Env>,
+        resources: Vec<Resources>,
+        ctx: ActorContext,
+        events: mpsc::UnboundedReceiver<(usize, Event)>,
+        control: Option<ControlLink>,
+    ) -> Dispatcher {
         let registry = ctx.registry.clone();
         let ctx = Arc::new(ctx);
         let machines = plan.processes.iter().map(|p| Machine::new(p.enabled, p.success_codes.clone(), p.restart.clone())).collect();
+        let statuses: Vec<Arc<Mutex<Option<String>>>> = resources.iter().map(|r| r.status.clone()).collect();
         let actors = plan
             .processes
             .iter()
@@ -53,7 +81,27 @@ impl Dispatcher {
             .enumerate()
             .map(|(i, ((spec, env), res))| spawn_actor(i, Arc::new(spec.clone()), env, res, ctx.clone()))
             .collect();
-        Dispatcher { plan, machines, actors, events, registry, cause: None, timers: BTreeSet::new() }
+        let (requests, state_events) = match control {
+            Some(c) => (Some(c.requests), Some(c.events)),
+            None => (None, None),
+        };
+        Dispatcher {
+            runs: vec![RunInfo::default(); plan.processes.len()],
+            plan,
+            machines,
+            actors,
+            events,
+            registry,
+            cause: None,
+            timers: BTreeSet::new(),
+            statuses,
+            requests,
+            state_events,
+            held: BTreeSet::new(),
+            stop_requests: BTreeSet::new(),
+            restart_pending: BTreeSet::new(),
+            pending_stops: Vec::new(),
+        }
     }
 
     fn name(&self, i: usize) -> &str {
@@ -74,11 +122,14 @@ impl Dispatcher {
         let mut force_deadline: Option<Instant> = None;
         loop {
             self.advance();
-            if self.machines.iter().all(|m| m.state().is_terminal()) {
+            let all_ended = self.machines.iter().all(|m| m.state().is_terminal());
+            // Processes stopped on request keep the run alive until started again or `down`.
+            if all_ended && (self.stopping() || (self.held.is_empty() && self.restart_pending.is_empty())) {
                 break;
             }
             let next_timer = self.timers.first().map(|(t, _)| *t);
             tokio::select! {
+                Some(req) = recv_request(&mut self.requests) => self.handle(req),
                 sig = signals.next() => self.on_signal(sig, &mut force_deadline),
                 Some((i, ev)) = self.events.recv() => self.on_event(i, ev),
                 _ = sleep_until(next_timer), if next_timer.is_some() => self.fire_timers(),
@@ -89,6 +140,9 @@ impl Dispatcher {
                     break;
                 }
             }
+        }
+        for (_, reply) in self.pending_stops.drain(..) {
+            let _ = reply.send(Ok(serde_json::json!({ "stopped": "the run ended" })));
         }
         let succeeded = self.machines.iter().all(|m| matches!(m.state(), State::Completed { .. } | State::Disabled));
         (self.cause.unwrap_or(EndCause::Natural), succeeded)
@@ -111,7 +165,11 @@ impl Dispatcher {
 
     fn on_event(&mut self, i: usize, ev: Event) {
         let input = match ev {
-            Event::Spawned { pid } => Input::Spawned { pid },
+            Event::Spawned { pid } => {
+                self.runs[i].pid = Some(pid);
+                self.runs[i].started = Some(Instant::now().into_std());
+                Input::Spawned { pid }
+            }
             Event::SpawnFailed(msg) => {
                 tracing::error!("{}: could not start: {msg}", self.name(i));
                 Input::SpawnFailed(msg)
@@ -123,6 +181,7 @@ impl Dispatcher {
                 } else {
                     tracing::warn!("{}: exited with {exit}", self.name(i));
                 }
+                self.runs[i].exit = Some(exit.to_string());
                 Input::Exited(exit)
             }
             Event::Ready => Input::Ready,
@@ -148,6 +207,7 @@ impl Dispatcher {
     /// checks what the new state triggers for the whole run.
     fn apply(&mut self, i: usize, input: Input) {
         let now = Instant::now();
+        let from_dependency = matches!(input, Input::DependencyUnmet(_));
         let effects = match self.machines[i].on(input, now.into_std()) {
             Ok(e) => e,
             Err(rejected) => {
@@ -157,6 +217,7 @@ impl Dispatcher {
         };
         let state = self.machines[i].state().clone();
         self.log_transition(i, &state);
+        self.publish(i);
         for effect in effects {
             match effect {
                 Effect::Spawn => self.actors[i].send(Command::Start),
@@ -174,7 +235,7 @@ impl Dispatcher {
         }
         let spec = &self.plan.processes[i];
         match &state {
-            State::Skipped { .. } if spec.exit_on_skipped => {
+            State::Skipped { .. } if spec.exit_on_skipped && from_dependency => {
                 tracing::info!("{}: exit_on_skipped is set: stopping the run", spec.name);
                 self.begin_stop(EndCause::ExitOnSkipped);
             }
@@ -219,6 +280,8 @@ impl Dispatcher {
         }
         self.cause = Some(cause);
         self.timers.clear();
+        self.stop_requests.clear();
+        self.restart_pending.clear();
         for i in 0..self.machines.len() {
             // Not started, waiting out a backoff, or being stopped by a probe: none of them restarts now.
             let now = matches!(
@@ -239,7 +302,7 @@ impl Dispatcher {
     fn advance(&mut self) {
         let mut changed = true;
         while changed {
-            changed = false;
+            changed = self.advance_requests();
             for i in 0..self.machines.len() {
                 if self.stopping() {
                     let live = matches!(self.machines[i].state(), State::Starting | State::Running { .. } | State::Ready { .. });
@@ -248,7 +311,7 @@ impl Dispatcher {
                         self.apply(i, Input::Stop);
                         changed = true;
                     }
-                } else if matches!(self.machines[i].state(), State::Waiting) {
+                } else if matches!(self.machines[i].state(), State::Waiting) && !self.stop_requests.contains(&i) {
                     if let Some(input) = self.dependency_input(i) {
                         self.apply(i, input);
                         changed = true;
@@ -270,6 +333,13 @@ impl Dispatcher {
             }
         }
         all_met.then_some(Input::DependenciesMet)
+    }
+}
+
+async fn recv_request(r: &mut Option<mpsc::UnboundedReceiver<ControlRequest>>) -> Option<ControlRequest> {
+    match r {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,0 +1,245 @@
+//! The listening side of the control socket, inside `corral up`.
+//!
+//! The socket lives in the project's private directory (0700) and is itself
+//! 0600; on top of that every connection's peer uid is checked
+//! (`SO_PEERCRED`), so no other user gets in even where permissions are
+//! loosened. Each connection is a task: a malformed request gets an error
+//! reply and the connection goes on; an oversized one gets an error and is
+//! closed; neither affects anyone else.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::project::Project;
+use super::protocol::{parse_request, Event, ProcessInfo, RequestCommand, ServerMessage, MAX_REQUEST, VERSION};
+use crate::dispatcher::{ControlRequest, Ctl};
+use crate::output::Feed;
+
+/// What every connection task shares.
+struct Shared {
+    requests: mpsc::UnboundedSender<ControlRequest>,
+    states: broadcast::Sender<ProcessInfo>,
+    feed: Arc<Feed>,
+    hello: Value,
+}
+
+/// The running server; dropping it stops accepting and removes the socket.
+pub struct Server {
+    task: JoinHandle<()>,
+    path: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Listens on the project's socket. The caller holds the project lock, so a
+/// socket file left by a killed corral can safely be replaced.
+pub fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRequest>, states: broadcast::Sender<ProcessInfo>, feed: Arc<Feed>) -> io::Result<Server> {
+    let path = project.socket();
+    crate::notify::check_path_len(&path)?;
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", path.display())))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    let hello = json!({ "project": project.id, "pid": std::process::id(), "version": env!("CARGO_PKG_VERSION"), "protocol": VERSION });
+    let shared = Arc::new(Shared { requests, states, feed, hello });
+    let uid = nix::unistd::getuid().as_raw();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            match stream.peer_cred() {
+                Ok(cred) if cred.uid() == uid => {
+                    tokio::spawn(serve(stream, shared.clone()));
+                }
+                other => {
+                    let who = other.map(|c| c.uid().to_string()).unwrap_or_else(|e| e.to_string());
+                    tracing::warn!("control socket: refused a connection from uid {who}");
+                    let mut stream = stream;
+                    let _ = stream.write_all(&ServerMessage::error(0, "permission_denied", "this corral belongs to another user").to_line()).await;
+                }
+            }
+        }
+    });
+    Ok(Server { task, path })
+}
+
+async fn serve(stream: UnixStream, shared: Arc<Shared>) {
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    loop {
+        let line = match read_line(&mut rd).await {
+            Ok(Some(l)) => l,
+            Ok(None) => return,
+            Err(Oversized) => {
+                let msg = ServerMessage::error(0, "too_large", format!("a request is at most {MAX_REQUEST} bytes; closing this connection"));
+                let _ = wr.write_all(&msg.to_line()).await;
+                return;
+            }
+        };
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let req = match parse_request(&line) {
+            Ok(r) => r,
+            Err(msg) => {
+                if wr.write_all(&msg.to_line()).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        if answer(req.id, req.command, &shared, &mut wr).await.is_err() {
+            return;
+        }
+    }
+}
+
+struct Oversized;
+
+/// One line of at most MAX_REQUEST bytes; None at end of file.
+async fn read_line<R: AsyncBufReadExt + Unpin>(rd: &mut R) -> Result<Option<Vec<u8>>, Oversized> {
+    let mut line = Vec::new();
+    loop {
+        let buf = match rd.fill_buf().await {
+            Ok(b) => b,
+            Err(_) => return Ok(None),
+        };
+        if buf.is_empty() {
+            return Ok(if line.is_empty() { None } else { Some(line) });
+        }
+        let (take, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        line.extend_from_slice(&buf[..take]);
+        rd.consume(take);
+        if line.len() > MAX_REQUEST {
+            return Err(Oversized);
+        }
+        if done {
+            return Ok(Some(line));
+        }
+    }
+}
+
+async fn send<W: AsyncWrite + Unpin>(wr: &mut W, msg: ServerMessage) -> io::Result<()> {
+    wr.write_all(&msg.to_line()).await
+}
+
+/// Asks the dispatcher; an Err message when it is gone (the run is ending).
+async fn ask(shared: &Shared, id: u64, ctl: Ctl) -> ServerMessage {
+    let (tx, rx) = oneshot::channel();
+    if shared.requests.send(ControlRequest { ctl, reply: tx }).is_err() {
+        return ServerMessage::error(id, "failed", "the run is ending");
+    }
+    match rx.await {
+        Ok(Ok(v)) => ServerMessage::ok(id, v),
+        Ok(Err((code, msg))) => ServerMessage::error(id, &code, msg),
+        Err(_) => ServerMessage::error(id, "failed", "the run is ending"),
+    }
+}
+
+async fn answer<W: AsyncWrite + Unpin>(id: u64, cmd: RequestCommand, shared: &Shared, wr: &mut W) -> io::Result<()> {
+    match cmd {
+        RequestCommand::Hello => send(wr, ServerMessage::ok(id, shared.hello.clone())).await,
+        RequestCommand::Ps => send(wr, ask(shared, id, Ctl::Ps).await).await,
+        RequestCommand::Start { names } => send(wr, ask(shared, id, Ctl::Start(names)).await).await,
+        RequestCommand::Stop { names } => send(wr, ask(shared, id, Ctl::Stop(names)).await).await,
+        RequestCommand::Restart { names } => send(wr, ask(shared, id, Ctl::Restart(names)).await).await,
+        RequestCommand::Down => send(wr, ask(shared, id, Ctl::Down).await).await,
+        RequestCommand::Logs { names, lines, follow } => logs(id, names, lines, follow, shared, wr).await,
+        RequestCommand::Attach => attach(id, shared, wr).await,
+        RequestCommand::Wait => wait(id, shared, wr).await,
+    }
+}
+
+async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, follow: bool, shared: &Shared, wr: &mut W) -> io::Result<()> {
+    let mut sources = Vec::new();
+    for n in &names {
+        match shared.feed.source_of(n) {
+            Some(s) => sources.push(s),
+            None => return send(wr, ServerMessage::error(id, "unknown_process", format!("unknown process {n:?}"))).await,
+        }
+    }
+    // Subscribe before reading the ring, then skip what the ring already gave.
+    let mut live = follow.then(|| shared.feed.subscribe());
+    let mut last = 0;
+    for l in shared.feed.recent(&sources, lines) {
+        last = l.seq;
+        send(wr, log_event(id, shared, l.source, &l.line)).await?;
+    }
+    let Some(live) = live.as_mut() else { return send(wr, ServerMessage::ok(id, json!(null))).await };
+    loop {
+        match live.recv().await {
+            Ok(l) if l.seq > last && (sources.is_empty() || sources.contains(&l.source)) => {
+                last = l.seq;
+                send(wr, log_event(id, shared, l.source, &l.line)).await?;
+            }
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(n)) => send(wr, ServerMessage::event(id, Event::Skipped { lines: n })).await?,
+            Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, json!(null))).await,
+        }
+    }
+}
+
+fn log_event(id: u64, shared: &Shared, source: usize, line: &str) -> ServerMessage {
+    let process = shared.feed.labels().get(source).cloned().unwrap_or_default();
+    ServerMessage::event(id, Event::Log { process, line: line.to_string() })
+}
+
+async fn attach<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> io::Result<()> {
+    let mut lines = shared.feed.subscribe();
+    let mut states = shared.states.subscribe();
+    if let Some(Value::Array(all)) = ask(shared, id, Ctl::Ps).await.result {
+        for p in all {
+            if let Ok(process) = serde_json::from_value(p) {
+                send(wr, ServerMessage::event(id, Event::State { process })).await?;
+            }
+        }
+    }
+    loop {
+        tokio::select! {
+            l = lines.recv() => match l {
+                Ok(l) => send(wr, log_event(id, shared, l.source, &l.line)).await?,
+                Err(broadcast::error::RecvError::Lagged(n)) => send(wr, ServerMessage::event(id, Event::Skipped { lines: n })).await?,
+                Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, json!(null))).await,
+            },
+            s = states.recv() => match s {
+                Ok(process) => send(wr, ServerMessage::event(id, Event::State { process })).await?,
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, json!(null))).await,
+            },
+        }
+    }
+}
+
+async fn wait<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> io::Result<()> {
+    let mut states = shared.states.subscribe();
+    loop {
+        let verdict = ask(shared, id, Ctl::Readiness).await;
+        let state = verdict.result.as_ref().and_then(|r| r.get("state")).and_then(|s| s.as_str()).map(str::to_string);
+        match state.as_deref() {
+            Some("ready") => return send(wr, ServerMessage::ok(id, json!({ "ready": true }))).await,
+            Some("failed") => {
+                let detail = verdict.result.as_ref().and_then(|r| r.get("detail")).and_then(|d| d.as_str()).unwrap_or("a process failed").to_string();
+                return send(wr, ServerMessage::error(id, "failed", detail)).await;
+            }
+            Some(_) => {}
+            None => return send(wr, verdict).await,
+        }
+        if let Err(broadcast::error::RecvError::Closed) = states.recv().await {
+            return send(wr, ServerMessage::error(id, "failed", "the run ended before every process was ready")).await;
+        }
+    }
+}

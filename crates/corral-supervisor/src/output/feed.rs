@@ -1,0 +1,131 @@
+//! Output for the control socket: a bounded ring of recent lines per source
+//! (for `logs -n N`) and a broadcast of new lines (for `logs -f` and `attach`).
+//!
+//! The sink thread pushes every line here after writing it. A follower that
+//! reads too slowly is told how many lines it missed; it never slows the
+//! sink, and so never the processes. Every line gets a sequence number, so
+//! the recent lines and the live ones can be joined without gaps or repeats.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use super::sink::SourceId;
+
+/// Bytes of recent output kept per source.
+const RING_BYTES: usize = 256 * 1024;
+/// Lines a slow follower may fall behind before it misses some.
+const FOLLOW_QUEUE: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedLine {
+    pub seq: u64,
+    pub source: SourceId,
+    pub line: Arc<str>,
+}
+
+struct Ring {
+    lines: VecDeque<FeedLine>,
+    bytes: usize,
+}
+
+pub struct Feed {
+    labels: Vec<String>,
+    rings: Mutex<(u64, Vec<Ring>)>,
+    tx: broadcast::Sender<FeedLine>,
+}
+
+impl Feed {
+    pub fn new(labels: Vec<String>) -> Arc<Feed> {
+        let rings = labels.iter().map(|_| Ring { lines: VecDeque::new(), bytes: 0 }).collect();
+        let (tx, _) = broadcast::channel(FOLLOW_QUEUE);
+        Arc::new(Feed { labels, rings: Mutex::new((0, rings)), tx })
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn source_of(&self, label: &str) -> Option<SourceId> {
+        self.labels.iter().position(|l| l == label && !l.is_empty())
+    }
+
+    /// Records one line (called by the sink thread).
+    pub fn push(&self, source: SourceId, line: &[u8]) {
+        let text: Arc<str> = String::from_utf8_lossy(line).into();
+        let mut guard = self.rings.lock().unwrap();
+        let (seq, rings) = &mut *guard;
+        *seq += 1;
+        let entry = FeedLine { seq: *seq, source, line: text };
+        if let Some(ring) = rings.get_mut(source) {
+            ring.bytes += entry.line.len();
+            ring.lines.push_back(entry.clone());
+            while ring.bytes > RING_BYTES {
+                match ring.lines.pop_front() {
+                    Some(old) => ring.bytes -= old.line.len(),
+                    None => break,
+                }
+            }
+        }
+        drop(guard);
+        // No followers is the common case; sending is then a no-op.
+        let _ = self.tx.send(entry);
+    }
+
+    /// The last `n` lines of `sources` (all when empty), oldest first.
+    pub fn recent(&self, sources: &[SourceId], n: usize) -> Vec<FeedLine> {
+        let guard = self.rings.lock().unwrap();
+        let mut lines: Vec<FeedLine> = guard
+            .1
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| sources.is_empty() || sources.contains(i))
+            .flat_map(|(_, r)| r.lines.iter().rev().take(n).cloned())
+            .collect();
+        lines.sort_by_key(|l| l.seq);
+        let skip = lines.len().saturating_sub(n);
+        lines.split_off(skip)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<FeedLine> {
+        self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_lines_merge_sources_in_order_and_rings_are_bounded() {
+        let f = Feed::new(vec!["a".into(), "b".into()]);
+        f.push(0, b"a1");
+        f.push(1, b"b1");
+        f.push(0, b"a2");
+        let all: Vec<String> = f.recent(&[], 10).iter().map(|l| l.line.to_string()).collect();
+        assert_eq!(all, ["a1", "b1", "a2"]);
+        let last2: Vec<String> = f.recent(&[], 2).iter().map(|l| l.line.to_string()).collect();
+        assert_eq!(last2, ["b1", "a2"]);
+        assert_eq!(f.recent(&[1], 10).len(), 1);
+        let big = vec![b'x'; 1024];
+        for _ in 0..1000 {
+            f.push(0, &big);
+        }
+        let kept = f.recent(&[0], usize::MAX).len();
+        assert!(kept <= RING_BYTES / 1024 + 1, "{kept} lines kept");
+        assert_eq!(f.source_of("b"), Some(1));
+    }
+
+    #[test]
+    fn followers_get_new_lines_and_hear_when_they_fall_behind() {
+        let f = Feed::new(vec!["a".into()]);
+        let mut rx = f.subscribe();
+        f.push(0, b"one");
+        assert_eq!(&*rx.try_recv().unwrap().line, "one");
+        for i in 0..FOLLOW_QUEUE + 10 {
+            f.push(0, format!("{i}").as_bytes());
+        }
+        assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(10))));
+    }
+}
