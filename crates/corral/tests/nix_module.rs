@@ -315,3 +315,24 @@ corral.dev.settings = {{
         assert!(stdout.contains("done | web was ready"), "{stdout}");
     });
 }
+
+#[test]
+fn wrapper_subcommands_address_the_same_project() {
+    with_inputs("wrapper_subcommands_address_the_same_project", || {
+        let fx = Fixture::new("flakeModule", "corral.dev.settings.processes.svc.command = \"echo svc up; exec sleep 300\";");
+        let bin = fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev");
+        let (status, _, stderr) = run(&bin, &["-d", "--wait"], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        let (status, stdout, stderr) = run(&bin, &["ps"], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("svc") && stdout.contains("running"), "{stdout}");
+        let (status, stdout, _) = run(&bin, &["logs"], fx.path());
+        assert_eq!(status, 0);
+        assert!(stdout.contains("svc | svc up"), "{stdout}");
+        let (status, _, stderr) = run(&bin, &["down"], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        let (status, _, stderr) = run(&bin, &["ps"], fx.path());
+        assert_eq!(status, 1);
+        assert!(stderr.contains("no corral is running for project dev-"), "{stderr}");
+    });
+}
