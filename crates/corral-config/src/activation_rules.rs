@@ -41,12 +41,42 @@ pub(crate) fn validate(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
             ));
         }
     }
+    if let Some(w) = &p.watch {
+        validate_watch(out, name, w);
+    }
     let mut vars = BTreeSet::new();
     for port in p.ports.keys() {
         if port.is_empty() || !port.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             out.push(Diagnostic::error(at(&format!("ports.{port}")), format!("expected a name of letters, digits, '_' or '-', got {port:?}")));
         } else if !vars.insert(port_env_name(name, port)) {
             out.push(Diagnostic::error(at(&format!("ports.{port}")), format!("{} is also the variable of another port", port_env_name(name, port))));
+        }
+    }
+}
+
+fn validate_watch(out: &mut Vec<Diagnostic>, name: &str, w: &crate::watch::Watch) {
+    let at = |field: &str| format!("processes.{name}.watch.{field}");
+    if w.paths.is_empty() {
+        out.push(Diagnostic::error(at("paths"), "list at least one path to watch"));
+    }
+    let mut check_glob = |path: String, g: &str| {
+        if let Err(e) = globset::Glob::new(g) {
+            out.push(Diagnostic::error(path, format!("invalid glob {g:?}: {}", e.kind())));
+        }
+    };
+    for (i, p) in w.paths.iter().enumerate() {
+        for (field, globs) in [("include", &p.include), ("exclude", &p.exclude)] {
+            for (j, g) in globs.iter().enumerate() {
+                check_glob(at(&format!("paths[{i}].{field}[{j}]")), g);
+            }
+        }
+    }
+    for (j, g) in w.ignore.iter().enumerate() {
+        check_glob(at(&format!("ignore[{j}]")), g);
+    }
+    for (i, p) in w.paths.iter().enumerate() {
+        if p.path.is_empty() {
+            out.push(Diagnostic::error(at(&format!("paths[{i}]")), "must not be empty (use \".\" for the project root)"));
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod path;
 mod schema;
 mod validate;
 mod values;
+mod watch;
 
 pub use activation::{port_env_name, FileMode, Listener, ListenerKind, Ports, Watchdog};
 pub use diagnostic::{Diagnostic, LoadError, Severity};
@@ -33,4 +34,5 @@ pub use model::*;
 pub use probe::{ExecProbe, HttpGetProbe, Port, Probe, ProbeKind, ProbePort, TcpSocketProbe};
 pub use schema::json_schema;
 pub use validate::has_health_check;
+pub use watch::{DurationText, Watch, WatchPath};
 pub use values::{Environment, ExitCode, Namespaces, Seconds, Signal};

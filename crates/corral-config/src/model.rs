@@ -196,6 +196,10 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listen: Vec<Listener>,
 
+    /// Restart the process (or re-run it, if it has ended) when its files change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::Watch>,
+
     /// corral: ports to allocate, by name, with the number to start looking from; the
     /// result is in `$CORRAL_PORT_<PROCESS>_<NAME>` for every process and probe.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -209,9 +213,6 @@ pub struct Process {
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub replicas: Option<serde_json::Value>,
-    #[serde(default, skip_serializing)]
-    #[schemars(skip)]
-    pub watch: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub env_file: Option<serde_json::Value>,

@@ -83,14 +83,14 @@ fn unknown_keys_warn_or_fail_under_strict() {
 
 #[test]
 fn not_yet_built_fields_are_rejected_by_name() {
-    let e = err(r#"{"processes": {"a": {"command": "x", "watch": [{"path": "src"}]}}}"#);
-    assert!(e.contains("processes.a.watch: not supported yet"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "env_file": ".env"}}}"#);
+    assert!(e.contains("processes.a.env_file: not supported yet"), "{e}");
     let e = err(r#"{"processes": {"a": {"command": "x", "is_daemon": true}}}"#);
     assert!(e.contains("processes.a.is_daemon: not supported yet"), "{e}");
     let e = err(r#"{"processes": {"a": {"command": "x", "replicas": 3}}}"#);
     assert!(e.contains("processes.a.replicas: not supported yet by this corral (got 3)"), "{e}");
     // Values that ask for nothing are fine.
-    ok(r#"{"processes": {"a": {"command": "x", "is_daemon": false, "replicas": 1, "watch": []}}}"#);
+    ok(r#"{"processes": {"a": {"command": "x", "is_daemon": false, "replicas": 1, "env_file": ""}}}"#);
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn deep_nesting_and_huge_numbers_are_errors_not_panics() {
     let nest = |key: &str, depth: usize| {
         format!("{{\"processes\": {{\"a\": {{\"command\": \"x\", \"{key}\": {}1{}}}}}}}", "[".repeat(depth), "]".repeat(depth))
     };
-    assert!(err(&nest("watch", 10_000)).contains("recursion limit"));
+    assert!(err(&nest("env_file", 10_000)).contains("recursion limit"));
     // An ignored extension key is skipped without recursion: no stack overflow.
     ok(&nest("x-deep", 200_000));
     assert!(err(r#"{"processes": {"a": {"command": "x", "shutdown": {"signal": 1e400}}}}"#).contains("processes.a"));
@@ -206,5 +206,5 @@ fn schema_is_valid_json_and_names_fields() {
         assert!(text.contains(field), "schema lacks {field}");
     }
     assert!(text.contains("readiness_probe") && text.contains("tcp_socket"));
-    assert!(!text.contains("\"watch\""), "unsupported fields stay out of the schema");
+    assert!(!text.contains("\"env_file\""), "unsupported fields stay out of the schema");
 }

@@ -31,6 +31,7 @@ pub mod setup;
 pub mod signals;
 pub mod spawn;
 pub mod state;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -175,6 +176,20 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
             }
         }
     }
+    let mut watching = None;
+    if early_status.is_none() {
+        match watch::start(&plan) {
+            Ok(w) => watching = w,
+            Err(e) => {
+                tracing::error!("{e}; nothing was started");
+                early_status = Some(2);
+            }
+        }
+    }
+    let (watch_service, changes) = match watching {
+        Some((s, rx)) => (Some(s), Some(rx)),
+        None => (None, None),
+    };
     let plan = Arc::new(plan);
 
     let status = match early_status {
@@ -193,7 +208,8 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
             let (events_tx, events_rx) = mpsc::unbounded_channel();
             let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone() };
             let control = server.as_ref().map(|_| dispatcher::ControlLink { requests: requests_rx, events: states_tx.clone() });
-            let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, resources, ctx, events_rx, control).run(&mut signals).await;
+            let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, resources, ctx, events_rx, control, changes).run(&mut signals).await;
+            drop(watch_service);
             let mut status = status_of(cause, succeeded);
             tracing::info!("all processes ended; exit status {status}");
             if status == 0 && cause != EndCause::Forced {

@@ -54,6 +54,26 @@ pub struct ListenerSpec {
     pub mode: Option<u32>,
 }
 
+/// A watched path, resolved against the project root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchRoot {
+    pub path: PathBuf,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+/// File watching, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchSpec {
+    pub roots: Vec<WatchRoot>,
+    pub extensions: Vec<String>,
+    pub ignore: Vec<String>,
+    pub gitignore: bool,
+    pub cascade: bool,
+    pub debounce: Duration,
+    pub default_excludes: bool,
+}
+
 /// The watchdog, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchdogSpec {
@@ -98,6 +118,7 @@ pub struct ProcessSpec {
     pub listeners: Vec<ListenerSpec>,
     /// Ports to allocate: (name, base).
     pub ports: Vec<(String, u16)>,
+    pub watch: Option<WatchSpec>,
     pub stop: StopSpec,
     /// Indices (into [`Plan::processes`]) of what this process waits for.
     pub dependencies: Vec<(usize, Condition)>,
@@ -187,6 +208,15 @@ impl Plan {
                         })
                         .collect(),
                     ports: p.ports.iter().map(|(n, base)| (n.clone(), base.0)).collect(),
+                    watch: p.watch.as_ref().map(|w| WatchSpec {
+                        roots: w.paths.iter().map(|wp| WatchRoot { path: root.join(&wp.path), include: wp.include.clone(), exclude: wp.exclude.clone() }).collect(),
+                        extensions: w.extensions.clone(),
+                        ignore: w.ignore.clone(),
+                        gitignore: w.gitignore,
+                        cascade: w.cascade,
+                        debounce: w.debounce(),
+                        default_excludes: !w.disable_default_excludes,
+                    }),
                     stop: StopSpec {
                         command: p.shutdown.command.clone(),
                         signal: p.shutdown.signal,

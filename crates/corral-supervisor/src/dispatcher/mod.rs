@@ -9,6 +9,7 @@
 //! dependents have all ended is told to stop, so a set stops in reverse
 //! dependency order with independent processes stopping concurrently.
 
+mod changes;
 mod control;
 
 use std::collections::BTreeSet;
@@ -58,6 +59,9 @@ pub struct Dispatcher {
     restart_pending: BTreeSet<usize>,
     /// `stop` / `restart` replies, sent when their processes have stopped.
     pending_stops: Vec<(BTreeSet<usize>, oneshot::Sender<Reply>)>,
+    /// File changes of watched processes; while there are watchers, the run
+    /// goes on after everything ended (a change may run something again).
+    changes: Option<mpsc::UnboundedReceiver<crate::watch::Change>>,
 }
 
 impl Dispatcher {
@@ -68,6 +72,7 @@ impl Dispatcher {
         ctx: ActorContext,
         events: mpsc::UnboundedReceiver<(usize, Event)>,
         control: Option<ControlLink>,
+        changes: Option<mpsc::UnboundedReceiver<crate::watch::Change>>,
     ) -> Dispatcher {
         let registry = ctx.registry.clone();
         let ctx = Arc::new(ctx);
@@ -101,6 +106,7 @@ impl Dispatcher {
             stop_requests: BTreeSet::new(),
             restart_pending: BTreeSet::new(),
             pending_stops: Vec::new(),
+            changes,
         }
     }
 
@@ -124,12 +130,14 @@ impl Dispatcher {
             self.advance();
             let all_ended = self.machines.iter().all(|m| m.state().is_terminal());
             // Processes stopped on request keep the run alive until started again or `down`.
-            if all_ended && (self.stopping() || (self.held.is_empty() && self.restart_pending.is_empty())) {
+            let waiting_for_more = !self.held.is_empty() || !self.restart_pending.is_empty() || self.changes.is_some();
+            if all_ended && (self.stopping() || !waiting_for_more) {
                 break;
             }
             let next_timer = self.timers.first().map(|(t, _)| *t);
             tokio::select! {
                 Some(req) = recv_request(&mut self.requests) => self.handle(req),
+                Some((i, path)) = recv_change(&mut self.changes) => self.on_change(i, &path),
                 sig = signals.next() => self.on_signal(sig, &mut force_deadline),
                 Some((i, ev)) = self.events.recv() => self.on_event(i, ev),
                 _ = sleep_until(next_timer), if next_timer.is_some() => self.fire_timers(),
@@ -337,6 +345,13 @@ impl Dispatcher {
 }
 
 async fn recv_request(r: &mut Option<mpsc::UnboundedReceiver<ControlRequest>>) -> Option<ControlRequest> {
+    match r {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_change(r: &mut Option<mpsc::UnboundedReceiver<crate::watch::Change>>) -> Option<crate::watch::Change> {
     match r {
         Some(r) => r.recv().await,
         None => std::future::pending().await,
