@@ -336,3 +336,22 @@ fn wrapper_subcommands_address_the_same_project() {
         assert!(stderr.contains("no corral is running for project dev-"), "{stderr}");
     });
 }
+
+#[test]
+fn watch_options_reach_corral() {
+    with_inputs("watch_options_reach_corral", || {
+        let fx = Fixture::new(
+            "flakeModule",
+            r#"corral.dev.settings.processes.w = { command = "echo run >> w.runs; exec sleep 300"; watch = { paths = [ "src" { path = "conf"; include = "*.toml"; } ]; debounce = "200ms"; extensions = [ "rs" "toml" ]; }; };"#,
+        );
+        std::fs::create_dir_all(fx.path().join("src")).unwrap();
+        let bin = fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev");
+        let mut child = Command::new(&bin).current_dir(fx.path()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let runs = || std::fs::read_to_string(fx.path().join("w.runs")).unwrap_or_default().lines().count();
+        assert!(support::wait_until(support::HANG_GUARD, || runs() == 1));
+        std::fs::write(fx.path().join("src/a.rs"), "x").unwrap();
+        assert!(support::wait_until(support::HANG_GUARD, || runs() == 2), "a change restarted the process");
+        let _ = Command::new(&bin).arg("down").current_dir(fx.path()).output();
+        let _ = child.wait();
+    });
+}

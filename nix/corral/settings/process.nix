@@ -58,6 +58,7 @@ in
       description = "A file receiving this process's output lines, appended to; relative to the project root.";
     };
     availability = import ./availability.nix { inherit lib; };
+    watch = import ./watch.nix { inherit lib; };
     success_exit_codes = mkOption {
       type = types.nullOr (types.listOf (types.ints.between 0 255));
       default = null;
