@@ -38,10 +38,22 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.path.is_empty() {
-            f.write_str(&self.message)
+            f.write_str(&clip(&self.message))
         } else {
-            write!(f, "{}: {}", self.path, self.message)
+            write!(f, "{}: {}", clip(&self.path), clip(&self.message))
         }
+    }
+}
+
+/// Longest path or message shown: a bad value may be megabytes long, and an
+/// error that repeats it whole helps no one.
+const SHOWN: usize = 300;
+
+/// `text`, cut to [`SHOWN`] characters with a note of how long it was.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(SHOWN) {
+        None => text.into(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()).into(),
     }
 }
 
@@ -52,7 +64,7 @@ pub enum LoadError {
     Read { file: PathBuf, source: std::io::Error },
 
     /// The file is not JSON, or a field has the wrong type or value.
-    #[error("{}: {}", file.display(), if path.is_empty() { message.clone() } else { format!("{path}: {message}") })]
+    #[error("{}: {}", file.display(), if path.is_empty() { clip(message).into_owned() } else { format!("{}: {}", clip(path), clip(message)) })]
     Parse { file: PathBuf, path: String, message: String },
 
     /// The file parsed, but validation found errors. `diagnostics` holds every
@@ -67,5 +79,15 @@ fn first_error(d: &[Diagnostic]) -> String {
         [] => "invalid".to_string(),
         [one] => one.to_string(),
         [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_values_are_clipped() {
+        let d = super::Diagnostic::error("processes.a", format!("got {}", "x".repeat(10_000)));
+        let shown = d.to_string();
+        assert!(shown.len() < 400 && shown.ends_with("(10004 bytes in all)"), "{shown}");
     }
 }

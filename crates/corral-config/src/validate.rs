@@ -7,6 +7,11 @@ use crate::diagnostic::Diagnostic;
 use crate::model::{Condition, Config, Process, RestartPolicy, FORMAT_VERSION};
 use crate::probe::{Probe, ProbeKind, ProbePort};
 
+/// Longest process name: it appears in labels, log file names and socket paths.
+const MAX_NAME: usize = 128;
+/// Linux's MAX_ARG_STRLEN: the longest single argument to exec (the command text is one).
+const MAX_ARGUMENT: usize = 128 * 1024;
+
 /// Every problem found; errors and warnings mixed, in file order.
 pub fn validate(config: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -49,7 +54,9 @@ pub fn validate(config: &Config) -> Vec<Diagnostic> {
 
 fn validate_process(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
     let at = |field: &str| format!("processes.{name}.{field}");
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+    if name.len() > MAX_NAME {
+        out.push(Diagnostic::error(format!("processes.{}…", &name[..name.char_indices().nth(32).map_or(name.len(), |(i, _)| i)]), format!("a process name is at most {MAX_NAME} bytes, this one has {}", name.len())));
+    } else if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
         out.push(Diagnostic::error(
             format!("processes.{name}"),
             format!("invalid process name {name:?}: use letters, digits and punctuation other than '/', no spaces"),
@@ -59,6 +66,10 @@ fn validate_process(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
     match (&p.command, &p.entrypoint) {
         (Some(_), Some(_)) => out.push(Diagnostic::error(at("entrypoint"), "set either command or entrypoint, not both")),
         (Some(cmd), None) if cmd.trim().is_empty() => out.push(Diagnostic::error(at("command"), "must not be empty")),
+        (Some(cmd), None) if cmd.len() > MAX_ARGUMENT => out.push(Diagnostic::error(
+            at("command"),
+            format!("is {} bytes; the kernel passes at most {MAX_ARGUMENT} bytes in one argument (put it in a script)", cmd.len()),
+        )),
         (Some(cmd), None) => warn_double_dollar(out, &at("command"), cmd),
         (None, Some(argv)) if argv.first().is_none_or(|a| a.is_empty()) => {
             out.push(Diagnostic::error(at("entrypoint"), "must name a program to run, got an empty list or empty name"))

@@ -1,0 +1,176 @@
+//! Fault scenarios: what must hold when processes (or corral's surroundings)
+//! misbehave. Resource figures are read from /proc; bounds are leak guards,
+//! generous on purpose (this is not a benchmark).
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde_json::json;
+use support::{wait_until, Project, HANG_GUARD};
+
+fn status_kb(pid: i32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines().find_map(|l| l.strip_prefix(field)).map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0)).unwrap_or(0)
+}
+
+fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn a_crash_loop_of_1000_restarts_does_not_grow_fds_or_memory() {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "crash": {"command": "exit 1", "availability": {"restart": "on_failure", "max_restarts": 1000, "backoff_seconds": 0.001}}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    let pid = run.pid();
+    let restarts = || run.stderr().matches("crash: restarting in").count();
+    assert!(wait_until(HANG_GUARD, || restarts() >= 100), "{}", run.stderr());
+    let (fds_early, rss_early) = (fd_count(pid), status_kb(pid, "VmRSS:"));
+    assert!(wait_until(Duration::from_secs(120), || restarts() >= 950), "only {} restarts", restarts());
+    let (fds_late, rss_late) = (fd_count(pid), status_kb(pid, "VmRSS:"));
+    let f = run.wait();
+    assert_eq!(f.status, 1, "gave up after 1000 restarts");
+    assert!(f.stderr.contains("gave up after 1000 restart(s)"), "{}", &f.stderr[f.stderr.len().saturating_sub(500)..]);
+    assert!(fds_late <= fds_early + 2, "fds grew from {fds_early} to {fds_late}");
+    assert!(rss_late < rss_early + 3 * 1024, "memory grew from {rss_early} kB to {rss_late} kB");
+}
+
+#[test]
+fn a_process_that_closes_its_stdout_early_is_still_supervised() {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "quiet": {"command": "echo before; exec 1>&- 2>&-; sleep 0.5; echo after > after.txt"}
+    }}));
+    let f = p.up(&[]);
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert_eq!(f.lines_of("quiet"), ["before"]);
+    assert_eq!(p.read("after.txt"), "after\n", "it ran to its end after closing its output");
+    assert!(f.stderr.contains("quiet: exited with status 0"));
+}
+
+#[test]
+fn a_100_mb_line_without_newline_reaches_the_log_file_in_bounded_memory() {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "huge": {"command": "head -c 100000000 /dev/zero | tr '\\0' x", "log_location": "huge.log"}
+    }}));
+    let mut child = Command::new(support::CORRAL).args(["up", "-f", "dev.json"]).current_dir(p.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = child.id() as i32;
+    let mut peak = 0;
+    let done = wait_until(HANG_GUARD, || {
+        peak = peak.max(status_kb(pid, "VmHWM:"));
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    assert!(done, "corral did not finish");
+    let log = std::fs::read(p.file("huge.log")).unwrap();
+    let xs = log.iter().filter(|b| **b == b'x').count();
+    assert_eq!(xs, 100_000_000, "every byte reached the log file");
+    assert!(log.iter().all(|b| *b == b'x' || *b == b'\n'));
+    assert!(peak < 64 * 1024, "corral's peak memory was {peak} kB");
+}
+
+#[test]
+fn corral_s_stdout_closed_keeps_supervising_and_writing_log_files() {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "talker": {"command": "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.01; done", "log_location": "talker.log"}
+    }}));
+    let mut child = Command::new(support::CORRAL)
+        .args(["up", "-f", "dev.json"])
+        .current_dir(p.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // nobody reads corral's stdout any more: EPIPE
+    let size = || std::fs::metadata(p.file("talker.log")).map(|m| m.len()).unwrap_or(0);
+    assert!(wait_until(HANG_GUARD, || size() > 0));
+    let first = size();
+    assert!(wait_until(HANG_GUARD, || size() > first + 1000), "the log file keeps growing");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stdout is no longer writable"), "{err}");
+    p.assert_nothing_left();
+}
+
+#[test]
+fn a_thousand_processes_in_one_set_start_and_stop() {
+    let p = Project::new();
+    let processes: serde_json::Map<String, serde_json::Value> = (0..1000).map(|i| (format!("p{i:04}"), json!({"command": "exec sleep 300"}))).collect();
+    p.config(json!({"processes": processes}));
+    let run = p.start(&["up", "-f", "dev.json", "-q"]);
+    assert!(wait_until(Duration::from_secs(120), || p.survivors().len() >= 1000), "started {}", p.survivors().len());
+    let ps = p.corral(&["ps", "-f", "dev.json", "--json"]);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&ps.stdout).unwrap();
+    assert_eq!(list.iter().filter(|x| x["state"] == "running").count(), 1000);
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    p.assert_nothing_left();
+}
+
+/// Starts a set, waits for `ready` in corral's stderr, SIGKILLs corral, and checks nothing survives.
+fn kill_9_when(setup: &str, ready: &str, before_kill: impl FnOnce(&support::Run)) {
+    let p = Project::new();
+    p.config(serde_json::from_str(setup).unwrap());
+    let mut run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(HANG_GUARD, || run.stderr().contains(ready)), "never saw {ready:?}: {}", run.stderr());
+    before_kill(&run);
+    run.signal(Signal::SIGKILL);
+    run.child.wait().unwrap();
+    p.assert_nothing_left();
+}
+
+#[test]
+fn kill_9_while_starting_leaves_nothing() {
+    // Many processes, killed as the first ones start.
+    let procs: serde_json::Map<String, serde_json::Value> =
+        (0..50).map(|i| (format!("s{i:02}"), json!({"command": "setsid sh -c 'sleep 300' & exec sleep 300"}))).collect();
+    kill_9_when(&json!({"processes": procs}).to_string(), ": started (pid", |_| {});
+}
+
+#[test]
+fn kill_9_while_running_leaves_nothing() {
+    kill_9_when(
+        r#"{"processes": {"a": {"command": "setsid sh -c 'sleep 301' & exec sleep 300"}, "b": {"command": "trap '' TERM; while true; do sleep 0.05; done"}}}"#,
+        "b: started",
+        |_| std::thread::sleep(Duration::from_millis(200)),
+    );
+}
+
+#[test]
+fn kill_9_while_stopping_leaves_nothing() {
+    kill_9_when(
+        r#"{"processes": {"stubborn": {"command": "trap '' TERM; echo up; while true; do sleep 0.05; done", "shutdown": {"timeout_seconds": 300}}}}"#,
+        "stubborn: started",
+        |run| {
+            run.signal(Signal::SIGTERM);
+            assert!(wait_until(HANG_GUARD, || run.stderr().contains("stubborn: stopping")));
+        },
+    );
+}
+
+#[test]
+fn an_unwritable_log_file_is_a_clear_error_and_processes_keep_running() {
+    let p = Project::new();
+    // /dev/full: opening works, every write fails (ENOSPC), as on a full disk.
+    p.config(json!({"processes": {"w": {"command": "for i in 1 2 3; do echo line $i; sleep 0.1; done", "log_location": "/dev/full"}}}));
+    let f = p.up(&[]);
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert_eq!(f.lines_of("w"), ["line 1", "line 2", "line 3"], "stdout still gets every line");
+    assert!(f.stderr.contains("cannot write a log file") && f.stderr.contains("its processes keep running"), "{}", f.stderr);
+    // A log directory that cannot be created: nothing starts.
+    p.write("blocker", "a file, not a directory");
+    p.config(json!({"pre_hook": "touch started", "processes": {"w": {"command": "true", "log_location": "blocker/w.log"}}}));
+    let f = p.up(&[]);
+    assert_eq!(f.status, 2, "{}", f.stderr);
+    assert!(f.stderr.contains("cannot create log directory") && f.stderr.contains("blocker"), "{}", f.stderr);
+    assert!(!p.file("started").exists());
+}
