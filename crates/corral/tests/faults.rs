@@ -30,13 +30,23 @@ fn a_crash_loop_of_1000_restarts_does_not_grow_fds_or_memory() {
     let pid = run.pid();
     let restarts = || run.stderr().matches("crash: restarting in").count();
     assert!(wait_until(HANG_GUARD, || restarts() >= 100), "{}", run.stderr());
-    let (fds_early, rss_early) = (fd_count(pid), status_kb(pid, "VmRSS:"));
-    assert!(wait_until(Duration::from_secs(120), || restarts() >= 950), "only {} restarts", restarts());
-    let (fds_late, rss_late) = (fd_count(pid), status_kb(pid, "VmRSS:"));
+    // A sample may catch a restart mid-spawn (its pipes in flight): take the floor of several.
+    let floor = || {
+        (0..20)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(2));
+                (fd_count(pid), status_kb(pid, "VmRSS:"))
+            })
+            .fold((usize::MAX, u64::MAX), |(f, r), (f2, r2)| (f.min(f2), r.min(r2)))
+    };
+    let (fds_early, rss_early) = floor();
+    assert!(wait_until(Duration::from_secs(120), || restarts() >= 900), "only {} restarts", restarts());
+    let (fds_late, rss_late) = floor();
     let f = run.wait();
     assert_eq!(f.status, 1, "gave up after 1000 restarts");
     assert!(f.stderr.contains("gave up after 1000 restart(s)"), "{}", &f.stderr[f.stderr.len().saturating_sub(500)..]);
-    assert!(fds_late <= fds_early + 2, "fds grew from {fds_early} to {fds_late}");
+    // A leak of one descriptor per restart would add hundreds.
+    assert!(fds_late <= fds_early + 3, "fds grew from {fds_early} to {fds_late}");
     assert!(rss_late < rss_early + 3 * 1024, "memory grew from {rss_early} kB to {rss_late} kB");
 }
 
