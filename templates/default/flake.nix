@@ -22,7 +22,7 @@
           settings.processes = {
             web = {
               command = ''${pkgs.python3}/bin/python3 -m http.server 8080 --bind 127.0.0.1 --directory "$SITE"'';
-              readiness_probe = { http_get.port = 8080; period_seconds = 0.5; };
+              readiness_probe = { http_get.port = 8080; period_seconds = 0.5; failure_threshold = 20; };
             };
             # Disabled in `nix run .#dev`; `nix flake check` runs it and fails when it fails.
             test = {

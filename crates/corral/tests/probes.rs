@@ -31,7 +31,8 @@ fn http_headers_and_status_code_are_honoured() {
     let p = Project::new();
     p.write("server.py", HTTP_SERVER);
     let (good, bad) = (free_port(), free_port());
-    let probe = |port: u16, token: &str| json!({"http_get": {"port": port, "path": "/token", "headers": {"X-Token": token}, "status_code": 204}, "period_seconds": 0.1, "failure_threshold": 3});
+    // Room for Python to start on a loaded machine: 40 checks, 100 ms apart.
+    let probe = |port: u16, token: &str| json!({"http_get": {"port": port, "path": "/token", "headers": {"X-Token": token}, "status_code": 204}, "period_seconds": 0.1, "failure_threshold": 40});
     p.config(json!({"processes": {
         "good": {"command": format!("exec python3 server.py {good}"), "readiness_probe": probe(good, "secret")},
         "bad": {"command": format!("mkdir -p b && cd b && exec python3 ../server.py {bad}"), "readiness_probe": probe(bad, "wrong")},
@@ -43,7 +44,7 @@ fn http_headers_and_status_code_are_honoured() {
     assert!(support::wait_until(support::HANG_GUARD, || run.stderr().contains("after_bad: skipped")), "{}", run.stderr());
     run.signal(Signal::SIGTERM);
     let f = run.wait();
-    assert!(f.stderr.contains("bad: not ready (readiness probe: 3 failed check(s) in a row, last: GET /token answered 401)"), "{}", f.stderr);
+    assert!(f.stderr.contains("bad: not ready (readiness probe: 40 failed check(s) in a row, last: GET /token answered 401)"), "{}", f.stderr);
     assert!(f.stderr.contains("after_bad: skipped: dependency bad exited"), "{}", f.stderr);
     assert!(!f.stdout.contains("never"));
 }
