@@ -158,16 +158,21 @@ fn liveness_failure_restarts_a_plain_process() {
 #[test]
 fn readiness_failure_after_ready_applies_the_restart_policy() {
     let p = Project::new();
+    // Ready while `ok` exists; the test removes readiness by creating `drop`.
     p.config(json!({"processes": {
         "flaky": {
-            "command": "echo run >> runs.log; touch ok; sleep 0.5; rm ok; sleep 300",
-            "readiness_probe": {"exec": {"command": "test -f ok"}, "period_seconds": 0.05, "failure_threshold": 2},
+            "command": "echo run >> runs.log; touch ok; while [ ! -f drop ]; do sleep 0.05; done; rm -f ok drop; sleep 300",
+            "readiness_probe": {"exec": {"command": "test -f ok"}, "initial_delay_seconds": 0.3, "period_seconds": 0.05, "failure_threshold": 10},
             "availability": {"restart": "on_failure", "backoff_seconds": 0.1, "max_restarts": 1}
         }
     }}));
-    let f = p.up(&[]);
+    let run = p.start(&["up", "-f", "dev.json"]);
+    for n in 1..=2 {
+        assert!(support::wait_until(support::HANG_GUARD, || run.stderr().matches("flaky: ready").count() >= n), "{}", run.stderr());
+        p.write("drop", "");
+    }
+    let f = run.wait();
     assert_eq!(f.status, 1, "gave up after max_restarts");
     assert_eq!(p.lines("runs.log").len(), 2);
-    assert!(f.stderr.matches("flaky: ready").count() >= 2, "{}", f.stderr);
     assert!(f.stderr.contains("flaky: failed: gave up after 1 restart(s) in a row; last: not ready"), "{}", f.stderr);
 }
