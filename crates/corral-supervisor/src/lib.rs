@@ -31,6 +31,7 @@ pub mod setup;
 pub mod signals;
 pub mod spawn;
 pub mod state;
+pub mod time;
 pub mod watch;
 
 use std::path::PathBuf;

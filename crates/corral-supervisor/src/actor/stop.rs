@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::ActorContext;
 use crate::env::Env;
+pub(super) use crate::time::sleep_until;
 use crate::hooks::exit_status_of;
 use crate::output::{forward, SourceId};
 use crate::plan::{ProcessSpec, Program};
@@ -109,10 +110,4 @@ pub(super) async fn wait_command(stopping: &mut Option<Stopping>) -> i32 {
     }
 }
 
-pub(super) async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
 

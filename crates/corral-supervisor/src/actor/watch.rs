@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::notify::{NotifySocket, Summary};
 use crate::plan::WatchdogSpec;
 use crate::procfs;
+use crate::time::sleep_until;
 
 pub(super) enum WatchEvent {
     Ready,
@@ -157,9 +158,3 @@ async fn read_newline(fd: &mut Option<pipe::Receiver>) -> bool {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}

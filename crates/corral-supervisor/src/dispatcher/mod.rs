@@ -26,6 +26,7 @@ use crate::exit::{exit_status, EndCause};
 use crate::plan::Plan;
 use crate::registry::Registry;
 use crate::signals::StopSignals;
+use crate::time::sleep_until;
 use crate::state::{check_condition, DepCheck, Effect, Input, Machine, State, StopCause};
 
 /// After a forced stop (second signal), how long to wait for processes to
@@ -367,12 +368,6 @@ async fn recv_sigchld(s: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
 
 /// The exit status of a run that ended for `cause`.
 pub fn status_of(cause: EndCause, succeeded: bool) -> i32 {
