@@ -5,7 +5,8 @@
 //! fires when the forking *thread* exits and reaches only direct children, and
 //! the subreaper role dies with corral. One guardian serves the whole run (not
 //! one per process: peers that do that pay megabytes per child). It is corral's
-//! own binary in a hidden mode (`corral __guard RUN_ID`), started before any
+//! small binary installed beside corral (`corral-guard RUN_ID`; corral's own
+//! hidden `corral __guard RUN_ID` where it is missing), started before any
 //! thread exists, in a process group of its own so a terminal's Ctrl-C does not
 //! reach it.
 //!
@@ -50,8 +51,16 @@ impl Guardian {
     /// async runtime), so the fork happens in a single-threaded process.
     pub fn spawn(self_exe: &Path, run_id: &str) -> io::Result<Guardian> {
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-        let child = std::process::Command::new(self_exe)
-            .arg(GUARD_SUBCOMMAND)
+        // The small `corral-guard` binary installed beside corral, else corral itself.
+        let small = self_exe.with_file_name("corral-guard");
+        let mut cmd = if small.is_file() {
+            std::process::Command::new(small)
+        } else {
+            let mut c = std::process::Command::new(self_exe);
+            c.arg(GUARD_SUBCOMMAND);
+            c
+        };
+        let child = cmd
             .arg(run_id)
             .stdin(Stdio::from(read))
             .stdout(Stdio::null())
