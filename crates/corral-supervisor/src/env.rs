@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::sync::Arc;
 
 /// Variables that describe a handoff from corral's own supervisor (systemd, a
 /// parent corral) to corral. Passing them on would make a child believe the
@@ -26,8 +27,23 @@ pub const PROJECT_ROOT_VAR: &str = "CORRAL_PROJECT_ROOT";
 
 /// An environment under construction. Keys are OS strings because corral's own
 /// environment may hold bytes that are not UTF-8, and they must pass through.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Env(BTreeMap<OsString, OsString>);
+///
+/// A shared, frozen base plus a small overlay of changes: a thousand processes
+/// share one copy of the inherited environment instead of holding a thousand.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    base: Arc<BTreeMap<OsString, OsString>>,
+    /// Changes over `base`: Some(value) set, None removed.
+    overlay: BTreeMap<OsString, Option<OsString>>,
+}
+
+impl PartialEq for Env {
+    fn eq(&self, other: &Env) -> bool {
+        self.iter().collect::<BTreeMap<_, _>>() == other.iter().collect::<BTreeMap<_, _>>()
+    }
+}
+
+impl Eq for Env {}
 
 impl Env {
     /// corral's own environment, without the handoff variables.
@@ -36,19 +52,23 @@ impl Env {
     }
 
     pub fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Env {
-        Env(vars.into_iter().filter(|(k, _)| !NEVER_INHERITED.iter().any(|n| k == n)).collect())
+        let base = vars.into_iter().filter(|(k, _)| !NEVER_INHERITED.iter().any(|n| k == n)).collect();
+        Env { base: Arc::new(base), overlay: BTreeMap::new() }
     }
 
     pub fn set(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) {
-        self.0.insert(key.into(), value.into());
+        self.overlay.insert(key.into(), Some(value.into()));
     }
 
     pub fn remove(&mut self, key: &str) {
-        self.0.remove(std::ffi::OsStr::new(key));
+        self.overlay.insert(key.into(), None);
     }
 
     pub fn get(&self, key: &str) -> Option<&OsString> {
-        self.0.get(std::ffi::OsStr::new(key))
+        match self.overlay.get(std::ffi::OsStr::new(key)) {
+            Some(v) => v.as_ref(),
+            None => self.base.get(std::ffi::OsStr::new(key)),
+        }
     }
 
     pub fn extend<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
@@ -58,7 +78,24 @@ impl Env {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&OsString, &OsString)> {
-        self.0.iter()
+        let base = self.base.iter().filter(|(k, _)| !self.overlay.contains_key(*k));
+        base.chain(self.overlay.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v))))
+    }
+
+    fn contains(&self, key: &OsString) -> bool {
+        match self.overlay.get(key) {
+            Some(v) => v.is_some(),
+            None => self.base.contains_key(key),
+        }
+    }
+
+    /// Folds the overlay into a new shared base; clones made afterwards share it.
+    pub fn freeze(&mut self) {
+        if !self.overlay.is_empty() {
+            let merged = self.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            self.base = Arc::new(merged);
+            self.overlay.clear();
+        }
     }
 
     /// Applies the changes a hook made: what it set or changed, and what it unset.
@@ -67,7 +104,7 @@ impl Env {
             self.set(k.clone(), v.clone());
         }
         for k in &changes.unset {
-            self.0.remove(k);
+            self.overlay.insert(k.clone(), None);
         }
     }
 }
@@ -86,12 +123,14 @@ impl EnvChanges {
     /// Compares the environment a hook was given with the one it ended with.
     pub fn between(before: &Env, after: &Env) -> EnvChanges {
         let managed = |k: &OsString| SHELL_MANAGED.iter().any(|m| k == m);
-        let set = after
+        let before_map: BTreeMap<&OsString, &OsString> = before.iter().collect();
+        let mut set: Vec<(OsString, OsString)> = after
             .iter()
-            .filter(|(k, v)| !managed(k) && before.0.get(*k) != Some(*v))
+            .filter(|(k, v)| !managed(k) && before_map.get(k) != Some(v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let unset = before.0.keys().filter(|k| !managed(k) && !after.0.contains_key(*k)).cloned().collect();
+        set.sort();
+        let unset = before_map.keys().filter(|k| !managed(k) && !after.contains(k)).map(|k| (*k).clone()).collect();
         EnvChanges { set, unset }
     }
 
@@ -105,7 +144,7 @@ impl EnvChanges {
                 std::ffi::OsStr::from_bytes(&rec[eq + 1..]).to_os_string(),
             ))
         });
-        Env(pairs.collect())
+        Env { base: Arc::new(pairs.collect()), overlay: BTreeMap::new() }
     }
 }
 
@@ -114,7 +153,21 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        Env(pairs.iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Env::from_vars(pairs.iter().map(|(k, v)| (k.into(), v.into())))
+    }
+
+    #[test]
+    fn clones_share_a_frozen_base() {
+        let mut shared = env(&[("HOME", "/h"), ("A", "1")]);
+        shared.set("B", "2");
+        shared.remove("A");
+        shared.freeze();
+        let mut one = shared.clone();
+        one.set("B", "3");
+        assert!(Arc::ptr_eq(&one.base, &shared.base));
+        assert_eq!(one, env(&[("HOME", "/h"), ("B", "3")]));
+        assert_eq!(shared, env(&[("HOME", "/h"), ("B", "2")]));
+        assert_eq!(one.get("A"), None);
     }
 
     #[test]

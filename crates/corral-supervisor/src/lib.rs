@@ -196,6 +196,8 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     let status = match early_status {
         Some(status) => status,
         None => {
+            // One shared copy of the common environment; each process adds its own few.
+            shared.freeze();
             let envs = plan
                 .processes
                 .iter()

@@ -9,6 +9,10 @@ use super::sink::{SinkHandle, SourceId};
 /// Longest line shown whole; longer ones are cut into pieces of this size.
 pub const MAX_LINE: usize = 32 * 1024;
 
+/// Read buffer per process: starts at MIN_READ, grows to MAX_READ (a pipe's capacity).
+const MIN_READ: usize = 4 * 1024;
+const MAX_READ: usize = 64 * 1024;
+
 /// Watches output for a substring (`ready_log_line`) and calls back once.
 pub struct ReadyLine {
     pub needle: String,
@@ -37,11 +41,19 @@ pub async fn forward(pipe: pipe::Receiver, source: SourceId, sink: SinkHandle) {
 /// [`forward`], calling `ready` back the first time its substring appears in a line.
 pub async fn forward_watching(mut pipe: pipe::Receiver, source: SourceId, sink: SinkHandle, mut ready: Option<ReadyLine>) {
     let mut splitter = LineSplitter::new(MAX_LINE);
-    let mut buf = vec![0u8; 64 * 1024];
+    // Nothing until the process first writes (many never do); then small,
+    // doubled up to a pipe's capacity for one whose output fills it.
+    if pipe.readable().await.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; MIN_READ];
     loop {
         match pipe.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => {
+                if n == buf.len() && buf.len() < MAX_READ {
+                    buf.resize(buf.len() * 2, 0);
+                }
                 let lines = splitter.push(&buf[..n]);
                 ReadyLine::check(&mut ready, &lines);
                 if !lines.is_empty() {
