@@ -20,3 +20,15 @@ fn the_example_config_runs_to_success_and_cleans_up() {
 fn corral_check(path: &std::path::Path) -> bool {
     std::process::Command::new(support::CORRAL).args(["check", "-f"]).arg(path).status().unwrap().success()
 }
+
+#[test]
+fn the_readme_commands_are_the_ones_tested() {
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+    assert!(readme.contains("cargo run -p corral -- up -f example/dev.json"), "the README's first command runs the example");
+    assert!(readme.contains("cargo test --workspace"), "the README's second command runs every test");
+    let ci = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/run")).unwrap();
+    assert!(ci.contains("cargo test --workspace"), ".ci/run calls the same test command");
+    // `cargo run -p corral` must pick corral among the package's binaries.
+    let manifest = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("default-run = \"corral\""));
+}
