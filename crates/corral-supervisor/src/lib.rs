@@ -108,7 +108,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     labels.push(if plan.post_hook.is_some() { "post_hook".into() } else { String::new() });
     let mut files: Vec<Option<PathBuf>> = plan.processes.iter().map(|p| p.log_file.clone()).collect();
     files.extend([None, None]);
-    let feed = output::Feed::new(labels.clone());
+    let feed = output::Feed::new(labels.clone(), files.clone());
     let sink = match Sink::start(SinkConfig { labels, files, combined: plan.log_file.clone(), color, feed: project.as_ref().map(|_| feed.clone()) }) {
         Ok(s) => s,
         Err(e) => {

@@ -304,3 +304,37 @@ fn attach_streams_state_changes_and_output() {
     assert_eq!(run.wait().status, 0);
     assert_eq!(attach.wait().status, 0);
 }
+
+#[test]
+fn logs_beyond_the_ring_come_from_the_process_s_log_file() {
+    let p = Project::new();
+    // 20,000 lines of about 100 bytes: 2 MB, far more than the 256 KiB ring keeps.
+    p.config(json!({"name": "ctl", "processes": {
+        "big": {"command": "seq -f 'line %g ......................................................................................' 1 20000; echo done; exec sleep 300", "log_location": "big.log"}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("big | done");
+    let logs = p.corral(&["logs", "--config", "dev.json", "-n", "15000", "big"]);
+    assert_eq!(logs.status, 0, "{}", logs.stderr);
+    let lines = logs.lines_of("big");
+    assert_eq!(lines.len(), 15000);
+    assert!(lines[0].starts_with("line 5002 ") && lines[14998].starts_with("line 20000 ") && lines[14999] == "done", "{:?} … {:?}", &lines[0], &lines[14998..]);
+    p.corral(&["down", "-f", "dev.json"]);
+    assert_eq!(run.wait().status, 0);
+}
+
+#[test]
+fn ps_shows_the_sd_notify_status_text() {
+    let p = Project::new();
+    p.config(json!({"name": "ctl", "processes": {
+        "svc": {"command": "python3 -c 'import os,socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b\"READY=1\\nSTATUS=serving 3 clients\", os.environ[\"NOTIFY_SOCKET\"])'; exec sleep 300", "ready_notify": true}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(HANG_GUARD, || run.stderr().contains("svc: ready")), "{}", run.stderr());
+    let svc = ps(&p).into_iter().find(|x| x["name"] == "svc").unwrap();
+    assert_eq!((svc["status"].as_str(), svc["ready"].as_bool()), (Some("serving 3 clients"), Some(true)));
+    let table = p.corral(&["ps", "-f", "dev.json"]);
+    assert!(table.stdout.contains("serving 3 clients"), "{}", table.stdout);
+    p.corral(&["down", "-f", "dev.json"]);
+    assert_eq!(run.wait().status, 0);
+}

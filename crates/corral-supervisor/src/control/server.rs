@@ -174,11 +174,26 @@ async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, 
     }
     // Subscribe before reading the ring, then skip what the ring already gave.
     let mut live = follow.then(|| shared.feed.subscribe());
-    let mut last = 0;
-    for l in shared.feed.recent(&sources, lines) {
-        last = l.seq;
-        send(wr, log_event(id, shared, l.source, &l.line)).await?;
+    let recent = shared.feed.recent(&sources, lines);
+    let last = recent.last().map_or(0, |l| l.seq);
+    // One process with a log file, asked for more than the ring holds: the file has it all.
+    let from_file = match (sources.as_slice(), recent.len() < lines) {
+        ([one], true) => shared.feed.file(*one).and_then(|f| crate::output::tail(f, lines).ok()).filter(|t| t.len() > recent.len()).map(|t| (*one, t)),
+        _ => None,
+    };
+    match from_file {
+        Some((source, file_lines)) => {
+            for line in &file_lines {
+                send(wr, log_event(id, shared, source, line)).await?;
+            }
+        }
+        None => {
+            for l in &recent {
+                send(wr, log_event(id, shared, l.source, &l.line)).await?;
+            }
+        }
     }
+    let mut last = last;
     let Some(live) = live.as_mut() else { return send(wr, ServerMessage::ok(id, json!(null))).await };
     loop {
         match live.recv().await {

@@ -7,6 +7,7 @@
 //! the recent lines and the live ones can be joined without gaps or repeats.
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
@@ -32,15 +33,22 @@ struct Ring {
 
 pub struct Feed {
     labels: Vec<String>,
+    /// Per-source log files (complete history, where the ring keeps only the end).
+    files: Vec<Option<PathBuf>>,
     rings: Mutex<(u64, Vec<Ring>)>,
     tx: broadcast::Sender<FeedLine>,
 }
 
 impl Feed {
-    pub fn new(labels: Vec<String>) -> Arc<Feed> {
+    pub fn new(labels: Vec<String>, files: Vec<Option<PathBuf>>) -> Arc<Feed> {
         let rings = labels.iter().map(|_| Ring { lines: VecDeque::new(), bytes: 0 }).collect();
         let (tx, _) = broadcast::channel(FOLLOW_QUEUE);
-        Arc::new(Feed { labels, rings: Mutex::new((0, rings)), tx })
+        Arc::new(Feed { labels, files, rings: Mutex::new((0, rings)), tx })
+    }
+
+    /// The log file of `source`, if it has one.
+    pub fn file(&self, source: SourceId) -> Option<&Path> {
+        self.files.get(source).and_then(|f| f.as_deref())
     }
 
     pub fn labels(&self) -> &[String] {
@@ -93,13 +101,41 @@ impl Feed {
     }
 }
 
+/// The last `n` lines of a log file, reading backwards from its end (at most 64 MiB).
+pub fn tail(path: &Path, n: usize) -> std::io::Result<Vec<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const BLOCK: u64 = 64 * 1024;
+    const LIMIT: u64 = 64 * 1024 * 1024;
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut start = len;
+    let mut data = Vec::new();
+    // One newline more than lines wanted, so the first line kept is whole.
+    while start > 0 && len - start < LIMIT && data.iter().filter(|b| **b == b'\n').count() <= n {
+        let from = start.saturating_sub(BLOCK);
+        let mut block = vec![0u8; (start - from) as usize];
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut block)?;
+        block.extend_from_slice(&data);
+        data = block;
+        start = from;
+    }
+    let text = String::from_utf8_lossy(&data);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0); // cut in the middle
+    }
+    let skip = lines.len().saturating_sub(n);
+    Ok(lines[skip..].iter().map(|l| l.to_string()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn recent_lines_merge_sources_in_order_and_rings_are_bounded() {
-        let f = Feed::new(vec!["a".into(), "b".into()]);
+        let f = Feed::new(vec!["a".into(), "b".into()], vec![None, None]);
         f.push(0, b"a1");
         f.push(1, b"b1");
         f.push(0, b"a2");
@@ -118,8 +154,19 @@ mod tests {
     }
 
     #[test]
+    fn tail_reads_the_end_of_a_file_across_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let text: String = (1..=50_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        let t = tail(&path, 20_000).unwrap();
+        assert_eq!((t.len(), t[0].as_str(), t[19_999].as_str()), (20_000, "line 30001", "line 50000"));
+        assert_eq!(tail(&path, 100_000).unwrap().len(), 50_000);
+    }
+
+    #[test]
     fn followers_get_new_lines_and_hear_when_they_fall_behind() {
-        let f = Feed::new(vec!["a".into()]);
+        let f = Feed::new(vec!["a".into()], vec![None]);
         let mut rx = f.subscribe();
         f.push(0, b"one");
         assert_eq!(&*rx.try_recv().unwrap().line, "one");

@@ -9,7 +9,7 @@ pub mod lines;
 pub mod reader;
 pub mod sink;
 
-pub use feed::{Feed, FeedLine};
+pub use feed::{tail, Feed, FeedLine};
 pub use lines::{LineSplitter, Lines};
 pub use reader::{forward, forward_watching, ReadyLine, MAX_LINE};
 pub use sink::{Sink, SinkConfig, SinkHandle, SourceId};
