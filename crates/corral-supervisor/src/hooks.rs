@@ -18,7 +18,7 @@
 //! The shell must be POSIX-compatible (bash, dash, zsh in sh mode).
 
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -32,7 +32,7 @@ use crate::env::{Env, EnvChanges};
 use crate::output::{forward, SinkHandle, SourceId};
 use crate::registry::{signal_group, Registry};
 use crate::signals::StopSignals;
-use crate::spawn::{output_pipe, place_fds, raw};
+use crate::spawn::{output_pipe, place_fds};
 
 /// The hidden subcommand that prints the environment, NUL-separated.
 pub const ENV_SUBCOMMAND: &str = "__env";
@@ -102,7 +102,7 @@ impl PreHook {
             .stdin(Stdio::null())
             .stdout(Stdio::from(out_w.try_clone().expect("dup")))
             .stderr(Stdio::from(out_w));
-        place_fds(&mut cmd, vec![raw(&env_w), raw(&ctl_r)]);
+        place_fds(&mut cmd, vec![env_w.as_raw_fd(), ctl_r.as_raw_fd()]);
         let (child, pid) = match ctx.registry.spawn(cmd) {
             Ok(c) => c,
             Err(e) => {
@@ -203,10 +203,6 @@ impl PreHook {
             }
         }
         registry.release(self.pid);
-    }
-
-    pub fn pid(&self) -> i32 {
-        self.pid
     }
 }
 

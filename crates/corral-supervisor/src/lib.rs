@@ -41,7 +41,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::actor::ActorContext;
-use crate::dispatcher::{status_of, Dispatcher};
+use crate::dispatcher::Dispatcher;
 use crate::env::{Env, PROCESS_NAME_VAR, PROJECT_ROOT_VAR, RUN_ID_VAR};
 use crate::exit::EndCause;
 use crate::guardian::Guardian;
@@ -213,7 +213,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
             let control = server.as_ref().map(|_| dispatcher::ControlLink { requests: requests_rx, events: states_tx.clone() });
             let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, resources, ctx, events_rx, control, changes).run(&mut signals).await;
             drop(watch_service);
-            let mut status = status_of(cause, succeeded);
+            let mut status = exit::exit_status(cause, succeeded);
             tracing::info!("all processes ended; exit status {status}");
             if status == 0 && cause != EndCause::Forced {
                 if let Some(text) = &plan.post_hook {

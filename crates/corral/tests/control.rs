@@ -228,7 +228,8 @@ fn stale_state_after_kill_9_is_recovered() {
     let p = Project::new();
     p.config(set());
     assert_eq!(p.corral(&["up", "-f", "dev.json", "-d", "--wait"]).status, 0);
-    let dir = state_dir_running(&p);
+    assert!(!ps(&p).is_empty());
+    let dir = p.state_dir("ctl");
     let pid: i32 = std::fs::read_to_string(dir.join("lock")).unwrap().trim().parse().unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL).unwrap();
     assert!(wait_until(HANG_GUARD, || !support::is_live(pid)));
@@ -239,24 +240,6 @@ fn stale_state_after_kill_9_is_recovered() {
     let again = p.corral(&["up", "-f", "dev.json", "-d", "--wait"]);
     assert_eq!(again.status, 0, "the stale socket and lock are no obstacle: {}", again.stderr);
     assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
-}
-
-/// The state directory of a running project, from `corral ps` failing... or its hello.
-fn state_dir_running(p: &Project) -> std::path::PathBuf {
-    let base = std::env::var_os("XDG_RUNTIME_DIR").map(|d| std::path::PathBuf::from(d).join("corral")).unwrap_or_else(|| format!("/tmp/corral-{}", nix::unistd::getuid()).into());
-    let list = ps(p);
-    assert!(!list.is_empty());
-    let root = p.path().canonicalize().unwrap();
-    std::fs::read_dir(base)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|d| d.file_name().unwrap().to_string_lossy().starts_with("ctl-") && {
-            let lock = std::fs::read_to_string(d.join("lock")).unwrap_or_default();
-            let pid = lock.trim().parse::<i32>().unwrap_or(0);
-            std::fs::read_link(format!("/proc/{pid}/cwd")).map(|c| c == root).unwrap_or(false)
-        })
-        .expect("the running project's state directory")
 }
 
 #[test]

@@ -137,22 +137,9 @@ fn bad_control_requests_get_errors_and_the_server_keeps_serving() {
     p.config(json!({"name": "corpus", "processes": {"a": {"command": "exec sleep 300"}}}));
     let run = p.start(&["up", "-f", "dev.json"]);
     run.wait_for_stderr_hint();
-    let sock = {
-        let out = p.corral(&["ps", "-f", "dev.json", "--json"]);
-        assert_eq!(out.status, 0, "{}", out.stderr);
-        let base = std::env::var_os("XDG_RUNTIME_DIR").map(|d| std::path::PathBuf::from(d).join("corral")).unwrap_or_else(|| format!("/tmp/corral-{}", nix::unistd::getuid()).into());
-        let root = p.path().canonicalize().unwrap();
-        std::fs::read_dir(base)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .find(|d| {
-                let pid: i32 = std::fs::read_to_string(d.join("lock")).unwrap_or_default().trim().parse().unwrap_or(0);
-                d.file_name().unwrap().to_string_lossy().starts_with("corpus-") && std::fs::read_link(format!("/proc/{pid}/cwd")).map(|c| c == root).unwrap_or(false)
-            })
-            .unwrap()
-            .join("control.sock")
-    };
+    let out = p.corral(&["ps", "-f", "dev.json", "--json"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let sock = p.state_dir("corpus").join("control.sock");
     let s = UnixStream::connect(&sock).unwrap();
     s.set_read_timeout(Some(HANG_GUARD)).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());

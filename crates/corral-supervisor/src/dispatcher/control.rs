@@ -222,7 +222,8 @@ impl Dispatcher {
 
     /// Tells followers about process `i`'s new state.
     pub(super) fn publish(&self, i: usize) {
-        if let Some(tx) = &self.state_events {
+        // Built only when someone listens (attach, wait): this runs on every transition.
+        if let Some(tx) = self.state_events.as_ref().filter(|tx| tx.receiver_count() > 0) {
             let _ = tx.send(self.info(i));
         }
     }

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::actor::{spawn_actor, ActorContext, ActorHandle, Command, Event, Resources};
 use crate::env::Env;
-use crate::exit::{exit_status, EndCause};
+use crate::exit::EndCause;
 use crate::plan::Plan;
 use crate::registry::Registry;
 use crate::signals::StopSignals;
@@ -368,8 +368,3 @@ async fn recv_sigchld(s: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-
-/// The exit status of a run that ended for `cause`.
-pub fn status_of(cause: EndCause, succeeded: bool) -> i32 {
-    exit_status(cause, succeeded)
-}

@@ -9,7 +9,7 @@ pub mod fds;
 pub mod pid_exec;
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
 use std::process::Stdio;
 
@@ -82,8 +82,3 @@ pub fn place_fds(cmd: &mut Command, fds: Vec<RawFd>) {
     }
 }
 
-/// The raw fd of an owned fd, for [`place_fds`]; the caller keeps `fd` open
-/// until the spawn has happened.
-pub fn raw(fd: &OwnedFd) -> RawFd {
-    fd.as_raw_fd()
-}

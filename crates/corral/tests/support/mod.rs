@@ -104,6 +104,24 @@ impl Project {
         self.start(&all).wait()
     }
 
+    /// The state directory of this project's running corral (the one whose
+    /// project id starts with `name-` and whose working directory is this project).
+    pub fn state_dir(&self, name: &str) -> PathBuf {
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(|d| PathBuf::from(d).join("corral"))
+            .unwrap_or_else(|| format!("/tmp/corral-{}", nix::unistd::getuid()).into());
+        let root = self.path().canonicalize().unwrap();
+        fs::read_dir(base)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|d| {
+                let pid: i32 = fs::read_to_string(d.join("lock")).unwrap_or_default().trim().parse().unwrap_or(0);
+                d.file_name().unwrap().to_string_lossy().starts_with(&format!("{name}-")) && fs::read_link(format!("/proc/{pid}/cwd")).map(|c| c == root).unwrap_or(false)
+            })
+            .expect("the running project's state directory")
+    }
+
     /// Live (non-zombie) processes carrying this test's mark.
     pub fn survivors(&self) -> Vec<String> {
         let needle = format!("CORRAL_TEST_MARK={}", self.mark);
