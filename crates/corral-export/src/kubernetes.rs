@@ -1,0 +1,7 @@
+//! Kubernetes (placeholder).
+use crate::common::Set;
+use crate::warnings::Warnings;
+use crate::{ExportError, File};
+pub(crate) fn export(_set: &Set, _w: &mut Warnings) -> Result<Vec<File>, ExportError> {
+    Err(ExportError::Unsupported { field: "format".into(), message: "kubernetes: not supported yet".into() })
+}

@@ -1,0 +1,128 @@
+//! `corral export`: the real binary's output checked by the real validators
+//! (`systemd-analyze verify`, the compose-spec JSON schema, `kubernetes-validate`),
+//! for the example and for a fixture that uses every mapped field, plus golden
+//! files (reviewed by hand once; `CORRAL_BLESS=1` rewrites them after a deliberate change).
+//!
+//! The validators are installed by .ci/run: systemd (systemd-analyze), python3 with
+//! jsonschema and PyYAML, kubernetes-validate (PyPI), and the compose-spec schema
+//! as shipped by the dclint npm package (`npm install -g dclint`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CORRAL: &str = env!("CARGO_BIN_EXE_corral");
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+fn example() -> PathBuf {
+    manifest_dir().join("../../example/dev.json")
+}
+fn every_field() -> PathBuf {
+    manifest_dir().join("tests/fixtures/export/every-field.json")
+}
+fn golden(name: &str) -> PathBuf {
+    manifest_dir().join("tests/fixtures/export/golden").join(name)
+}
+
+fn corral(args: &[&str]) -> Output {
+    Command::new(CORRAL).args(args).output().expect("run corral")
+}
+
+/// Exports `config` to a fresh directory; returns it with the stderr text.
+fn export_to_dir(config: &Path, format: &str, extra: &[&str]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut args = vec!["export", format, "-f", config.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = corral(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "corral export {format} failed: {stderr}");
+    (dir, stderr)
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    v.sort();
+    v
+}
+
+/// Compares `actual` with the golden file `name` (or rewrites it under CORRAL_BLESS=1).
+fn check_golden(name: &str, actual: &str) {
+    let path = golden(name);
+    if std::env::var_os("CORRAL_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (CORRAL_BLESS=1 writes it)", path.display()));
+    assert!(expected == actual, "{} differs from the export:\n{actual}", path.display());
+}
+
+fn require(tool: &str, install: &str) {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(found, "{tool} is needed for this test: {install} (.ci/run installs it)");
+}
+
+// ---------------------------------------------------------------- systemd
+
+/// Runs `systemd-analyze verify` on every unit in `dir` (as user units unless
+/// `system`) and returns the lines it printed that are not allowed: systemd 252
+/// exits 0 on unknown keys, so its output is the verdict. Allowed are only the
+/// keys from systemd 254 that the backoff mapping needs.
+fn systemd_verify(dir: &Path, system: bool) -> Vec<String> {
+    require("systemd-analyze", "apt-get install systemd");
+    let runtime = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("systemd-analyze");
+    if !system {
+        cmd.arg("--user").env("XDG_RUNTIME_DIR", runtime.path());
+    }
+    cmd.arg("verify").arg("--man=no").args(files_in(dir));
+    let o = cmd.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "systemd-analyze verify failed:\n{text}");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !(l.contains("Unknown key 'RestartSteps'") || l.contains("Unknown key 'RestartMaxDelaySec'")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn systemd_units_of_the_example_verify() {
+    for system in [false, true] {
+        let extra: &[&str] = if system { &["--system"] } else { &[] };
+        let (dir, _) = export_to_dir(&example(), "systemd", extra);
+        let out = dir.path().join("out");
+        let names: Vec<String> = files_in(&out).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["dev-init.service", "dev-test.service", "dev-web.service", "dev.target"]);
+        let bad = systemd_verify(&out, system);
+        assert!(bad.is_empty(), "systemd-analyze verify complained:\n{}", bad.join("\n"));
+    }
+}
+
+#[test]
+fn systemd_units_of_every_field_verify_and_match_the_golden_files() {
+    let root = tempfile::tempdir().unwrap();
+    let (dir, stderr) = export_to_dir(&every_field(), "systemd", &["--root", root.path().to_str().unwrap()]);
+    let out = dir.path().join("out");
+    let bad = systemd_verify(&out, false);
+    assert!(bad.is_empty(), "systemd-analyze verify complained:\n{}", bad.join("\n"));
+    // The backoff keys are there (systemd 254+, named in docs/production.md).
+    let db = std::fs::read_to_string(out.join("shop-db.service")).unwrap();
+    assert!(db.contains("RestartSteps=3\n") && db.contains("RestartMaxDelaySec=8s\n"), "{db}");
+    for field in [
+        "pre_hook", "post_hook", "log_location", "processes.cache.ready_log_line", "processes.cache.watch",
+        "processes.db.liveness_probe", "processes.notifier.ready_fd", "processes.worker.depends_on.cache.condition",
+        "processes.worker.availability.exit_on_skipped",
+    ] {
+        assert!(stderr.contains(&format!("warning: export systemd: {field}: ")), "no warning for {field}:\n{stderr}");
+    }
+
+    let (dir, _) = export_to_dir(&every_field(), "systemd", &["--root", "/srv/shop"]);
+    let mut all = String::new();
+    for f in files_in(&dir.path().join("out")) {
+        all.push_str(&format!("### {}\n{}\n", f.file_name().unwrap().to_string_lossy(), std::fs::read_to_string(&f).unwrap()));
+    }
+    check_golden("every-field.systemd", &all);
+}
