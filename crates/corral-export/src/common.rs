@@ -176,3 +176,12 @@ pub(crate) fn duration_text(d: std::time::Duration) -> String {
         format!("{}ms", d.as_millis().max(1))
     }
 }
+
+/// A JSON document as YAML (Compose, Kubernetes).
+pub(crate) fn yaml(doc: &serde_json::Value) -> Result<String, crate::ExportError> {
+    let mut text = serde_saphyr::to_string(doc).map_err(|e| crate::ExportError::Yaml(e.to_string()))?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}

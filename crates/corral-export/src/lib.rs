@@ -97,6 +97,8 @@ pub struct Export {
 pub enum ExportError {
     #[error("{field}: {message}")]
     Unsupported { field: String, message: String },
+    #[error("cannot write YAML: {0}")]
+    Yaml(String),
 }
 
 /// Exports `config` (already loaded and validated) to `format`.

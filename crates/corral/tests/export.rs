@@ -126,3 +126,62 @@ fn systemd_units_of_every_field_verify_and_match_the_golden_files() {
     }
     check_golden("every-field.systemd", &all);
 }
+
+// ---------------------------------------------------------------- Compose
+
+/// Validates a YAML file against a JSON schema with python's jsonschema; returns the errors.
+fn json_schema_errors(schema: &Path, file: &Path) -> Vec<String> {
+    require("python3", "apt-get install python3");
+    const SCRIPT: &str = r#"
+import json, sys
+import yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+doc = yaml.safe_load(open(sys.argv[2]))
+cls = jsonschema.validators.validator_for(schema)
+for e in sorted(cls(schema).iter_errors(doc), key=str):
+    print("/".join(map(str, e.absolute_path)) + ": " + e.message)
+"#;
+    let o = Command::new("python3").arg("-c").arg(SCRIPT).arg(schema).arg(file).output().unwrap();
+    assert!(o.status.success(), "the schema check could not run (pip install jsonschema pyyaml): {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
+}
+
+/// The compose-spec JSON schema, as the dclint npm package ships it (or $CORRAL_COMPOSE_SCHEMA).
+fn compose_schema() -> PathBuf {
+    if let Some(p) = std::env::var_os("CORRAL_COMPOSE_SCHEMA") {
+        return p.into();
+    }
+    require("npm", "apt-get install npm");
+    let o = Command::new("npm").args(["root", "-g"]).output().unwrap();
+    let path = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("dclint/schemas/compose.schema.json");
+    assert!(path.is_file(), "{} is missing: npm install -g dclint@3.1.0 (it ships the compose-spec schema)", path.display());
+    path
+}
+
+#[test]
+fn compose_files_validate_against_the_compose_spec_schema() {
+    let schema = compose_schema();
+    for config in [example(), every_field()] {
+        let (dir, _) = export_to_dir(&config, "compose", &[]);
+        let file = dir.path().join("out/compose.yaml");
+        let errors = json_schema_errors(&schema, &file);
+        assert!(errors.is_empty(), "{}: compose.yaml breaks the compose-spec schema:\n{}", config.display(), errors.join("\n"));
+    }
+    // The check can fail: a wrong type is reported.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "services:\n  a:\n    image: x\n    restart: 3\n").unwrap();
+    assert!(!json_schema_errors(&schema, &bad).is_empty());
+}
+
+#[test]
+fn compose_export_of_every_field_matches_the_golden_file_and_names_what_it_drops() {
+    let (dir, stderr) = export_to_dir(&every_field(), "compose", &[]);
+    check_golden("every-field.compose.yaml", &std::fs::read_to_string(dir.path().join("out/compose.yaml")).unwrap());
+    for field in [
+        "processes.db.liveness_probe", "processes.db.shutdown.command", "processes.events.ready_notify", "processes.events.watchdog",
+        "processes.worker.depends_on.migrate.condition", "processes.migrate.success_exit_codes", "processes.report.availability.exit_on_end",
+    ] {
+        assert!(stderr.contains(&format!("warning: export compose: {field}: ")), "no warning for {field}:\n{stderr}");
+    }
+}
