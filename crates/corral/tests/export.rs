@@ -185,3 +185,54 @@ fn compose_export_of_every_field_matches_the_golden_file_and_names_what_it_drops
         assert!(stderr.contains(&format!("warning: export compose: {field}: ")), "no warning for {field}:\n{stderr}");
     }
 }
+
+// ---------------------------------------------------------------- Kubernetes
+
+/// `kubernetes-validate --strict` on a file; returns its complaints.
+fn kubernetes_errors(file: &Path) -> Vec<String> {
+    require("kubernetes-validate", "pip install kubernetes-validate");
+    let o = Command::new("kubernetes-validate").arg("--strict").arg(file).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let mut bad: Vec<String> = text.lines().filter(|l| !l.starts_with("INFO ")).map(str::to_string).collect();
+    if !o.status.success() && bad.is_empty() {
+        bad.push(format!("kubernetes-validate exited with {}", o.status));
+    }
+    bad
+}
+
+#[test]
+fn kubernetes_manifests_validate_against_the_kubernetes_schemas() {
+    for (config, kinds) in [
+        (example(), &["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Job", "Deployment"][..]),
+        (every_field(), &["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Service", "Job", "Deployment"][..]),
+    ] {
+        let (dir, _) = export_to_dir(&config, "kubernetes", &["--image", "registry.example/shop:1"]);
+        let file = dir.path().join("out/kubernetes.yaml");
+        let errors = kubernetes_errors(&file);
+        assert!(errors.is_empty(), "{}: kubernetes.yaml does not validate:\n{}", config.display(), errors.join("\n"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        for kind in kinds {
+            assert!(text.contains(&format!("\nkind: {kind}\n")), "no {kind} in:\n{text}");
+        }
+        assert!(text.contains("image: registry.example/shop:1"));
+    }
+    // The check can fail: a wrong type is reported.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: 1\n").unwrap();
+    assert!(!kubernetes_errors(&bad).is_empty());
+}
+
+#[test]
+fn kubernetes_export_of_every_field_matches_the_golden_file_and_names_what_it_drops() {
+    let (dir, stderr) = export_to_dir(&every_field(), "kubernetes", &["--process-image", "db=redis:7"]);
+    let text = std::fs::read_to_string(dir.path().join("out/kubernetes.yaml")).unwrap();
+    assert!(text.contains("image: redis:7"), "{text}");
+    check_golden("every-field.kubernetes.yaml", &text);
+    for field in [
+        "processes.db.availability.max_restarts", "processes.api.shutdown.signal", "processes.events.ready_notify",
+        "processes.events.watchdog", "processes.worker.depends_on.cache.condition", "processes.api.readiness_probe.http_get.status_code",
+    ] {
+        assert!(stderr.contains(&format!("warning: export kubernetes: {field}: ")), "no warning for {field}:\n{stderr}");
+    }
+}
