@@ -236,3 +236,32 @@ fn kubernetes_export_of_every_field_matches_the_golden_file_and_names_what_it_dr
         assert!(stderr.contains(&format!("warning: export kubernetes: {field}: ")), "no warning for {field}:\n{stderr}");
     }
 }
+
+// ---------------------------------------------------------------- Procfile
+
+#[test]
+fn procfile_lines_run_under_honcho_with_their_directory_environment_and_text() {
+    require("honcho", "pip install honcho");
+    let (dir, _) = export_to_dir(&manifest_dir().join("tests/fixtures/export/procfile-run.json"), "procfile", &[]);
+    let out = dir.path().join("out");
+    std::fs::create_dir(out.join("sub dir")).unwrap();
+    let o = Command::new("honcho").args(["--no-colour", "--no-prefix", "start", "show"]).current_dir(&out).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("cwd=sub dir\n"), "{text}");
+    assert!(text.contains("greeting=it's 100% \"$HOME\" mode=test run\n"), "{text}");
+    assert!(text.contains("back\\slash\n"), "{text}");
+}
+
+#[test]
+fn procfile_of_every_field_is_valid_for_honcho_and_matches_the_golden_file() {
+    require("honcho", "pip install honcho");
+    let (dir, stderr) = export_to_dir(&every_field(), "procfile", &[]);
+    let out = dir.path().join("out");
+    let o = Command::new("honcho").arg("check").current_dir(&out).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && text.contains("Valid procfile detected (cache, db, events, migrate, api, notifier, worker)"), "{text}");
+    check_golden("every-field.Procfile", &std::fs::read_to_string(out.join("Procfile")).unwrap());
+    for field in ["processes.api.depends_on.db", "processes.db.readiness_probe", "processes.report.disabled", "processes.events.listen"] {
+        assert!(stderr.contains(&format!("warning: export procfile: {field}: ")), "no warning for {field}:\n{stderr}");
+    }
+}
