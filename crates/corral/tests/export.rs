@@ -265,3 +265,83 @@ fn procfile_of_every_field_is_valid_for_honcho_and_matches_the_golden_file() {
         assert!(stderr.contains(&format!("warning: export procfile: {field}: ")), "no warning for {field}:\n{stderr}");
     }
 }
+
+// ---------------------------------------------------------------- bad input
+
+fn run_export(args: &[&str]) -> (i32, String, String) {
+    let o = corral(args);
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn strict_turns_every_unexpressible_field_into_an_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("units");
+    let ex = example();
+    let (code, stdout, stderr) = run_export(&["export", "kubernetes", "--strict", "-f", ex.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("error: export kubernetes: processes.web.shutdown.signal: "), "{stderr}");
+    assert!(stderr.contains("error: export kubernetes: pre_hook: "), "{stderr}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(!out.exists(), "--strict created the output directory");
+    // Without --strict the same export succeeds, with the same fields as warnings.
+    let (code, _, stderr) = run_export(&["export", "kubernetes", "-f", ex.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("warning: export kubernetes: processes.web.shutdown.signal: "), "{stderr}");
+    // A set every target can express passes --strict.
+    let plain = dir.path().join("plain.json");
+    std::fs::write(&plain, r#"{"processes":{"api":{"command":"exec sleep 100","availability":{"restart":"always"}}}}"#).unwrap();
+    let (code, stdout, stderr) = run_export(&["export", "kubernetes", "--strict", "-f", plain.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("kind: Deployment") && stderr.is_empty(), "{stdout}\n{stderr}");
+}
+
+#[test]
+fn an_existing_file_in_the_output_directory_stops_the_export_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("units");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("dev-web.service"), "mine\n").unwrap();
+    let ex = example();
+    let (code, _, stderr) = run_export(&["export", "systemd", "-f", ex.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("dev-web.service: already exists") && stderr.contains("nothing was written"), "{stderr}");
+    let left: Vec<PathBuf> = files_in(&out);
+    assert_eq!(left, [out.join("dev-web.service")], "files were written half-way");
+    assert_eq!(std::fs::read_to_string(out.join("dev-web.service")).unwrap(), "mine\n");
+}
+
+#[test]
+fn an_unwritable_output_is_an_error_that_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    // Root ignores permission bits, so unwritable places are a regular file, a
+    // directory under a regular file, and /proc (which takes no new files).
+    let cases = [file.clone(), file.join("sub"), PathBuf::from("/proc/self"), PathBuf::from("/proc/corral-export-test")];
+    for out in &cases {
+        let (code, stdout, stderr) = run_export(&["export", "systemd", "-f", ex.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert_eq!(code, 2, "{}: {stderr}", out.display());
+        assert!(stdout.is_empty() && stderr.contains("nothing was written"), "{}: {stderr}", out.display());
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    assert_eq!(files_in(dir.path()), [file]);
+}
+
+#[test]
+fn bad_arguments_are_errors_with_status_2() {
+    let ex = example();
+    let ex = ex.to_str().unwrap();
+    let (code, _, stderr) = run_export(&["export", "compose", "-f", ex, "--process-image", "nosuch=img"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--process-image \"nosuch=img\""), "{stderr}");
+    let (code, _, stderr) = run_export(&["export", "compose", "-f", ex, "--root", "relative/dir"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--root relative/dir: must be an absolute path"), "{stderr}");
+    let (code, _, _) = run_export(&["export", "systemd", "-f", "/nonexistent/corral.json"]);
+    assert_eq!(code, 2);
+    let (code, _, _) = run_export(&["export", "nosuchformat", "-f", ex]);
+    assert_eq!(code, 2);
+}
