@@ -6,7 +6,7 @@
 //! | a process | a Deployment (`replicas: 1`, `0` if `disabled`) |
 //! | a one-shot (others wait for it to complete, or `exit_on_end`) | a Job (`suspend: true` if `disabled`) |
 //! | `command` / `entrypoint`, `shell` | the container's `command:` (images from `--image` / `--process-image`) |
-//! | `environment` | a ConfigMap `SET-PROCESS-env`, used with `envFrom:` |
+//! | `environment` | a ConfigMap `SET-PROCESS-env`, used with `envFrom:`; names given with `--secret` go to a Secret `SET-PROCESS-secret` instead |
 //! | `ports`, TCP/UDP `listen` | `containerPort`s and a Service `SET-PROCESS` |
 //! | `readiness_probe`, `liveness_probe` | `readinessProbe`, `livenessProbe` (exec, httpGet, tcpSocket) |
 //! | `depends_on` a process with ports | an init container waiting for a TCP connection through its Service (Services route to ready pods only) |
@@ -31,12 +31,22 @@ pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Result<Vec<File>, Ex
     let mut needs_waiter = false;
     for &name in &set.order {
         let p = set.process(name);
-        let env: Map<String, Value> = set.env(name).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let (secret, env): (Vec<_>, Vec<_>) = set.env(name).into_iter().partition(|(key, _)| set.options.secrets.contains(key));
+        let env: Map<String, Value> = env.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let secret: Map<String, Value> = secret.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         if !env.is_empty() {
             docs.push(json!({
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": { "name": k.env(name), "labels": k.labels(name) },
                 "data": env,
+            }));
+        }
+        if !secret.is_empty() {
+            docs.push(json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": { "name": k.secret(name), "labels": k.labels(name) },
+                "type": "Opaque",
+                "stringData": secret,
             }));
         }
         let ports = set.declared_ports(name);
@@ -48,7 +58,7 @@ pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Result<Vec<File>, Ex
                 "spec": { "selector": k.selector(name), "ports": sp },
             }));
         }
-        let (pod, waiter) = pod(set, &k, name, !env.is_empty(), warnings);
+        let (pod, waiter) = pod(set, &k, name, !env.is_empty(), !secret.is_empty(), warnings);
         needs_waiter |= waiter;
         let meta = json!({ "name": k.object(name), "labels": k.labels(name), "annotations": annotations(set, name) });
         let template = json!({ "metadata": { "labels": k.labels(name) }, "spec": pod });
@@ -117,6 +127,9 @@ impl Names {
     fn env(&self, process: &str) -> String {
         dns_label(&format!("{}-{}-env", self.set, process))
     }
+    fn secret(&self, process: &str) -> String {
+        dns_label(&format!("{}-{}-secret", self.set, process))
+    }
     fn waiter(&self) -> String {
         dns_label(&format!("{}-waiter", self.set))
     }
@@ -150,15 +163,22 @@ fn port_name(name: &str) -> String {
 }
 
 /// The pod spec, and whether it uses the `kubectl wait` ServiceAccount.
-fn pod(set: &Set, k: &Names, name: &str, has_env: bool, warnings: &mut Warnings) -> (Value, bool) {
+fn pod(set: &Set, k: &Names, name: &str, has_env: bool, has_secret: bool, warnings: &mut Warnings) -> (Value, bool) {
     let p = set.process(name);
     let mut c = Map::new();
     c.insert("name".into(), dns_label(name).into());
     c.insert("image".into(), set.options.image_for(name).into());
     c.insert("command".into(), json!(set.argv(name, warnings)));
     c.insert("workingDir".into(), set.working_dir(name).to_string_lossy().into_owned().into());
+    let mut from = Vec::new();
     if has_env {
-        c.insert("envFrom".into(), json!([{ "configMapRef": { "name": k.env(name) } }]));
+        from.push(json!({ "configMapRef": { "name": k.env(name) } }));
+    }
+    if has_secret {
+        from.push(json!({ "secretRef": { "name": k.secret(name) } }));
+    }
+    if !from.is_empty() {
+        c.insert("envFrom".into(), Value::Array(from));
     }
     let ports = set.declared_ports(name);
     if !ports.is_empty() {
@@ -186,7 +206,8 @@ fn pod(set: &Set, k: &Names, name: &str, has_env: bool, warnings: &mut Warnings)
         let dep_ports = set.declared_ports(dep);
         let one_shot = set.is_one_shot(dep);
         let wait_name = dns_label(&format!("wait-{dep}"));
-        let kubectl = |args: Vec<String>| json!({ "name": wait_name, "image": KUBECTL_IMAGE, "command": args });
+        // The kubectl image's entrypoint is kubectl (it has no shell).
+        let kubectl = |args: Vec<String>| json!({ "name": wait_name, "image": set.options.kubectl_image.as_deref().unwrap_or(KUBECTL_IMAGE), "args": args });
         let started_or_healthy = |warnings: &mut Warnings| -> (Value, bool) {
             if let (Some((_, port, "TCP")), false) = (dep_ports.first().map(|(n, p, pr)| (n, *p, *pr)), one_shot) {
                 let script = format!("until (exec 3<>/dev/tcp/{}/{port}) 2>/dev/null; do sleep 1; done", k.object(dep));
@@ -195,7 +216,7 @@ fn pod(set: &Set, k: &Names, name: &str, has_env: bool, warnings: &mut Warnings)
                 if one_shot {
                     warnings.process(name, &at, "the dependency runs as a Job; waits for its pod to be Ready");
                 }
-                (kubectl(vec!["kubectl".into(), "wait".into(), "--for=condition=Ready".into(), "pod".into(), format!("--selector=app.kubernetes.io/part-of={},app.kubernetes.io/name={}", k.set, dns_label(dep)), "--timeout=-1s".into()]), true)
+                (kubectl(vec!["wait".into(), "--for=condition=Ready".into(), "pod".into(), format!("--selector=app.kubernetes.io/part-of={},app.kubernetes.io/name={}", k.set, dns_label(dep)), "--timeout=-1s".into()]), true)
             }
         };
         let (init, uses_kubectl) = match d.condition {
@@ -208,7 +229,7 @@ fn pod(set: &Set, k: &Names, name: &str, has_env: bool, warnings: &mut Warnings)
                 if d.condition == Condition::ProcessCompleted {
                     warnings.process(name, &at, "process_completed: waits for the Job to complete successfully");
                 }
-                (kubectl(vec!["kubectl".into(), "wait".into(), "--for=condition=complete".into(), format!("job/{}", k.object(dep)), "--timeout=-1s".into()]), true)
+                (kubectl(vec!["wait".into(), "--for=condition=complete".into(), format!("job/{}", k.object(dep)), "--timeout=-1s".into()]), true)
             }
         };
         waiter |= uses_kubectl;

@@ -24,6 +24,7 @@ use std::path::PathBuf;
 
 use corral_config::Config;
 
+pub use kubernetes::KUBECTL_IMAGE;
 pub use warnings::{Warning, Warnings};
 
 /// The targets `corral export` knows.
@@ -62,11 +63,15 @@ pub struct Options {
     pub image: Option<String>,
     /// Compose and Kubernetes: an image per process, winning over `image`.
     pub images: BTreeMap<String, String>,
+    /// Kubernetes: environment variables that go to a Secret instead of the ConfigMap.
+    pub secrets: Vec<String>,
+    /// Kubernetes: the image `kubectl wait` init containers run (default [`KUBECTL_IMAGE`]).
+    pub kubectl_image: Option<String>,
 }
 
 impl Options {
     pub fn new(name: impl Into<String>, root: impl Into<PathBuf>) -> Self {
-        Options { name: name.into(), root: root.into(), system: false, image: None, images: BTreeMap::new() }
+        Options { name: name.into(), root: root.into(), system: false, image: None, images: BTreeMap::new(), secrets: Vec::new(), kubectl_image: None }
     }
 
     pub(crate) fn image_for(&self, process: &str) -> String {

@@ -64,6 +64,12 @@ pub struct ExportArgs {
     /// Compose and Kubernetes: the image of one process (`outputs.images.PROCESS`); repeatable.
     #[arg(long = "process-image", value_name = "PROCESS=IMAGE")]
     pub process_image: Vec<String>,
+    /// Kubernetes: put this environment variable in a Secret instead of the ConfigMap; repeatable.
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secret: Vec<String>,
+    /// Kubernetes: the image of the init containers that run `kubectl wait`.
+    #[arg(long, value_name = "IMAGE", default_value = corral_export::KUBECTL_IMAGE)]
+    pub kubectl_image: String,
     /// Where the project lives on the target; relative paths resolve against it
     /// (default: the current directory; /app for Compose and Kubernetes).
     #[arg(long, value_name = "DIR")]
@@ -94,9 +100,16 @@ pub fn run(args: &ExportArgs) -> i32 {
             }
         },
     };
+    let known = |var: &str| loaded.config.environment.iter().any(|(k, _)| k == var) || loaded.config.processes.values().any(|p| p.environment.iter().any(|(k, _)| k == var));
+    if let Some(unknown) = args.secret.iter().find(|s| !known(s)) {
+        eprintln!("corral: error: --secret {unknown}: no process has this environment variable");
+        return BAD_CONFIG;
+    }
     let mut options = Options::new(name, root);
     options.system = args.system;
     options.image = args.image.clone();
+    options.secrets = args.secret.clone();
+    options.kubectl_image = Some(args.kubectl_image.clone());
     for pi in &args.process_image {
         match pi.split_once('=') {
             Some((p, img)) if loaded.config.processes.contains_key(p) && !img.is_empty() => {

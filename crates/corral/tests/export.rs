@@ -216,6 +216,13 @@ fn kubernetes_manifests_validate_against_the_kubernetes_schemas() {
         }
         assert!(text.contains("image: registry.example/shop:1"));
     }
+    // Values named with --secret move to Secrets, which validate too.
+    let (dir, _) = export_to_dir(&every_field(), "kubernetes", &["--secret", "GREETING"]);
+    let file = dir.path().join("out/kubernetes.yaml");
+    let errors = kubernetes_errors(&file);
+    assert!(errors.is_empty(), "with --secret: {}", errors.join("\n"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("\nkind: Secret\n") && text.contains("secretRef:") && text.contains("stringData:\n  GREETING: hello 100% $HOME\n"), "{text}");
     // The check can fail: a wrong type is reported.
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
@@ -340,6 +347,9 @@ fn bad_arguments_are_errors_with_status_2() {
     let (code, _, stderr) = run_export(&["export", "compose", "-f", ex, "--root", "relative/dir"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--root relative/dir: must be an absolute path"), "{stderr}");
+    let (code, _, stderr) = run_export(&["export", "kubernetes", "-f", ex, "--secret", "NOPE"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--secret NOPE: no process has this environment variable"), "{stderr}");
     let (code, _, _) = run_export(&["export", "systemd", "-f", "/nonexistent/corral.json"]);
     assert_eq!(code, 2);
     let (code, _, _) = run_export(&["export", "nosuchformat", "-f", ex]);
