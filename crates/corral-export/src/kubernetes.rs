@@ -29,8 +29,17 @@ pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Result<Vec<File>, Ex
     let k = Names { set: dns_label(&set.options.name) };
     let mut docs: Vec<Value> = Vec::new();
     let mut needs_waiter = false;
+    let mut seen: Vec<String> = Vec::new();
     for &name in &set.order {
         let p = set.process(name);
+        let label = dns_label(name);
+        if seen.contains(&label) {
+            return Err(ExportError::Unsupported { field: format!("processes.{name}"), message: format!("another process also becomes {label:?} in Kubernetes names; rename one") });
+        }
+        if label != name {
+            warnings.process(name, "", format!("named {label:?} in Kubernetes (lower-case letters, digits and '-')"));
+        }
+        seen.push(label);
         let (secret, env): (Vec<_>, Vec<_>) = set.env(name).into_iter().partition(|(key, _)| set.options.secrets.contains(key));
         let env: Map<String, Value> = env.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
         let secret: Map<String, Value> = secret.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
