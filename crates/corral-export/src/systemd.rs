@@ -123,7 +123,7 @@ fn service(set: &Set, name: &str, prefix: &str, target: &str, warnings: &mut War
         let names: Vec<String> = p.listen.iter().enumerate().map(|(i, l)| if i == 0 { format!("{unit}.socket") } else { format!("{unit}-{}.socket", unit_name(&l.name)) }).collect();
         let _ = writeln!(s, "Sockets={}", names.join(" "));
     }
-    if let Some(probe) = &p.readiness_probe {
+    if let (Some(probe), false) = (&p.readiness_probe, one_shot) {
         let check = set.probe_argv(name, probe);
         let script = format!(
             "sleep {init}; n=0; while :; do if timeout {t} {check}; then n=$((n+1)); [ \"$n\" -ge {succ} ] && exit 0; else n=0; fi; sleep {period}; done",
@@ -316,9 +316,9 @@ fn quote(text: &str, dollars: bool) -> String {
     s
 }
 
-/// A plain value (Description=, paths): specifiers escaped, control characters dropped.
+/// A plain value (Description=, paths): specifiers escaped, control characters as spaces.
 fn value(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect::<String>().replace('%', "%%")
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().replace('%', "%%")
 }
 
 #[cfg(test)]

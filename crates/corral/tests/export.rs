@@ -146,6 +146,27 @@ for e in sorted(cls(schema).iter_errors(doc), key=str):
     String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
 }
 
+/// The set's global environment must come back unchanged from every process of a
+/// YAML export (Compose: after undoing `$$`; Kubernetes: ConfigMaps and Secrets).
+fn yaml_environment_round_trips(file: &Path, format: &str) {
+    const SCRIPT: &str = r#"
+import json, sys, yaml
+config = json.load(open(sys.argv[1]))
+want = config["environment"]
+docs = [d for d in yaml.safe_load_all(open(sys.argv[2])) if d]
+if sys.argv[3] == "compose":
+    envs = [{k: v.replace("$$", "$") for k, v in s["environment"].items()} for n, s in docs[0]["services"].items() if n != "corral-net"]
+else:
+    envs = [d.get("data") or d.get("stringData") for d in docs if d["kind"] in ("ConfigMap", "Secret")]
+assert len(envs) == len(config["processes"]), (len(envs), envs)
+for env in envs:
+    for k, v in want.items():
+        assert env[k] == v, (k, env[k], v)
+"#;
+    let o = Command::new("python3").arg("-c").arg(SCRIPT).arg(every_field()).arg(file).arg(format).output().unwrap();
+    assert!(o.status.success(), "{format}: the environment does not round-trip: {}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// The compose-spec JSON schema, as the dclint npm package ships it (or $CORRAL_COMPOSE_SCHEMA).
 fn compose_schema() -> PathBuf {
     if let Some(p) = std::env::var_os("CORRAL_COMPOSE_SCHEMA") {
@@ -177,6 +198,7 @@ fn compose_files_validate_against_the_compose_spec_schema() {
 #[test]
 fn compose_export_of_every_field_matches_the_golden_file_and_names_what_it_drops() {
     let (dir, stderr) = export_to_dir(&every_field(), "compose", &[]);
+    yaml_environment_round_trips(&dir.path().join("out/compose.yaml"), "compose");
     check_golden("every-field.compose.yaml", &std::fs::read_to_string(dir.path().join("out/compose.yaml")).unwrap());
     for field in [
         "processes.db.liveness_probe", "processes.db.shutdown.command", "processes.events.ready_notify", "processes.events.watchdog",
@@ -235,6 +257,7 @@ fn kubernetes_export_of_every_field_matches_the_golden_file_and_names_what_it_dr
     let (dir, stderr) = export_to_dir(&every_field(), "kubernetes", &["--process-image", "db=redis:7"]);
     let text = std::fs::read_to_string(dir.path().join("out/kubernetes.yaml")).unwrap();
     assert!(text.contains("image: redis:7"), "{text}");
+    yaml_environment_round_trips(&dir.path().join("out/kubernetes.yaml"), "kubernetes");
     check_golden("every-field.kubernetes.yaml", &text);
     for field in [
         "processes.db.availability.max_restarts", "processes.api.shutdown.signal", "processes.events.ready_notify",
