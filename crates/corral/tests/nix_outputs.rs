@@ -30,6 +30,12 @@ corral.shop = {
     };
   };
 };
+# The same set built with nix2container: a stand-in buildImage that records its arguments.
+corral.boxed = {
+  settings.processes.web = { command = "exec python3 -m http.server 8000"; ports.http = 8000; };
+  image.nix2container.buildImage = { name, tag, config, copyToRoot, perms ? [ ], ... }:
+    pkgs.writeTextFile { name = "n2c-${name}"; text = builtins.toJSON { inherit name tag config; roots = map toString copyToRoot; }; };
+};
 packages = lib.mapAttrs' (f: d: lib.nameValuePair "shop-export-${f}" d) config.corral.shop.outputs.exports
   // { shop-web-image = config.corral.shop.outputs.images.web; };
 "#;
@@ -50,7 +56,7 @@ impl Flake {
     flake-parts.lib.mkFlake {{ inherit inputs; }} {{
       systems = [ "x86_64-linux" ];
       imports = [ corral.flakeModule ];
-      perSystem = {{ config, system, lib, ... }}: {{
+      perSystem = {{ config, system, lib, pkgs, ... }}: {{
         _module.args.pkgs = import ./stand-in-pkgs.nix {{
           inherit system;
           corralBin = "{bin}";
@@ -131,6 +137,20 @@ fn the_set_image_holds_corral_as_entrypoint_and_runs_the_set_from_its_layout() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains("fetched 200"), "{stdout}");
+    });
+}
+
+#[test]
+fn with_nix2container_the_image_is_its_build_image_with_the_same_config() {
+    with_inputs("with_nix2container_the_image_is_its_build_image_with_the_same_config", || {
+        let fx = Flake::new();
+        let built: serde_json::Value = serde_json::from_str(&fs::read_to_string(fx.build("boxed-image")).unwrap()).unwrap();
+        assert_eq!(built["name"], "boxed");
+        assert_eq!(built["tag"], "latest");
+        assert_eq!(built["config"]["Entrypoint"][1], "up");
+        assert_eq!(built["config"]["ExposedPorts"], serde_json::json!({ "8000/tcp": {} }));
+        let roots: Vec<String> = serde_json::from_value(built["roots"].clone()).unwrap();
+        assert!(roots.iter().any(|r| r.ends_with("-corral")) && roots.iter().any(|r| r.ends_with("-corral-image-dirs")), "{roots:?}");
     });
 }
 

@@ -49,6 +49,8 @@ let
     mkdir -p .${cfg.root} tmp
     chmod 1777 tmp
   '';
+  # The same directories for nix2container, which copies store paths into the root.
+  rootDirs = pkgs.runCommand "corral-image-dirs" { } "mkdir -p $out${cfg.root} $out/tmp";
 
   build = imageName: contents: imageConfig:
     if cfg.nix2container != null then
@@ -56,8 +58,8 @@ let
         name = imageName;
         inherit (cfg) tag;
         config = imageConfig;
-        copyToRoot = pkgs.buildEnv { name = "${imageName}-root"; paths = contents; pathsToLink = [ "/bin" ]; };
-        initializeNixDatabase = false;
+        copyToRoot = contents ++ [ rootDirs ];
+        perms = [ { path = rootDirs; regex = "/tmp"; mode = "1777"; } ];
       }
     else
       pkgs.dockerTools.streamLayeredImage {
