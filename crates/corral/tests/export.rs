@@ -104,6 +104,9 @@ fn systemd_units_of_the_example_verify() {
 #[test]
 fn systemd_units_of_every_field_verify_and_match_the_golden_files() {
     let root = tempfile::tempdir().unwrap();
+    let (sys, _) = export_to_dir(&every_field(), "systemd", &["--system", "--root", root.path().to_str().unwrap()]);
+    let bad = systemd_verify(&sys.path().join("out"), true);
+    assert!(bad.is_empty(), "systemd-analyze verify (system units) complained:\n{}", bad.join("\n"));
     let (dir, stderr) = export_to_dir(&every_field(), "systemd", &["--root", root.path().to_str().unwrap()]);
     let out = dir.path().join("out");
     let bad = systemd_verify(&out, false);
