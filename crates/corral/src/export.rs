@@ -68,15 +68,37 @@ pub struct ExportArgs {
     #[arg(long = "secret", value_name = "NAME")]
     pub secret: Vec<String>,
     /// Kubernetes: the image of the init containers that run `kubectl wait`.
-    #[arg(long, value_name = "IMAGE", default_value = corral_export::KUBECTL_IMAGE)]
-    pub kubectl_image: String,
+    /// (default: registry.k8s.io/kubectl, see docs/production.md)
+    #[arg(long, value_name = "IMAGE")]
+    pub kubectl_image: Option<String>,
     /// Where the project lives on the target; relative paths resolve against it
     /// (default: the current directory; /app for Compose and Kubernetes).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 }
 
+/// Flags that mean nothing for the chosen format are mistakes, not no-ops.
+fn check_flags(args: &ExportArgs) -> Result<(), String> {
+    let format = Format::from(args.format);
+    let only = |set: bool, flag: &str, formats: &[Format]| {
+        if set && !formats.contains(&format) {
+            let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+            return Err(format!("{flag} applies to {} only, not {}", names.join(" and "), format.name()));
+        }
+        Ok(())
+    };
+    only(args.system, "--system", &[Format::Systemd])?;
+    only(args.image.is_some(), "--image", &[Format::Compose, Format::Kubernetes])?;
+    only(!args.process_image.is_empty(), "--process-image", &[Format::Compose, Format::Kubernetes])?;
+    only(!args.secret.is_empty(), "--secret", &[Format::Kubernetes])?;
+    only(args.kubectl_image.is_some(), "--kubectl-image", &[Format::Kubernetes])
+}
+
 pub fn run(args: &ExportArgs) -> i32 {
+    if let Err(e) = check_flags(args) {
+        eprintln!("corral: error: {e}");
+        return BAD_CONFIG;
+    }
     let loaded = match crate::check::load_reporting(&args.target.config, false) {
         Ok(l) => l,
         Err(status) => return status,
@@ -109,7 +131,7 @@ pub fn run(args: &ExportArgs) -> i32 {
     options.system = args.system;
     options.image = args.image.clone();
     options.secrets = args.secret.clone();
-    options.kubectl_image = Some(args.kubectl_image.clone());
+    options.kubectl_image = args.kubectl_image.clone();
     for pi in &args.process_image {
         match pi.split_once('=') {
             Some((p, img)) if loaded.config.processes.contains_key(p) && !img.is_empty() => {

@@ -378,6 +378,12 @@ fn bad_arguments_are_errors_with_status_2() {
     assert!(stderr.contains("--secret NOPE: no process has this environment variable"), "{stderr}");
     let (code, _, _) = run_export(&["export", "systemd", "-f", "/nonexistent/corral.json"]);
     assert_eq!(code, 2);
+    let (code, _, stderr) = run_export(&["export", "compose", "-f", ex, "--system"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--system applies to systemd only, not compose"), "{stderr}");
+    let (code, _, stderr) = run_export(&["export", "systemd", "-f", ex, "--image", "x"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--image applies to compose and kubernetes only, not systemd"), "{stderr}");
     let (code, _, _) = run_export(&["export", "nosuchformat", "-f", ex]);
     assert_eq!(code, 2);
 }

@@ -1,8 +1,9 @@
 # `outputs.exports.<format>`: the set exported by `corral export` at build time
-# (systemd units, a Compose file, Kubernetes manifests, a Procfile), so a
-# deployment can take them from the flake: `nix build .#<name>.exports.systemd`
-# style access through `corral.<name>.outputs.exports`. Compose and Kubernetes
-# name the images `outputs.image` and `outputs.images.<process>` are tagged with.
+# (systemd units, a Compose file, Kubernetes manifests, a Procfile), each a
+# directory a deployment can take from the flake (for example
+# `packages.shop-units = config.corral.shop.outputs.exports.systemd;`). Compose
+# and Kubernetes name the images that `outputs.image` and `outputs.images.<process>`
+# are tagged with. Fields a target cannot express are listed in the build log.
 { name, config, pkgs, lib, ... }:
 let
   inherit (lib) mkOption types literalExpression;
