@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use corral_config::{port_env_name, Condition, Config, DepGraph, Probe, ProbePort, Process};
+use corral_config::{port_env_name, Condition, Config, DepGraph, ExecProbe, Probe, ProbePort, Process};
 
 use crate::shell;
 use crate::warnings::Warnings;
@@ -132,10 +132,15 @@ impl<'a> Set<'a> {
     }
 
     /// The argv that runs `probe` once.
+    /// An exec probe with its own `working_dir` changes into it first.
     pub fn probe_argv(&self, name: &str, probe: &Probe) -> Vec<String> {
         let tcp = probe.tcp_socket.as_ref().map(|t| (t, self.probe_port(name, &t.port)));
         let http = probe.http_get.as_ref().map(|h| (h, self.probe_port(name, &h.port)));
-        shell::probe_argv(&self.shell(), &self.bash(), probe.exec.as_ref(), tcp, http).unwrap_or_default()
+        let exec = probe.exec.as_ref().map(|e| match &e.working_dir {
+            Some(dir) => ExecProbe { command: format!("cd {} && {}", shell::quote(&self.abs(dir).to_string_lossy()), e.command), working_dir: None },
+            None => e.clone(),
+        });
+        shell::probe_argv(&self.shell(), &self.bash(), exec.as_ref(), tcp, http).unwrap_or_default()
     }
 
     /// The ports a process declares (allocated ports and TCP/UDP listeners), by name.

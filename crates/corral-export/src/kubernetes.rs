@@ -298,9 +298,8 @@ fn pod(set: &Set, k: &Names, name: &str, has_env: bool, has_secret: bool, warnin
 
 fn k8s_probe(set: &Set, name: &str, probe: &Probe, field: &str, liveness: bool, warnings: &mut Warnings) -> Value {
     let mut v = Map::new();
-    if let Some(e) = &probe.exec {
-        let [sh, arg] = set.shell();
-        v.insert("exec".into(), json!({ "command": [sh, arg, e.command] }));
+    if probe.exec.is_some() {
+        v.insert("exec".into(), json!({ "command": set.probe_argv(name, probe) }));
     } else if let Some(h) = &probe.http_get {
         let mut g = json!({ "path": h.path, "port": set.probe_port(name, &h.port), "scheme": "HTTP" });
         if !is_loopback(&h.host) {

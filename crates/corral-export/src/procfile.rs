@@ -34,6 +34,13 @@ pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Vec<File> {
         for w in set.argv(name, warnings) {
             let _ = write!(line, " {}", word(&w));
         }
+        // Runners ignore lines that are not `name: command`: comments carry the rest.
+        if let Some(d) = &p.description {
+            let _ = writeln!(text, "# {pname}: {}", d.replace(['\n', '\r'], " "));
+        }
+        if p.namespace.0.iter().any(|n| n != "default") {
+            let _ = writeln!(text, "# {pname}: namespace {}", p.namespace.0.join(", ").replace(['\n', '\r'], " "));
+        }
         if p.disabled {
             warnings.process(name, "disabled", "written commented out: a Procfile runs every entry");
             let _ = writeln!(text, "# {pname}: {line}");
@@ -68,6 +75,7 @@ fn report(set: &Set, name: &str, warnings: &mut Warnings) {
         (p.log_location.is_some(), "log_location"),
         (p.shutdown.command.is_some(), "shutdown.command"),
         (p.shutdown.signal.number() != 15, "shutdown.signal"),
+        (p.shutdown.timeout_seconds.0 != std::time::Duration::from_secs(10), "shutdown.timeout_seconds"),
         (p.success_exit_codes.len() != 1 || p.success_exit_codes[0].0 != 0, "success_exit_codes"),
         (av.exit_on_skipped, "availability.exit_on_skipped"),
     ];
