@@ -33,6 +33,9 @@ pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Result<Vec<File>, Ex
         if sname != name {
             warnings.process(name, "", format!("the service is named {sname:?} (Compose allows letters, digits, '.', '_' and '-')"));
         }
+        if services.contains_key(&sname) {
+            return Err(ExportError::Unsupported { field: format!("processes.{name}"), message: format!("another process is also named {sname:?} in Compose; rename one") });
+        }
         if sname == NET {
             return Err(ExportError::Unsupported { field: format!("processes.{name}"), message: format!("{NET:?} is the name of the service holding the shared network") });
         }

@@ -34,7 +34,7 @@ pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Result<Vec<File>, Ex
         let p = set.process(name);
         let label = dns_label(name);
         if seen.contains(&label) {
-            return Err(ExportError::Unsupported { field: format!("processes.{name}"), message: format!("another process also becomes {label:?} in Kubernetes names; rename one") });
+            return Err(ExportError::Unsupported { field: format!("processes.{name}"), message: format!("another process is also named {label:?} in Kubernetes; rename one") });
         }
         if label != name {
             warnings.process(name, "", format!("named {label:?} in Kubernetes (lower-case letters, digits and '-')"));

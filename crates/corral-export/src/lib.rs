@@ -114,7 +114,7 @@ pub fn export(config: &Config, format: Format, options: &Options) -> Result<Expo
         Format::Systemd => systemd::export(&set, &mut warnings),
         Format::Compose => compose::export(&set, &mut warnings)?,
         Format::Kubernetes => kubernetes::export(&set, &mut warnings)?,
-        Format::Procfile => procfile::export(&set, &mut warnings),
+        Format::Procfile => procfile::export(&set, &mut warnings)?,
     };
     Ok(Export { files, warnings: warnings.into_vec() })
 }

@@ -29,9 +29,10 @@ impl Warnings {
         }
     }
 
-    /// `processes.NAME.FIELD`.
+    /// `processes.NAME.FIELD` (`processes.NAME` for the process itself, `field` empty).
     pub(crate) fn process(&mut self, name: &str, field: &str, message: impl Into<String>) {
-        self.add(format!("processes.{name}.{field}"), message);
+        let path = if field.is_empty() { format!("processes.{name}") } else { format!("processes.{name}.{field}") };
+        self.add(path, message);
     }
 
     pub fn into_vec(self) -> Vec<Warning> {

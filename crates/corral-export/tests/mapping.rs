@@ -85,3 +85,22 @@ fn procfile_comments_out_disabled_processes_and_reports_everything_it_drops() {
         assert!(f.contains(&field), "{field} not in {f:?}");
     }
 }
+
+#[test]
+fn names_that_collide_on_the_target_are_an_error() {
+    let options = Options::new("t", "/srv/t");
+    let config = |a: &str, b: &str| {
+        let json = format!(r#"{{"processes": {{"{a}": {{"command": "x"}}, "{b}": {{"command": "y"}}}}}}"#);
+        corral_config::load_bytes(json.as_bytes(), "t.json".as_ref()).unwrap().config
+    };
+    for (format, a, b) in [(Format::Compose, "a+b", "a-b"), (Format::Kubernetes, "a+b", "a-b"), (Format::Procfile, "a+b", "a_b")] {
+        let err = export(&config(a, b), format, &options).expect_err("a collision");
+        assert!(err.to_string().contains(": another process is also named"), "{format:?}: {err}");
+    }
+    // systemd escapes instead, so both units exist.
+    let e = export(&config("a+b", "a-b"), Format::Systemd, &options).unwrap();
+    assert!(e.files.iter().any(|f| f.name == r"t-a\x2bb.service") && e.files.iter().any(|f| f.name == "t-a-b.service"));
+    // A renamed process is reported by its own path.
+    let e = export(&config("a+b", "c"), Format::Compose, &options).unwrap();
+    assert_eq!(e.warnings[0].field, "processes.a+b");
+}
