@@ -355,3 +355,46 @@ fn watch_options_reach_corral() {
         let _ = child.wait();
     });
 }
+
+#[test]
+fn settings_is_a_real_module_in_both_option_trees() {
+    with_inputs("settings_is_a_real_module_in_both_option_trees", || {
+        // A function definition and one carrying `imports` (how services-flake contributes), under both names.
+        let fx = Fixture::new(
+            "flakeModule corral.flakeModules.process-compose",
+            r#"
+corral.dev.settings = { lib, ... }: {
+  imports = [ { processes.a.command = "echo a from an import"; } ];
+  processes.b = { command = "echo b after a"; depends_on.a.condition = "process_completed_successfully"; };
+};
+process-compose.pc = {
+  settings.imports = [ ({ config, ... }: { processes.c.command = "echo c sees ${builtins.toString (builtins.length (builtins.attrNames config.processes))} processes"; }) ];
+  settings.processes.d.command = "echo d";
+};
+"#,
+        );
+        let bin = fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev");
+        let (status, stdout, stderr) = run(&bin, &[], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("a | a from an import") && stdout.contains("b | b after a"), "{stdout}");
+        let bin = fx.build("pc").unwrap_or_else(|e| panic!("{e}")).join("bin/pc");
+        let (status, stdout, stderr) = run(&bin, &[], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("c | c sees 2 processes") && stdout.contains("d | d"), "{stdout}");
+        // A definition that is neither an attribute set nor a module function: an error naming the option.
+        let bad = Fixture::new("flakeModules.process-compose", r#"process-compose.pc.settings = 42;"#);
+        let err = bad.build("pc").expect_err("a number is not a module");
+        assert!(err.contains("process-compose.pc.settings") && err.contains("not of type"), "{err}");
+    });
+}
+
+#[test]
+fn ci_seeds_the_nix_inputs_from_shared_and_requires_the_nix_tests() {
+    let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+    assert!(ci.contains("../shared/nix-offline/seed-store flake.lock ../shared/nix-offline/inputs/*.tar.gz"), "{ci}");
+    assert!(ci.contains("export CORRAL_REQUIRE_NIX_E2E=1"), "{ci}");
+    // No path of a particular machine (built in two parts so that this file does not match itself).
+    let machine_path = ["/wo", "rk/"].concat();
+    let tracked = Command::new("git").args(["grep", "-l", &machine_path]).current_dir(repo()).output().unwrap();
+    assert!(tracked.stdout.is_empty(), "tracked files name a machine's path: {}", String::from_utf8_lossy(&tracked.stdout));
+}

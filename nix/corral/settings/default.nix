@@ -19,33 +19,38 @@ in
           processes.api = { command = "api --port 9000"; depends_on.db.condition = "process_healthy"; };
         }
       '';
-      type = types.submodule {
-        freeformType = types.attrsOf types.anything;
-        options = {
-          processes = mkOption {
-            type = types.attrsOf (types.submoduleWith {
-              modules = [ ./process.nix config.defaults.processSettings ];
-            });
-            default = { };
-            description = "The processes, by name.";
-          };
-          environment = import ./environment.nix { inherit lib; };
-          shell = {
-            shell_command = mkOption {
-              type = types.str;
-              default = lib.getExe config.shell;
-              defaultText = literalExpression "lib.getExe config.shell";
-              example = "/bin/sh";
-              description = "The shell that runs commands, probes and hooks; by default the `shell` package.";
+      # A real module (as in process-compose-flake): a definition may be a function or
+      # carry `imports`, which is how services-flake merges each service's
+      # `outputs.settings` into the set.
+      type = types.submoduleWith {
+        modules = [{
+          freeformType = types.attrsOf types.anything;
+          options = {
+            processes = mkOption {
+              type = types.attrsOf (types.submoduleWith {
+                modules = [ ./process.nix config.defaults.processSettings ];
+              });
+              default = { };
+              description = "The processes, by name.";
             };
-            shell_argument = mkOption { type = types.str; default = "-c"; description = "The argument that introduces the command text."; };
+            environment = import ./environment.nix { inherit lib; };
+            shell = {
+              shell_command = mkOption {
+                type = types.str;
+                default = lib.getExe config.shell;
+                defaultText = literalExpression "lib.getExe config.shell";
+                example = "/bin/sh";
+                description = "The shell that runs commands, probes and hooks; by default the `shell` package.";
+              };
+              shell_argument = mkOption { type = types.str; default = "-c"; description = "The argument that introduces the command text."; };
+            };
+            log_location = mkOption { type = types.nullOr types.str; default = null; example = "logs/all.log"; description = "A file receiving every process's lines, labelled; relative to the project root."; };
+            strict_ports = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "A taken port base is an error instead of moving on to the next free port."; };
+            is_strict = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "Unknown keys are errors instead of warnings."; };
+            format_version = mkOption { type = types.int; default = 1; readOnly = true; description = "corral's JSON format version."; };
+            name = mkOption { type = types.str; default = name; defaultText = literalExpression "<name>"; description = "The project name."; };
           };
-          log_location = mkOption { type = types.nullOr types.str; default = null; example = "logs/all.log"; description = "A file receiving every process's lines, labelled; relative to the project root."; };
-          strict_ports = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "A taken port base is an error instead of moving on to the next free port."; };
-          is_strict = mkOption { type = types.nullOr types.bool; default = null; example = true; description = "Unknown keys are errors instead of warnings."; };
-          format_version = mkOption { type = types.int; default = 1; readOnly = true; description = "corral's JSON format version."; };
-          name = mkOption { type = types.str; default = name; defaultText = literalExpression "<name>"; description = "The project name."; };
-        };
+        }];
       };
     };
 
