@@ -1,14 +1,17 @@
 # Test mode: a process named `test` is disabled in `outputs.package`;
 # `outputs.check` runs the whole set with it enabled and ending the run with its
-# status (the rest of its availability is kept), inside the build sandbox, so
-# `nix flake check` fails exactly when the test fails.
+# status, or failing when it is skipped because a dependency failed (the rest of
+# its availability is kept), inside the build sandbox, so `nix flake check` fails
+# exactly when the test fails and never hangs on a long-running sibling.
 { name, config, pkgs, lib, ... }:
 let
   inherit (lib) mkOption types;
   json = import ./json.nix;
   hasTest = config.settings.processes ? test;
   testSettings = lib.recursiveUpdate config.settings {
-    processes.test = { disabled = false; availability.exit_on_end = true; };
+    # exit_on_skipped: a `test` whose dependency failed ends the run (failing, naming
+    # the dependency) instead of leaving long-running siblings to run forever.
+    processes.test = { disabled = false; availability = { exit_on_end = true; exit_on_skipped = true; }; };
   };
 in
 {

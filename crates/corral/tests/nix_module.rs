@@ -398,3 +398,25 @@ fn ci_seeds_the_nix_inputs_from_shared_and_requires_the_nix_tests() {
     let tracked = Command::new("git").args(["grep", "-l", &machine_path]).current_dir(repo()).output().unwrap();
     assert!(tracked.stdout.is_empty(), "tracked files name a machine's path: {}", String::from_utf8_lossy(&tracked.stdout));
 }
+
+#[test]
+fn test_mode_ends_when_the_test_is_skipped_and_names_the_failed_dependency() {
+    with_inputs("test_mode_ends_when_the_test_is_skipped_and_names_the_failed_dependency", || {
+        let fx = Fixture::new(
+            "flakeModule",
+            r#"corral.dev.settings.processes = {
+  migrate.command = "echo migrating; exit 4";
+  web.command = "exec sleep 600";
+  test = { command = "echo never runs"; depends_on.migrate.condition = "process_completed_successfully"; };
+};"#,
+        );
+        // A hang guard, not a timing goal: before the fix this build never ended.
+        let link = fx.path().join("result-check");
+        let out = nix(&["timeout", "300", "nix", "build", "-L", "--out-link", link.to_str().unwrap(), ".#checks.x86_64-linux.dev"], fx.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(124), "the check hung: {err}");
+        assert!(!out.status.success(), "a skipped test fails the check: {err}");
+        assert!(err.contains("test: exit_on_skipped is set: stopping the run (dependency migrate failed"), "{err}");
+        assert!(!err.contains("never runs"), "{err}");
+    });
+}
