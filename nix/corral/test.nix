@@ -42,6 +42,8 @@ in
       if !hasTest then null
       else pkgs.runCommand "${name}-check" { } ''
         export HOME="$TMPDIR"
+        # The project root in the build sandbox is the build directory.
+        export PRJ_ROOT="$TMPDIR"
         cd "$TMPDIR"
         ${lib.getExe config.package} up --color never -f ${config.outputs.testSettingsFile}
         touch "$out"

@@ -319,10 +319,17 @@ corral.dev.settings = {{
 #[test]
 fn wrapper_subcommands_address_the_same_project() {
     with_inputs("wrapper_subcommands_address_the_same_project", || {
-        let fx = Fixture::new("flakeModule", "corral.dev.settings.processes.svc.command = \"echo svc up; exec sleep 300\";");
+        let fx = Fixture::new("flakeModule", "corral.dev.settings.processes.svc = { command = \"echo svc up; exec sleep 300\"; log_location = \"data/svc.log\"; };");
         let bin = fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev");
-        let (status, _, stderr) = run(&bin, &["-d", "--wait"], fx.path());
+        // Started in a subdirectory of the flake, addressed from another: one project, rooted at the flake.
+        let sub = fx.path().join("src/deep");
+        std::fs::create_dir_all(&sub).unwrap();
+        let (status, _, stderr) = run(&bin, &["-d", "--wait"], &sub);
         assert_eq!(status, 0, "{stderr}");
+        assert!(support::wait_until(support::HANG_GUARD, || std::fs::read_to_string(fx.path().join("data/svc.log")).is_ok_and(|l| l.contains("svc up"))), "relative paths land at the flake's root");
+        let (status, stdout, stderr) = run(&bin, &["ps"], &fx.path().join("src"));
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("svc") && stdout.contains("running"), "{stdout}");
         let (status, stdout, stderr) = run(&bin, &["ps"], fx.path());
         assert_eq!(status, 0, "{stderr}");
         assert!(stdout.contains("svc") && stdout.contains("running"), "{stdout}");
