@@ -8,7 +8,7 @@ let
   inherit (lib) mkOption types;
   json = import ./json.nix;
   hasTest = config.settings.processes ? test;
-  testSettings = lib.recursiveUpdate config.settings {
+  testSettings = lib.recursiveUpdate config.outputs.resolvedSettings {
     # exit_on_skipped: a `test` whose dependency failed ends the run (failing, naming
     # the dependency) instead of leaving long-running siblings to run forever.
     processes.test = { disabled = false; availability = { exit_on_end = true; exit_on_skipped = true; }; };
@@ -33,10 +33,7 @@ in
       if !hasTest then null
       else pkgs.writeTextFile {
         name = "corral-${name}-test.json";
-        text = json.toJSON "corral.${name}" (testSettings // {
-          pre_hook = if config.preHook == "" then null else config.preHook;
-          post_hook = if config.postHook == "" then null else config.postHook;
-        });
+        text = json.toJSON config.optionPrefix testSettings;
       };
     check =
       if !hasTest then null

@@ -54,6 +54,18 @@ in
       };
     };
 
+    initiallyDisabled = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      internal = true;
+      description = "Processes started disabled (the compatibility module's PC_DISABLED_PROCESSES).";
+    };
+    outputs.resolvedSettings = mkOption {
+      type = types.attrsOf types.raw;
+      readOnly = true;
+      internal = true;
+      description = "`settings` with the hooks and the initially disabled processes applied: what becomes the JSON.";
+    };
     outputs.settingsJSON = mkOption {
       type = types.str;
       readOnly = true;
@@ -67,10 +79,23 @@ in
   };
 
   config.outputs = {
-    settingsJSON = json.toJSON "corral.${name}" (config.settings // {
-      pre_hook = if config.preHook == "" then null else config.preHook;
-      post_hook = if config.postHook == "" then null else config.postHook;
-    });
+    # The settings as corral gets them: hooks added, processes the compatibility
+    # module disables initially marked so (an unknown name is an evaluation error),
+    # and the set's warnings shown once, when it is evaluated.
+    resolvedSettings =
+      let
+        known = builtins.attrNames config.settings.processes;
+        disable = n:
+          if builtins.elem n known then { disabled = true; }
+          else throw "${config.optionPrefix}.cli.environment.PC_DISABLED_PROCESSES: unknown process \"${n}\" (declared: ${lib.concatStringsSep ", " known})";
+        resolved = lib.recursiveUpdate config.settings {
+          processes = lib.genAttrs config.initiallyDisabled disable;
+          pre_hook = if config.preHook == "" then null else config.preHook;
+          post_hook = if config.postHook == "" then null else config.postHook;
+        };
+      in
+      lib.foldr (w: v: lib.warn w v) resolved config.warnings;
+    settingsJSON = json.toJSON config.optionPrefix config.outputs.resolvedSettings;
     settingsFile = pkgs.writeTextFile { name = "corral-${name}.json"; text = config.outputs.settingsJSON; };
   };
 }

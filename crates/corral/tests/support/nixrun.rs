@@ -93,7 +93,7 @@ impl Fixture {
     flake-parts.lib.mkFlake {{ inherit inputs; }} {{
       systems = [ "x86_64-linux" ];
       imports = [ corral.{module} ];
-      perSystem = {{ system, pkgs, lib, ... }}: {{
+      perSystem = {{ config, system, pkgs, lib, ... }}: {{
         _module.args.pkgs = import ./stand-in-pkgs.nix {{
           inherit system lib;
           corralBin = "{bin}";
