@@ -2,7 +2,8 @@
 # tested on a machine without any flake input.
 #
 # - Values left unset (null) are dropped, and so are attribute sets that end up
-#   empty, so no null or {} leaks into the JSON. Lists are kept as they are.
+#   empty, so no null or {} leaks into the JSON (except `processes`, kept even
+#   when empty). Lists are kept as they are.
 # - builtins.toJSON sorts attribute names: the output is deterministic.
 # - Dependencies on undeclared processes and dependency cycles are rejected at
 #   evaluation, naming them, before anything is built.
@@ -22,7 +23,7 @@ let
 
   # "NAME=value" list from either a list or an attribute set.
   envList = env:
-    if env == null then null
+    if env == null || env == { } then null
     else if isAttrs env then map (n: "${n}=${toString env.${n}}") (attrNames env)
     else env;
 
@@ -83,7 +84,11 @@ let
         (settings.processes or { });
     };
 
-  toJSON = where: settings: builtins.toJSON (clean (normalise (checkDependencies where settings)));
+  # `processes` stays even when empty: a set with every service switched off still
+  # runs its hooks (corral requires the key, not a process).
+  toJSON = where: settings:
+    let cleaned = clean (normalise (checkDependencies where settings)); in
+    builtins.toJSON (cleaned // { processes = cleaned.processes or { }; });
 in
 {
   inherit clean envList unknownDependencies findCycle checkDependencies normalise toJSON;

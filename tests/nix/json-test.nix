@@ -40,6 +40,7 @@ assert expect "unknown dependencies are named" (j.unknownDependencies { a.depend
 assert expect "a cycle is found with every member" (j.findCycle { a.depends_on.b = { }; b.depends_on.c = { }; c.depends_on.a = { }; d = { }; }) [ "a" "b" "c" "a" ];
 assert expect "a self-dependency is a cycle" (j.findCycle { s.depends_on.s = { }; }) [ "s" "s" ];
 assert expect "no cycle in a diamond" (j.findCycle { a.depends_on = { b = { }; c = { }; }; b.depends_on.d = { }; c.depends_on.d = { }; d = { }; }) null;
+assert expect "an empty process set is kept" (builtins.fromJSON (j.toJSON "x" { processes = { }; environment = { }; })) { processes = { }; };
 assert fails "unknown dependency throws" (j.toJSON "corral.dev" { processes.a.depends_on.nope = { }; });
 assert fails "cycle throws" (j.toJSON "corral.dev" { processes = { a.depends_on.b = { }; b.depends_on.a = { }; }; });
 assert expect "error text names the problem"

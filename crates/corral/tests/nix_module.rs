@@ -514,3 +514,58 @@ fn process_compose_flake_lib_call_shapes_keep_working() {
         assert!(stdout.contains("e | from evalModules"), "{stdout}");
     });
 }
+
+#[test]
+fn unknown_keys_are_warned_about_at_evaluation_and_the_key_lists_match_corral() {
+    with_inputs("unknown_keys_are_warned_about_at_evaluation_and_the_key_lists_match_corral", || {
+        let fx = Fixture::new(
+            "flakeModule",
+            r#"corral.dev.settings = { bogus = 1; x-mine = 2; log_level = "debug"; processes.a = { command = "true"; colour = "red"; log_configuration = { }; x-note = "n"; }; };"#,
+        );
+        let link = fx.path().join("result-dev");
+        let out = nix(&["nix", "build", "--out-link", link.to_str().unwrap(), ".#dev"], fx.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("evaluation warning: corral.dev.settings.processes.a.colour: unknown key; corral ignores it"), "{err}");
+        assert!(err.contains("evaluation warning: corral.dev.settings.bogus: unknown key"), "{err}");
+        for quiet in ["x-mine", "x-note", "log_level", "log_configuration"] {
+            assert!(!err.contains(&format!(".{quiet}: unknown key")), "{quiet} is known: {err}");
+        }
+        // The module's list of keys corral knows beyond its options covers what corral reads.
+        let schema: serde_json::Value = serde_json::from_slice(&Command::new(support::CORRAL).arg("schema").output().unwrap().stdout).unwrap();
+        let defs = schema.get("$defs").or_else(|| schema.get("definitions")).unwrap();
+        let expr = format!(
+            r#"let keys = import {repo}/nix/corral/settings/corral-keys.nix;
+                   corral = builtins.getFlake "git+file://{repo}";
+                   lib = corral.inputs.nixpkgs-lib.lib;
+                   pkgs = import {repo}/tests/nix/stand-in-pkgs.nix {{ system = "x86_64-linux"; corralBin = "{bin}"; }};
+                   set = lib.evalModules {{ specialArgs = {{ inherit pkgs; name = "k"; }}; modules = [ {repo}/nix/corral ]; }};
+                   s = set.options.settings.type.getSubOptions [ ];
+               in {{ top = builtins.attrNames s ++ keys.topLevel; process = builtins.attrNames (s.processes.type.getSubOptions [ ]) ++ keys.process; }}"#,
+            repo = repo().display(),
+            bin = support::CORRAL
+        );
+        let out = nix(&["nix", "eval", "--impure", "--json", "--expr", &expr], &repo());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let known: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let has = |list: &serde_json::Value, k: &str| list.as_array().unwrap().iter().any(|v| v == k);
+        for k in schema["properties"].as_object().unwrap().keys() {
+            assert!(has(&known["top"], k), "top-level key {k} of corral's schema is unknown to the module");
+        }
+        for k in defs["Process"]["properties"].as_object().unwrap().keys() {
+            assert!(has(&known["process"], k), "process key {k} of corral's schema is unknown to the module");
+        }
+    });
+}
+
+#[test]
+fn a_set_with_no_processes_builds_and_runs_its_hooks() {
+    with_inputs("a_set_with_no_processes_builds_and_runs_its_hooks", || {
+        let fx = Fixture::new("flakeModule", r#"corral.dev = { preHook = "echo pre ran > pre.txt"; postHook = "echo post ran > post.txt"; settings.processes.off = lib.mkIf false { command = "x"; }; };"#);
+        let bin = fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev");
+        let (status, _, stderr) = run(&bin, &[], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert_eq!(std::fs::read_to_string(fx.path().join("pre.txt")).unwrap(), "pre ran\n");
+        assert_eq!(std::fs::read_to_string(fx.path().join("post.txt")).unwrap(), "post ran\n");
+    });
+}

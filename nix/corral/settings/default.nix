@@ -1,9 +1,27 @@
 # `settings`: the process set, mirroring corral's JSON format, and the JSON file
 # it becomes (`outputs.settingsFile`).
-{ name, config, pkgs, lib, ... }:
+{ name, config, options, pkgs, lib, ... }:
 let
   inherit (lib) mkOption types literalExpression;
   json = import ../json.nix;
+  corralKeys = import ./corral-keys.nix;
+
+  # Freeform keys that neither this module nor corral knows: warned about at
+  # evaluation, where Nix shows it (corral check would only say so in the build log).
+  unknownKeys =
+    let
+      settingsOptions = options.settings.type.getSubOptions [ ];
+      processOptions = settingsOptions.processes.type.getSubOptions [ ];
+      unknown = known: attrs: lib.filter (k: !(lib.hasPrefix "x-" k) && !(builtins.elem k known)) (builtins.attrNames attrs);
+      where = "${config.optionPrefix}.settings";
+      top = map (k: "${where}.${k}: unknown key; corral ignores it (a warning in `corral check`, an error with is_strict)")
+        (unknown (builtins.attrNames settingsOptions ++ corralKeys.topLevel) config.settings);
+      perProcess = lib.concatLists (lib.mapAttrsToList
+        (n: p: map (k: "${where}.processes.${n}.${k}: unknown key; corral ignores it (a warning in `corral check`, an error with is_strict)")
+          (unknown (builtins.attrNames processOptions ++ corralKeys.process) p))
+        config.settings.processes);
+    in
+    top ++ perProcess;
 in
 {
   options = {
@@ -94,7 +112,7 @@ in
           post_hook = if config.postHook == "" then null else config.postHook;
         };
       in
-      lib.foldr (w: v: lib.warn w v) resolved config.warnings;
+      lib.foldr (w: v: lib.warn w v) resolved (config.warnings ++ unknownKeys);
     settingsJSON = json.toJSON config.optionPrefix config.outputs.resolvedSettings;
     settingsFile = pkgs.writeTextFile { name = "corral-${name}.json"; text = config.outputs.settingsJSON; };
   };
