@@ -286,6 +286,11 @@ fn our_flake_exports_the_modules_lib_and_template() {
         assert_eq!(eval("flakeModule", "m: baseNameOf m"), r#""flake-module.nix""#);
         assert_eq!(eval("lib", "builtins.attrNames"), r#"["evalModules","outPath"]"#);
         assert_eq!(eval("templates.default", "t: builtins.pathExists (t.path + \"/flake.nix\")"), "true");
+        // The template's and the example's corral follow the user's nixpkgs (one nixpkgs in their lock).
+        for flake in ["templates/default/flake.nix", "example/flake.nix"] {
+            let out = nix(&["nix-instantiate", "--eval", "--strict", "--json", "-E", &format!("(import ./{flake}).inputs.corral.inputs.nixpkgs.follows")], &repo());
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#""nixpkgs""#, "{flake}: {}", String::from_utf8_lossy(&out.stderr));
+        }
     });
 }
 
