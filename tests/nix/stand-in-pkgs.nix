@@ -16,7 +16,7 @@
 #              (linked into bin/; the first one is the main program), or
 #              { NAME = { "bin/prog" = "/usr/bin/prog"; "etc/x" = "/etc/x"; }; }
 #              for a package laid out file by file (main program: NAME)
-#   lib:       nixpkgs lib, needed only by `formats`
+#   lib:       nixpkgs lib, needed only by `formats` (and given as `pkgs.lib`)
 { system, corralBin, hostTools ? { }, lib ? null }:
 let
   inherit (builtins) concatStringsSep map attrNames isList head;
@@ -80,15 +80,19 @@ let
       let inputs = (env.nativeBuildInputs or [ ]) ++ (env.buildInputs or [ ]); in
       mk name script (env // { PATH = (if inputs == [ ] then "" else binPath inputs + ":") + defaultPath; });
 
+    # JSON is YAML too: both formats write JSON.
     formats.json = { }: {
-      type = (lib.types.attrsOf lib.types.anything);
+      type = lib.types.attrsOf lib.types.anything;
       generate = name: value: self.writeText name (builtins.toJSON value);
     };
+    formats.yaml = self.formats.json;
+
+    stdenv = { isLinux = true; isDarwin = false; hostPlatform = { isLinux = true; isDarwin = false; inherit system; }; };
 
     mkShell = { packages ? [ ], ... }: mk "shell" "mkdir $out" { };
 
     # The module's only callPackage is corral's own package (rustPlatform is not available here).
     callPackage = _: _: self.corral;
-  } // builtins.mapAttrs hostPackage hostTools;
+  } // (if lib == null then { } else { inherit lib; }) // builtins.mapAttrs hostPackage hostTools;
 in
 self

@@ -60,6 +60,7 @@ pub fn host_tools() -> String {
   nginx = [ "/usr/sbin/nginx" ];
   mailcap = {{ "etc/nginx/mime.types" = "/etc/nginx/mime.types"; }};
   nats-server = [ "/usr/sbin/nats-server" ];
+  prometheus = [ "/usr/bin/prometheus" ];
 }}"#
     )
 }
@@ -272,5 +273,90 @@ process-compose.svc = {{
         for port in &p[..8] {
             assert!(TcpStream::connect(("127.0.0.1", *port)).is_err(), "port {port} still answers");
         }
+    });
+}
+
+/// The services whose own test module (services-flake's `nix/services/*_test.nix`)
+/// runs here as a check in corral's test mode. docs/services-flake.md lists the
+/// others, each with the reason it is not run here.
+const CHECKED: &[&str] = &["redis", "memcached", "nginx", "redis-cluster", "prometheus"];
+
+/// services-flake's own test flake (test/flake.nix), evaluated with its
+/// process-compose-flake input replaced by corral's compatibility module: the one
+/// import a user changes. Its nixpkgs is the stand-in over Debian's binaries.
+fn services_flake_check_expr(sf: &Path, nixpkgs: &Path, check: &str) -> String {
+    format!(
+        r#"let
+  corral = builtins.getFlake "git+file://{repo}";
+  sf = {sf};
+  testFlake = import (sf + "/test/flake.nix");
+  inputs = {{
+    self = outputs // {{ _type = "flake"; outPath = sf + "/test"; inherit inputs outputs; }};
+    nixpkgs = {{ _type = "flake"; outPath = {nixpkgs}; }};
+    flake-parts = corral.inputs.flake-parts;
+    systems = {{ outPath = {nixpkgs} + "/systems.nix"; }};
+    process-compose-flake = {{ flakeModule = corral.flakeModules.process-compose; }};
+    services-flake = (import (sf + "/flake.nix")).outputs {{ }} // {{ _type = "flake"; outPath = sf; }};
+  }};
+  outputs = testFlake.outputs inputs;
+in outputs.checks.x86_64-linux.{check}"#,
+        repo = repo().display(),
+        sf = sf.display(),
+        nixpkgs = nixpkgs.display(),
+    )
+}
+
+/// A directory that `import inputs.nixpkgs {{ system; … }}` turns into the stand-in pkgs.
+fn stand_in_nixpkgs(dir: &Path) -> PathBuf {
+    let nixpkgs = dir.join("nixpkgs");
+    fs::create_dir_all(&nixpkgs).unwrap();
+    fs::write(
+        nixpkgs.join("default.nix"),
+        format!(
+            r#"{{ system, ... }}:
+import {repo}/tests/nix/stand-in-pkgs.nix {{
+  inherit system;
+  lib = (builtins.getFlake "git+file://{repo}").inputs.nixpkgs-lib.lib;
+  corralBin = "{bin}";
+  hostTools = {tools};
+}}
+"#,
+            repo = repo().display(),
+            bin = support::CORRAL,
+            tools = host_tools()
+        ),
+    )
+    .unwrap();
+    fs::write(nixpkgs.join("systems.nix"), "[ \"x86_64-linux\" ]\n").unwrap();
+    nixpkgs
+}
+
+#[test]
+fn services_flake_own_test_modules_pass_as_checks_in_corral_test_mode() {
+    with_inputs("services_flake_own_test_modules_pass_as_checks_in_corral_test_mode", || {
+        let Some((_keep, sf)) = services_flake() else {
+            return skip("services_flake_own_test_modules_pass_as_checks_in_corral_test_mode", "no services-flake archive in ../shared/nix-offline/inputs");
+        };
+        let mut missing = missing_programs();
+        for p in ["/usr/bin/prometheus"] {
+            if !Path::new(p).exists() {
+                missing.push(p);
+            }
+        }
+        if !missing.is_empty() {
+            return skip("services_flake_own_test_modules_pass_as_checks_in_corral_test_mode", &format!("the host lacks {missing:?} (bash .ci/run installs them)"));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let nixpkgs = stand_in_nixpkgs(dir.path());
+        let mut failures = Vec::new();
+        for check in CHECKED {
+            let link = dir.path().join(format!("result-{check}"));
+            // A hang guard, not a timing goal.
+            let out = support::nixrun::nix(&["timeout", "600", "nix", "build", "-L", "--impure", "--out-link", link.to_str().unwrap(), "--expr", &services_flake_check_expr(&sf, &nixpkgs, check)], dir.path());
+            if !out.status.success() {
+                failures.push(format!("{check}:\n{}", String::from_utf8_lossy(&out.stderr)));
+            }
+        }
+        assert!(failures.is_empty(), "services-flake test modules failed in corral's test mode:\n{}", failures.join("\n\n"));
     });
 }
