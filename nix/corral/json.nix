@@ -8,7 +8,7 @@
 # - Dependencies on undeclared processes and dependency cycles are rejected at
 #   evaluation, naming them, before anything is built.
 let
-  inherit (builtins) attrNames concatStringsSep filter foldl' isAttrs isList length listToAttrs map mapAttrs elem head tail;
+  inherit (builtins) attrNames concatStringsSep filter foldl' isAttrs isList listToAttrs map mapAttrs;
 
   # Drop nulls and (after dropping) empty attribute sets, recursively.
   clean = value:
@@ -31,36 +31,47 @@ let
     let d = processes.${name}.depends_on or null; in
     if d == null then [ ] else attrNames d;
 
-  # Every "processes.X.depends_on.Y: unknown process" problem.
+  # Every "processes.X.depends_on.Y: unknown process" problem. Linear: one
+  # attribute lookup per edge.
   unknownDependencies = processes:
     let
       names = attrNames processes;
       problems = name: map
         (dep: "processes.${name}.depends_on.${dep}: unknown process \"${dep}\" (declared: ${concatStringsSep ", " names})")
-        (filter (dep: !(elem dep names)) (dependenciesOf processes name));
+        (filter (dep: !(processes ? ${dep})) (dependenciesOf processes name));
     in
-    foldl' (acc: n: acc ++ problems n) [ ] names;
+    builtins.concatMap problems names;
 
   # The first dependency cycle found, as a list of names ending where it began, or null.
+  #
+  # One depth-first search over the whole graph that remembers what it has seen
+  # (`entered`, `done`), so every process and every edge is visited once: a set
+  # where each process depends on the two before it takes as long as a chain.
+  # A process entered but not done is on the current path, so meeting it again
+  # closes a cycle; the path is a cons list ({ name; up; }) so pushing is O(1).
   findCycle = processes:
     let
       names = attrNames processes;
-      known = dep: processes ? ${dep};
-      # Depth-first search carrying the current path; returns a cycle or null.
-      visit = path: name:
-        if elem name path then
-          let
-            # The part of the path from the first occurrence of `name`.
-            dropUntil = xs: if xs == [ ] then [ ] else if head xs == name then xs else dropUntil (tail xs);
-          in
-          dropUntil path ++ [ name ]
+      deps = name: filter (dep: processes ? ${dep}) (dependenciesOf processes name);
+      # The names on `path` from `name` down to the top of the path, in order.
+      cycleFrom = name: path:
+        let
+          go = p: acc: if p.name == name then [ name ] ++ acc else go p.up ([ p.name ] ++ acc);
+        in
+        go path [ name ];
+      visit = path: state: name:
+        if state.cycle != null || state.done ? ${name} then state
+        else if state.entered ? ${name} then state // { cycle = cycleFrom name path; }
         else
-          foldl'
-            (found: dep: if found != null then found else visit (path ++ [ name ]) dep)
-            null
-            (filter known (dependenciesOf processes name));
+          let
+            here = { inherit name; up = path; };
+            after = foldl' (s: dep: visit here s dep) (state // { entered = state.entered // { ${name} = true; }; }) (deps name);
+          in
+          if after.cycle != null then after
+          else after // { done = after.done // { ${name} = true; }; };
+      final = foldl' (state: name: visit null state name) { entered = { }; done = { }; cycle = null; } names;
     in
-    foldl' (found: n: if found != null then found else visit [ ] n) null names;
+    final.cycle;
 
   # Throws a readable error for bad dependencies; returns `settings` otherwise.
   checkDependencies = where: settings:

@@ -8,10 +8,14 @@ let
   inherit (lib) mkOption types;
   json = import ./json.nix;
   hasTest = config.settings.processes ? test;
-  testSettings = lib.recursiveUpdate config.outputs.resolvedSettings {
-    # exit_on_skipped: a `test` whose dependency failed ends the run (failing, naming
-    # the dependency) instead of leaving long-running siblings to run forever.
-    processes.test = { disabled = false; availability = { exit_on_end = true; exit_on_skipped = true; }; };
+  resolved = config.outputs.resolvedSettings;
+  test = resolved.processes.test;
+  # exit_on_skipped: a `test` whose dependency failed ends the run (failing, naming
+  # the dependency) instead of leaving long-running siblings to run forever.
+  testSettings = resolved // {
+    processes = resolved.processes // {
+      test = test // { disabled = false; availability = (test.availability or { }) // { exit_on_end = true; exit_on_skipped = true; }; };
+    };
   };
 in
 {

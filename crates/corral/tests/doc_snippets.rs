@@ -61,12 +61,18 @@ fn flake_for(kind: &str, text: &str) -> String {
 }
 
 /// Builds `attr` of the flake in `dir` through tests/nix/harness.nix; returns the out path.
-fn build(dir: &Path, attr: &str) -> Result<PathBuf, String> {
+/// `services_flake`: an unpacked services-flake, given as the `services-flake` input.
+fn build(dir: &Path, attr: &str, services_flake: Option<&Path>) -> Result<PathBuf, String> {
+    let extra = match services_flake {
+        Some(sf) => format!(r#"{{ services-flake = (import {sf}/flake.nix).outputs {{ }} // {{ _type = "flake"; outPath = {sf}; }}; }}"#, sf = sf.display()),
+        None => "{ }".to_string(),
+    };
     let expr = format!(
-        r#"(import {repo}/tests/nix/harness.nix {{ repo = "{repo}"; flakeDir = {dir}; corralBin = "{bin}"; hostTools = {HOST_TOOLS}; }}).{attr}"#,
+        r#"(import {repo}/tests/nix/harness.nix {{ repo = "{repo}"; flakeDir = {dir}; corralBin = "{bin}"; hostTools = {tools}; extraInputs = {extra}; }}).{attr}"#,
         repo = repo().display(),
         dir = dir.display(),
-        bin = support::CORRAL
+        bin = support::CORRAL,
+        tools = if services_flake.is_some() { services_tools() } else { HOST_TOOLS.to_string() }
     );
     build_expr(dir, &expr, attr)
 }
@@ -79,6 +85,23 @@ fn build_expr(dir: &Path, expr: &str, name: &str) -> Result<PathBuf, String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// services-flake's source (shared/nix-offline/inputs), unpacked under `dir`.
+fn services_flake(dir: &Path) -> PathBuf {
+    let inputs = repo().join("../shared/nix-offline/inputs");
+    let archive = fs::read_dir(&inputs).unwrap().flatten().map(|e| e.path()).find(|p| p.file_name().unwrap().to_string_lossy().starts_with("services-flake-")).expect("the services-flake archive in ../shared/nix-offline/inputs");
+    let out = dir.join("services-flake");
+    fs::create_dir_all(&out).unwrap();
+    assert!(Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(&out).status().unwrap().success());
+    out
+}
+
+/// The stand-in's packages for the services docs/services-flake.md uses (Debian's binaries).
+fn services_tools() -> String {
+    let bin = fs::read_dir("/usr/lib/postgresql").ok().and_then(|d| d.flatten().map(|e| e.path().join("bin")).find(|b| b.join("postgres").exists())).unwrap_or_else(|| PathBuf::from("/nonexistent"));
+    let progs: Vec<String> = ["postgres", "initdb", "pg_ctl", "pg_isready", "psql"].iter().map(|p| format!("\"{}/{p}\"", bin.display())).collect();
+    format!(r#"{{ python3 = [ "/usr/bin/python3" ]; curl = [ "/usr/bin/curl" ]; redis = [ "/usr/bin/redis-server" "/usr/bin/redis-cli" ]; postgresql = [ {} ]; }}"#, progs.join(" "))
 }
 
 /// The first word a shell would run, after `VAR=value` assignments and `exec`.
@@ -121,7 +144,8 @@ fn every_nix_snippet_in_the_readme_and_docs_builds_with_commands_that_exist() {
         for s in &all {
             let at = format!("{}:{}", s.file, s.line);
             let dir = tempfile::tempdir().unwrap();
-            let kind = s.kind.trim_end_matches(" run");
+            let kind = s.kind.trim_end_matches(" run").trim_end_matches(" services-flake");
+            let sf = s.kind.ends_with(" services-flake").then(|| services_flake(dir.path()));
             if kind == "expression" {
                 let expr = format!(
                     "let corral = builtins.getFlake \"git+file://{repo}\"; pkgs = import {repo}/tests/nix/stand-in-pkgs.nix {{ system = \"x86_64-linux\"; corralBin = \"{bin}\"; hostTools = {HOST_TOOLS}; }}; in\n{text}",
@@ -135,10 +159,10 @@ fn every_nix_snippet_in_the_readme_and_docs_builds_with_commands_that_exist() {
                 continue;
             }
             fs::write(dir.path().join("flake.nix"), flake_for(kind, &s.text)).unwrap();
-            let out = build(dir.path(), "packages.x86_64-linux.dev").unwrap_or_else(|e| panic!("{at}: {e}"));
+            let out = build(dir.path(), "packages.x86_64-linux.dev", sf.as_deref()).unwrap_or_else(|e| panic!("{at}: {e}"));
             commands_exist(&out.join("bin/dev"), &at);
             if s.text.contains("devShells") {
-                build(dir.path(), "devShells.x86_64-linux.default").unwrap_or_else(|e| panic!("{at}: {e}"));
+                build(dir.path(), "devShells.x86_64-linux.default", sf.as_deref()).unwrap_or_else(|e| panic!("{at}: {e}"));
             }
             if s.kind.ends_with(" run") {
                 run_readme_example(&out.join("bin/dev"), dir.path(), &at);

@@ -12,13 +12,16 @@ let
     let
       settingsOptions = options.settings.type.getSubOptions [ ];
       processOptions = settingsOptions.processes.type.getSubOptions [ ];
-      unknown = known: attrs: lib.filter (k: !(lib.hasPrefix "x-" k) && !(builtins.elem k known)) (builtins.attrNames attrs);
+      # Sets, built once, so that each key costs one lookup.
+      knownTop = lib.genAttrs (builtins.attrNames settingsOptions ++ corralKeys.topLevel) (_: true);
+      knownProcess = lib.genAttrs (builtins.attrNames processOptions ++ corralKeys.process) (_: true);
+      unknown = known: attrs: lib.filter (k: !(known ? ${k}) && !(lib.hasPrefix "x-" k)) (builtins.attrNames attrs);
       where = "${config.optionPrefix}.settings";
       top = map (k: "${where}.${k}: unknown key; corral ignores it (a warning in `corral check`, an error with is_strict)")
-        (unknown (builtins.attrNames settingsOptions ++ corralKeys.topLevel) config.settings);
-      perProcess = lib.concatLists (lib.mapAttrsToList
+        (unknown knownTop config.settings);
+      perProcess = builtins.concatLists (lib.mapAttrsToList
         (n: p: map (k: "${where}.processes.${n}.${k}: unknown key; corral ignores it (a warning in `corral check`, an error with is_strict)")
-          (unknown (builtins.attrNames processOptions ++ corralKeys.process) p))
+          (unknown knownProcess p))
         config.settings.processes);
     in
     top ++ perProcess;
@@ -106,8 +109,12 @@ in
         disable = n:
           if builtins.elem n known then { disabled = true; }
           else throw "${config.optionPrefix}.cli.environment.PC_DISABLED_PROCESSES: unknown process \"${n}\" (declared: ${lib.concatStringsSep ", " known})";
-        resolved = lib.recursiveUpdate config.settings {
-          processes = lib.genAttrs config.initiallyDisabled disable;
+        processes = config.settings.processes;
+        # Only the processes named are touched (a recursive update of every process would
+        # cost as much as the rest of the evaluation on large sets).
+        resolved = config.settings // {
+          processes = if config.initiallyDisabled == [ ] then processes
+            else processes // lib.genAttrs config.initiallyDisabled (n: processes.${n} or { } // disable n);
           pre_hook = if config.preHook == "" then null else config.preHook;
           post_hook = if config.postHook == "" then null else config.postHook;
         };
