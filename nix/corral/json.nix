@@ -8,16 +8,15 @@
 # - Dependencies on undeclared processes and dependency cycles are rejected at
 #   evaluation, naming them, before anything is built.
 let
-  inherit (builtins) attrNames concatStringsSep filter foldl' isAttrs isList listToAttrs map mapAttrs;
+  inherit (builtins) attrNames concatStringsSep filter foldl' isAttrs isList map mapAttrs removeAttrs;
 
   # Drop nulls and (after dropping) empty attribute sets, recursively.
   clean = value:
     if isAttrs value then
       let
         cleaned = mapAttrs (_: clean) value;
-        kept = filter (n: cleaned.${n} != null && cleaned.${n} != { }) (attrNames cleaned);
       in
-      listToAttrs (map (n: { name = n; value = cleaned.${n}; }) kept)
+      removeAttrs cleaned (filter (n: cleaned.${n} == null || cleaned.${n} == { }) (attrNames cleaned))
     else if isList value then map clean value
     else value;
 

@@ -574,3 +574,35 @@ fn a_set_with_no_processes_builds_and_runs_its_hooks() {
         assert_eq!(std::fs::read_to_string(fx.path().join("post.txt")).unwrap(), "post ran\n");
     });
 }
+
+#[test]
+fn dependencies_keep_the_module_systems_checks_and_priorities() {
+    with_inputs("dependencies_keep_the_module_systems_checks_and_priorities", || {
+        let fx = Fixture::new(
+            "flakeModule",
+            r#"corral.dev = {
+  defaults.processSettings = { name, ... }: { depends_on = lib.mkIf (name == "b") { a.condition = lib.mkDefault "process_started"; }; };
+  settings.processes = {
+    a = { command = "true"; ready_log_line = "x"; };
+    b = { command = "true"; readiness_probe.exec.command = "true"; };
+    c = { command = "true"; depends_on.a = { }; depends_on.b.condition = lib.mkForce "process_healthy"; };
+    d = { command = "true"; depends_on.a.condition = "process_completed_successfully"; };
+  };
+  imports = [ { settings.processes.b.depends_on.a.condition = "process_log_ready"; settings.processes.c.depends_on.b.condition = "process_started"; } ];
+};"#,
+        );
+        let wrapper = std::fs::read_to_string(fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev")).unwrap();
+        let config = wrapper.lines().find_map(|l| l.strip_prefix("export CORRAL_CONFIG=")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(config).unwrap()).unwrap();
+        assert_eq!(v["processes"]["b"]["depends_on"]["a"]["condition"], "process_log_ready", "a definition beats mkDefault");
+        assert_eq!(v["processes"]["c"]["depends_on"]["a"]["condition"], "process_completed", "the default condition");
+        assert_eq!(v["processes"]["c"]["depends_on"]["b"]["condition"], "process_healthy", "mkForce wins");
+        assert_eq!(v["processes"]["d"]["depends_on"]["a"]["condition"], "process_completed_successfully");
+        let bad = Fixture::new("flakeModule", r#"corral.dev.settings.processes = { a.command = "true"; b = { command = "true"; depends_on.a.condition = "process_ready"; }; };"#);
+        let err = bad.build("dev").expect_err("a bad condition");
+        assert!(err.contains("corral.dev.settings.processes.b.depends_on.a.condition") && err.contains("process_ready"), "{err}");
+        let extra = Fixture::new("flakeModule", r#"corral.dev.settings.processes = { a.command = "true"; b = { command = "true"; depends_on.a.conditon = "process_started"; }; };"#);
+        let err = extra.build("dev").expect_err("a misspelt key");
+        assert!(err.contains("corral.dev.settings.processes.b.depends_on.a.conditon' does not exist"), "{err}");
+    });
+}
