@@ -88,7 +88,7 @@ def main():
     if not os.path.exists(os.path.join(pcf, "nix/lib.nix")):
         sys.exit(f"{pcf} is not a process-compose-flake checkout (no nix/lib.nix)")
     lib = nixpkgs_lib()
-    rev = subprocess.run(["git", "-C", pcf, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    rev = subprocess.run(["git", "-C", pcf, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "an unknown revision (not a git checkout)"
     rows = ["| shape | N | corral (s) | process-compose-flake (s) | corral / pcf |", "|---|---|---|---|---|"]
     for shape, back in SHAPES:
         for n in SIZES:

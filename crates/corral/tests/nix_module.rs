@@ -48,7 +48,7 @@ corral.dev = {
       db = { command = "echo db $GREETING $SHARED; sleep 0.3; echo db done"; };
       api = { command = "echo api after db"; depends_on.db.condition = "process_completed_successfully"; };
       other = { command = pkgs.python3; environment = [ "PYTHONSTARTUP=" ]; entrypoint = null; };
-      test = { command = "echo testing; test -n \"$GREETING\""; depends_on.api = { }; };
+      test = { command = "echo testing; test -n \"$GREETING\"; test \"$CORRAL_PROJECT_ROOT\" = \"$TMPDIR\""; depends_on.api = { }; };
     };
   };
 };
