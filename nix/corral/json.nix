@@ -48,6 +48,8 @@ let
   # where each process depends on the two before it takes as long as a chain.
   # A process entered but not done is on the current path, so meeting it again
   # closes a cycle; the path is a cons list ({ name; up; }) so pushing is O(1).
+  # (Each `//` on the seen sets copies them: cheap in Nix's C++, but quadratic in
+  # memory traffic on very large sets; see docs/benchmarks.md.)
   findCycle = processes:
     let
       names = attrNames processes;
