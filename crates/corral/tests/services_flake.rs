@@ -360,3 +360,18 @@ fn services_flake_own_test_modules_pass_as_checks_in_corral_test_mode() {
         assert!(failures.is_empty(), "services-flake test modules failed in corral's test mode:\n{}", failures.join("\n\n"));
     });
 }
+
+#[test]
+fn a_service_whose_package_is_missing_fails_evaluation_naming_the_option_path() {
+    with_inputs("a_service_whose_package_is_missing_fails_evaluation_naming_the_option_path", || {
+        let Some((_keep, sf)) = services_flake() else {
+            return skip("a_service_whose_package_is_missing_fails_evaluation_naming_the_option_path", "no services-flake archive in ../shared/nix-offline/inputs");
+        };
+        let sf_url = format!("path:{}", sf.display());
+        let per_system = "process-compose.svc = { imports = [ inputs.services-flake.processComposeModules.default ]; services.memcached.m1.enable = true; };";
+        // The stand-in has no memcached.
+        let fx = Fixture::with("flakeModules.process-compose", per_system, &[("services-flake", &sf_url)], r#"{ netcat = [ "/usr/bin/nc" ]; }"#);
+        let err = fx.build("svc").expect_err("memcached is missing from pkgs");
+        assert!(err.contains("while evaluating process-compose.svc.settings.processes.m1:") && err.contains("memcached cannot be found in pkgs"), "{err}");
+    });
+}

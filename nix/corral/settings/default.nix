@@ -109,7 +109,13 @@ in
         disable = n:
           if builtins.elem n known then { disabled = true; }
           else throw "${config.optionPrefix}.cli.environment.PC_DISABLED_PROCESSES: unknown process \"${n}\" (declared: ${lib.concatStringsSep ", " known})";
-        processes = config.settings.processes;
+        # A process whose value cannot be evaluated (e.g. a service whose package is
+        # missing from pkgs: nixpkgs' "memcached cannot be found in pkgs") gets the
+        # option path it belongs to printed before Nix's own error.
+        guard = n: p:
+          if (builtins.tryEval (builtins.deepSeq p true)).success then p
+          else builtins.trace "error: while evaluating ${config.optionPrefix}.settings.processes.${n}:" p;
+        processes = builtins.mapAttrs guard config.settings.processes;
         # Only the processes named are touched (a recursive update of every process would
         # cost as much as the rest of the evaluation on large sets).
         resolved = config.settings // {
