@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::nixrun::{have_nix, nix, repo, skip, with_inputs, Fixture};
+use support::nixrun::{have_nix, nix, repo, run, skip, with_inputs, Fixture};
 
 // ---------- CI-safe: no flake inputs needed ----------
 
@@ -53,19 +53,6 @@ corral.dev = {
   };
 };
 "#;
-
-/// Runs a built command; stdout comes back with label padding removed (`name | line`).
-fn run(bin: &Path, args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let out = Command::new(bin).args(args).current_dir(cwd).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| match l.split_once(" | ") {
-            Some((name, rest)) => format!("{} | {rest}\n", name.trim_end()),
-            None => format!("{l}\n"),
-        })
-        .collect();
-    (out.status.code().unwrap_or(-1), stdout, String::from_utf8_lossy(&out.stderr).to_string())
-}
 
 #[test]
 fn wrapper_runs_the_set_in_order_with_hook_exports_and_without_test() {
@@ -160,33 +147,6 @@ fn bad_declarations_fail_evaluation_readably() {
         let later = Fixture::new("flakeModule", r#"corral.dev.settings.processes.a = { command = "x"; env_file = ".env"; };"#);
         let err = later.build("dev").expect_err("env_file is not supported yet");
         assert!(err.contains("processes.a.env_file: not supported yet"), "{err}");
-    });
-}
-
-#[test]
-fn compat_module_runs_a_process_compose_flake_configuration() {
-    with_inputs("compat_module_runs_a_process_compose_flake_configuration", || {
-        let fx = Fixture::new(
-            "flakeModules.process-compose",
-            r#"
-process-compose.pc = {
-  cli.preHook = ''export FROM_CLI_HOOK=yes'';
-  cli.options.no-server = true;
-  settings = {
-    environment.GLOBAL = "g";
-    processes = {
-      first = { command = "echo first $FROM_CLI_HOOK $GLOBAL"; availability.restart = "no"; namespace = "app"; };
-      second = { command = "echo second"; depends_on.first.condition = "process_completed_successfully"; log_location = "second.log"; };
-    };
-  };
-};
-"#,
-        );
-        let bin = fx.build("pc").unwrap_or_else(|e| panic!("{e}")).join("bin/pc");
-        let (status, stdout, stderr) = run(&bin, &[], fx.path());
-        assert_eq!(status, 0, "{stderr}");
-        assert!(stdout.contains("first | first yes g") && stdout.contains("second | second"), "{stdout}");
-        assert_eq!(std::fs::read_to_string(fx.path().join("second.log")).unwrap(), "second\n", "relative paths resolve against the project root");
     });
 }
 
@@ -430,93 +390,6 @@ fn test_mode_ends_when_the_test_is_skipped_and_names_the_failed_dependency() {
         assert!(!out.status.success(), "a skipped test fails the check: {err}");
         assert!(err.contains("test: exit_on_skipped is set: stopping the run (dependency migrate failed"), "{err}");
         assert!(!err.contains("never runs"), "{err}");
-    });
-}
-
-#[test]
-fn compat_module_maps_or_warns_every_process_compose_flake_option() {
-    with_inputs("compat_module_maps_or_warns_every_process_compose_flake_option", || {
-        let fx = Fixture::new(
-            "flakeModules.process-compose",
-            r#"
-process-compose.pc = { config, ... }: {
-  cli.options = { no-server = true; use-uds = true; ordered-shutdown = true; port = 8080; keep-project = true; log-file = "pc.log"; };
-  cli.environment = { PC_DISABLE_TUI = true; PC_DISABLED_PROCESSES = "second"; PC_SOCKET_PATH = "pc.sock"; };
-  settings.processes = {
-    first.command = "echo first ran; echo '${config.cli.outputs.options}|${config.cli.outputs.environment}' > outputs.txt";
-    second.command = "echo second ran";
-    test = { command = "echo the test ran"; depends_on.first = { }; };
-  };
-};
-packages.pc-test = config.process-compose.pc.outputs.testPackage;
-"#,
-        );
-        let out = nix(&["nix", "build", "-L", "--out-link", "result-pc", ".#pc", ".#checks.x86_64-linux.pc"], fx.path());
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{err}");
-        for warned in ["process-compose.pc.cli.options.port: corral has no HTTP server", "process-compose.pc.cli.options.keep-project:", "process-compose.pc.cli.environment.PC_SOCKET_PATH:"] {
-            assert!(err.contains(warned), "warned at evaluation: {warned:?} in {err}");
-        }
-        for silent in ["no-server", "use-uds", "ordered-shutdown", "PC_DISABLE_TUI", "PC_DISABLED_PROCESSES"] {
-            assert!(!err.contains(&format!("cli.options.{silent}:")) && !err.contains(&format!("cli.environment.{silent}:")), "{silent} is honoured, not warned about: {err}");
-        }
-        let bin = fx.build("pc").unwrap_or_else(|e| panic!("{e}")).join("bin/pc");
-        let (status, stdout, stderr) = run(&bin, &[], fx.path());
-        assert_eq!(status, 0, "{stderr}");
-        assert!(stdout.contains("first | first ran") && !stdout.contains("second ran"), "PC_DISABLED_PROCESSES: {stdout}");
-        let log = std::fs::read_to_string(fx.path().join("pc.log")).unwrap_or_default();
-        assert!(log.contains("first"), "log-file receives corral's own log: {log:?}");
-        assert_eq!(std::fs::read_to_string(fx.path().join("outputs.txt")).unwrap().trim(), "|");
-        // outputs.testPackage: the set with the test enabled, ending with its status.
-        let bin = fx.build("pc-test").unwrap_or_else(|e| panic!("{e}")).join("bin/pc-test");
-        let (status, stdout, stderr) = run(&bin, &[], fx.path());
-        assert_eq!(status, 0, "{stderr}");
-        assert!(stdout.contains("test | the test ran"), "{stdout}");
-    });
-}
-
-#[test]
-fn compat_bad_options_fail_evaluation_naming_the_option() {
-    with_inputs("compat_bad_options_fail_evaluation_naming_the_option", || {
-        let unknown = Fixture::new("flakeModules.process-compose", r#"process-compose.pc = { cli.environment.PC_DISABLED_PROCESSES = "a,nosuch"; settings.processes.a.command = "true"; };"#);
-        let err = unknown.build("pc").expect_err("unknown process");
-        assert!(err.contains("process-compose.pc.cli.environment.PC_DISABLED_PROCESSES: unknown process \"nosuch\" (declared: a)"), "{err}");
-        let pc = Fixture::new(
-            "flakeModules.process-compose",
-            r#"process-compose.pc = { package = (pkgs.writeTextFile { name = "process-compose"; text = ""; }) // { pname = "process-compose"; }; settings.processes.a.command = "true"; };"#,
-        );
-        let err = pc.build("pc").expect_err("process-compose is not corral");
-        assert!(err.contains("process-compose.pc.package: this is process-compose, but corral runs this set"), "{err}");
-    });
-}
-
-#[test]
-fn process_compose_flake_lib_call_shapes_keep_working() {
-    with_inputs("process_compose_flake_lib_call_shapes_keep_working", || {
-        let expr = format!(
-            r#"let corral = builtins.getFlake "git+file://{repo}";
-                   pkgs = import {repo}/tests/nix/stand-in-pkgs.nix {{ system = "x86_64-linux"; corralBin = "{bin}"; }} // {{ lib = corral.inputs.nixpkgs-lib.lib; }};
-                   pc = import corral.lib {{ inherit pkgs; }};
-                   evaluated = pc.evalModules {{ name = "viaeval"; modules = [ {{ settings.processes.e.command = "echo from evalModules"; }} ]; }};
-               in assert pc.lookupEnv "B" [ "A=1" "B=x=y" ] == "x=y";
-                  pkgs.runCommand "both" {{ }} ''
-                    mkdir -p $out/bin
-                    ln -s ${{pc.makeProcessCompose {{ name = "viamake"; modules = [ {{ cli.preHook = "export V=hooked"; settings.processes.m.command = "echo from makeProcessCompose $V"; }} ]; }}}}/bin/viamake $out/bin/
-                    ln -s ${{evaluated.config.outputs.package}}/bin/viaeval $out/bin/
-                  ''"#,
-            repo = repo().display(),
-            bin = support::CORRAL
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("result");
-        let out = nix(&["nix", "build", "--impure", "--out-link", link.to_str().unwrap(), "--expr", &expr], dir.path());
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let (status, stdout, stderr) = run(&link.join("bin/viamake"), &[], dir.path());
-        assert_eq!(status, 0, "{stderr}");
-        assert!(stdout.contains("m | from makeProcessCompose hooked"), "{stdout}");
-        let (status, stdout, stderr) = run(&link.join("bin/viaeval"), &[], dir.path());
-        assert_eq!(status, 0, "{stderr}");
-        assert!(stdout.contains("e | from evalModules"), "{stdout}");
     });
 }
 

@@ -138,3 +138,17 @@ impl Fixture {
         }
     }
 }
+
+/// Runs a built command; stdout comes back with label padding removed (`name | line`).
+pub fn run(bin: &Path, args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = Command::new(bin).args(args).current_dir(cwd).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| match l.split_once(" | ") {
+            Some((name, rest)) => format!("{} | {rest}\n", name.trim_end()),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    (out.status.code().unwrap_or(-1), stdout, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
