@@ -41,18 +41,38 @@ let
     in
     builtins.concatMap problems names;
 
+  # A persistent set of integers in [0, 2^bits): a binary trie with `true` at
+  # the leaves and null for an empty branch. Adding copies only the path to the
+  # leaf (`bits` two-field sets), so n additions cost O(n log n), where copying a
+  # whole attribute set per addition would cost O(n^2).
+  bitsFor = n: let go = b: p: if p >= n then b else go (b + 1) (p * 2); in go 1 2;
+  powers = builtins.genList (b: builtins.foldl' (acc: _: acc * 2) 1 (builtins.genList (x: x) b)) 63;
+  trieHas = bits: trie: i:
+    let go = b: t: if t == null then false else if b == 0 then true
+      else go (b - 1) (if builtins.bitAnd i (builtins.elemAt powers (b - 1)) == 0 then t.l else t.r);
+    in go bits trie;
+  trieAdd = bits: trie: i:
+    let go = b: t:
+      if b == 0 then true
+      else
+        let node = if t == null then { l = null; r = null; } else t; in
+        if builtins.bitAnd i (builtins.elemAt powers (b - 1)) == 0 then { l = go (b - 1) node.l; inherit (node) r; }
+        else { inherit (node) l; r = go (b - 1) node.r; };
+    in go bits trie;
+
   # The first dependency cycle found, as a list of names ending where it began, or null.
   #
   # One depth-first search over the whole graph that remembers what it has seen
-  # (`entered`, `done`), so every process and every edge is visited once: a set
-  # where each process depends on the two before it takes as long as a chain.
-  # A process entered but not done is on the current path, so meeting it again
-  # closes a cycle; the path is a cons list ({ name; up; }) so pushing is O(1).
-  # (Each `//` on the seen sets copies them: cheap in Nix's C++, but quadratic in
-  # memory traffic on very large sets; see docs/benchmarks.md.)
+  # (`entered`, `done`: tries over the processes' indices), so every process and
+  # every edge is visited once and each visit costs O(log n): a set where each
+  # process depends on the two before it takes as long as a chain. A process
+  # entered but not done is on the current path, so meeting it again closes a
+  # cycle; the path is a cons list ({ name; up; }) so pushing is O(1).
   findCycle = processes:
     let
       names = attrNames processes;
+      index = builtins.listToAttrs (builtins.genList (i: { name = builtins.elemAt names i; value = i; }) (builtins.length names));
+      bits = bitsFor (builtins.length names);
       deps = name: filter (dep: processes ? ${dep}) (dependenciesOf processes name);
       # The names on `path` from `name` down to the top of the path, in order.
       cycleFrom = name: path:
@@ -61,16 +81,17 @@ let
         in
         go path [ name ];
       visit = path: state: name:
-        if state.cycle != null || state.done ? ${name} then state
-        else if state.entered ? ${name} then state // { cycle = cycleFrom name path; }
+        let i = index.${name}; in
+        if state.cycle != null || trieHas bits state.done i then state
+        else if trieHas bits state.entered i then state // { cycle = cycleFrom name path; }
         else
           let
             here = { inherit name; up = path; };
-            after = foldl' (s: dep: visit here s dep) (state // { entered = state.entered // { ${name} = true; }; }) (deps name);
+            after = foldl' (s: dep: visit here s dep) (state // { entered = trieAdd bits state.entered i; }) (deps name);
           in
           if after.cycle != null then after
-          else after // { done = after.done // { ${name} = true; }; };
-      final = foldl' (state: name: visit null state name) { entered = { }; done = { }; cycle = null; } names;
+          else after // { done = trieAdd bits after.done i; };
+      final = foldl' (state: name: visit null state name) { entered = null; done = null; cycle = null; } names;
     in
     final.cycle;
 
