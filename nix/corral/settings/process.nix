@@ -30,8 +30,9 @@ in
       default = null;
       example = "services/api";
       description = ''
-        Where the process runs. A relative path resolves against the project root: the
-        directory the command was started in (`$CORRAL_PROJECT_ROOT`), never the Nix store.
+        Where the process runs. A relative path resolves against the project root
+        (`$CORRAL_PROJECT_ROOT`: `$PRJ_ROOT`, else the nearest directory holding `flake.nix`),
+        never the Nix store.
       '';
     };
     environment = import ./environment.nix { inherit lib; };
