@@ -398,7 +398,7 @@ fn unknown_keys_are_warned_about_at_evaluation_and_the_key_lists_match_corral() 
     with_inputs("unknown_keys_are_warned_about_at_evaluation_and_the_key_lists_match_corral", || {
         let fx = Fixture::new(
             "flakeModule",
-            r#"corral.dev.settings = { bogus = 1; x-mine = 2; log_level = "debug"; processes.a = { command = "true"; colour = "red"; log_configuration = { }; x-note = "n"; }; };"#,
+            r#"corral.dev.settings = { bogus = 1; x-mine = 2; log_level = "debug"; processes.a = { command = "echo $$HOME"; colour = "red"; log_configuration = { }; x-note = "n"; }; };"#,
         );
         let link = fx.path().join("result-dev");
         let out = nix(&["nix", "build", "--out-link", link.to_str().unwrap(), ".#dev"], fx.path());
@@ -406,6 +406,7 @@ fn unknown_keys_are_warned_about_at_evaluation_and_the_key_lists_match_corral() 
         assert!(out.status.success(), "{err}");
         assert!(err.contains("evaluation warning: corral.dev.settings.processes.a.colour: unknown key; corral ignores it"), "{err}");
         assert!(err.contains("evaluation warning: corral.dev.settings.bogus: unknown key"), "{err}");
+        assert!(err.contains("evaluation warning: corral.dev.settings.processes.a.command: contains \"$$\""), "{err}");
         for quiet in ["x-mine", "x-note", "log_level", "log_configuration"] {
             assert!(!err.contains(&format!(".{quiet}: unknown key")), "{quiet} is known: {err}");
         }

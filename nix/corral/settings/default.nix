@@ -25,6 +25,19 @@ let
         config.settings.processes);
     in
     top ++ perProcess;
+
+  # Text with "$$" (process-compose's escape for "$"): corral passes text to the
+  # shell unchanged, so it is the shell's pid. corral check says so in the build
+  # log; this says it at evaluation.
+  doubleDollars =
+    let
+      warn = path: text: lib.optional (builtins.isString text && lib.hasInfix "$$" text)
+        "${config.optionPrefix}.${path}: contains \"$$\": corral passes text to the shell unchanged, so this is the shell's pid, not process-compose's escape for \"$\"";
+    in
+    warn "preHook" config.preHook ++ warn "postHook" config.postHook
+    ++ builtins.concatLists (lib.mapAttrsToList
+      (n: p: warn "settings.processes.${n}.command" p.command ++ warn "settings.processes.${n}.shutdown.command" (p.shutdown.command or null))
+      config.settings.processes);
 in
 {
   options = {
@@ -125,7 +138,7 @@ in
           post_hook = if config.postHook == "" then null else config.postHook;
         };
       in
-      lib.foldr (w: v: lib.warn w v) resolved (config.warnings ++ unknownKeys);
+      lib.foldr (w: v: lib.warn w v) resolved (config.warnings ++ unknownKeys ++ doubleDollars);
     settingsJSON = json.toJSON config.optionPrefix config.outputs.resolvedSettings;
     settingsFile = pkgs.writeTextFile { name = "corral-${name}.json"; text = config.outputs.settingsJSON; };
   };
