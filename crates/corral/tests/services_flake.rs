@@ -375,3 +375,26 @@ fn a_service_whose_package_is_missing_fails_evaluation_naming_the_option_path() 
         assert!(err.contains("while evaluating process-compose.svc.settings.processes.m1:") && err.contains("memcached cannot be found in pkgs"), "{err}");
     });
 }
+
+#[test]
+fn a_set_whose_services_are_all_switched_off_builds_and_runs_its_hooks() {
+    with_inputs("a_set_whose_services_are_all_switched_off_builds_and_runs_its_hooks", || {
+        let Some((_keep, sf)) = services_flake() else {
+            return skip("a_set_whose_services_are_all_switched_off_builds_and_runs_its_hooks", "no services-flake archive in ../shared/nix-offline/inputs");
+        };
+        let sf_url = format!("path:{}", sf.display());
+        let per_system = r#"process-compose.off = {
+  imports = [ inputs.services-flake.processComposeModules.default ];
+  services.redis.r1.enable = false;
+  services.memcached.m1.enable = false;
+  cli.preHook = "echo pre > pre.txt";
+  cli.postHook = "echo post > post.txt";
+};"#;
+        let fx = Fixture::with("flakeModules.process-compose", per_system, &[("services-flake", &sf_url)], &host_tools());
+        let bin = fx.build("off").unwrap_or_else(|e| panic!("{e}")).join("bin/off");
+        let out = Command::new(&bin).current_dir(fx.path()).env_remove("PRJ_ROOT").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(fs::read_to_string(fx.path().join("pre.txt")).unwrap(), "pre\n");
+        assert_eq!(fs::read_to_string(fx.path().join("post.txt")).unwrap(), "post\n");
+    });
+}
