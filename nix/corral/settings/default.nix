@@ -31,7 +31,10 @@ let
   # log; this says it at evaluation.
   doubleDollars =
     let
-      warn = path: text: lib.optional (builtins.isString text && lib.hasInfix "$$" text)
+      # (A value that cannot be evaluated is skipped here: `guard` below reports it with its path.)
+      warn = path: value:
+        let text = builtins.tryEval value; in
+        lib.optional (text.success && builtins.isString text.value && lib.hasInfix "$$" text.value)
         "${config.optionPrefix}.${path}: contains \"$$\": corral passes text to the shell unchanged, so this is the shell's pid, not process-compose's escape for \"$\"";
     in
     warn "preHook" config.preHook ++ warn "postHook" config.postHook
