@@ -5,6 +5,8 @@
     nixpkgs.url = "github:nixos/nixpkgs/nixpkgs-unstable";
     flake-parts.url = "github:hercules-ci/flake-parts";
     corral.url = "github:corral-dev/corral";
+    # corral is built with your nixpkgs: one nixpkgs in the lock.
+    corral.inputs.nixpkgs.follows = "nixpkgs";
   };
 
   outputs = inputs@{ flake-parts, corral, ... }:

@@ -3,12 +3,13 @@
 # the stand-in. Needs --impure (getFlake of a local git checkout).
 #
 #   nix build --impure --expr '(import tests/nix/harness.nix { repo = …; flakeDir = …; corralBin = …; }).packages.x86_64-linux.dev'
-{ repo, flakeDir, corralBin, system ? "x86_64-linux", hostTools ? { } }:
+#   extraInputs: further inputs by name (e.g. services-flake, for docs/services-flake.md)
+{ repo, flakeDir, corralBin, system ? "x86_64-linux", hostTools ? { }, extraInputs ? { } }:
 let
   corral = builtins.getFlake "git+file://${repo}";
   pkgs = import ./stand-in-pkgs.nix { inherit system corralBin hostTools; };
   flake = import (flakeDir + "/flake.nix");
-  inputs = {
+  inputs = extraInputs // {
     inherit corral;
     self = outputs // { _type = "flake"; outPath = flakeDir; inherit inputs outputs; };
     flake-parts = corral.inputs.flake-parts;

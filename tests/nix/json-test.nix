@@ -40,6 +40,11 @@ assert expect "unknown dependencies are named" (j.unknownDependencies { a.depend
 assert expect "a cycle is found with every member" (j.findCycle { a.depends_on.b = { }; b.depends_on.c = { }; c.depends_on.a = { }; d = { }; }) [ "a" "b" "c" "a" ];
 assert expect "a self-dependency is a cycle" (j.findCycle { s.depends_on.s = { }; }) [ "s" "s" ];
 assert expect "no cycle in a diamond" (j.findCycle { a.depends_on = { b = { }; c = { }; }; b.depends_on.d = { }; c.depends_on.d = { }; d = { }; }) null;
+assert expect "an empty process set is kept" (builtins.fromJSON (j.toJSON "x" { processes = { }; environment = { }; })) { processes = { }; };
+# Large sets: each process depending on the two before it (exponential for a search
+# without memory), and a ring whose cycle is every process.
+assert expect "5,000 two-back processes: no cycle" (j.findCycle (builtins.listToAttrs (builtins.genList (i: { name = "p${toString i}"; value.depends_on = builtins.listToAttrs (map (d: { name = "p${toString d}"; value = { }; }) (builtins.filter (d: d >= 0) [ (i - 1) (i - 2) ])); }) 5000))) null;
+assert expect "a 3,000-process ring is one cycle" (builtins.length (j.findCycle (builtins.listToAttrs (builtins.genList (i: { name = "p${toString i}"; value.depends_on."p${toString (if i == 0 then 2999 else i - 1)}" = { }; }) 3000)))) 3001;
 assert fails "unknown dependency throws" (j.toJSON "corral.dev" { processes.a.depends_on.nope = { }; });
 assert fails "cycle throws" (j.toJSON "corral.dev" { processes = { a.depends_on.b = { }; b.depends_on.a = { }; }; });
 assert expect "error text names the problem"

@@ -1,33 +1,52 @@
-# A stand-in for the few nixpkgs functions corral's module (and the template and
-# example) use, over host binaries, for machines that cannot fetch nixpkgs.
-# Derivations are made with builtins.derivation and the host's /bin/sh
-# (sandbox = false).
+# A stand-in for the few nixpkgs functions corral's module (and the template,
+# the example and the services-flake services the tests run) use, over host
+# binaries, for machines that cannot fetch nixpkgs. Derivations are made with
+# builtins.derivation and the host's /bin/sh (sandbox = false). Each function
+# mirrors the real one's semantics where the tests rely on them: builders run
+# with errexit like stdenv, runCommand puts its inputs' bin/ on PATH,
+# writeShellApplication runs its text under bash with errexit, nounset and
+# pipefail and its runtimeInputs first on PATH, and checks its syntax.
 #
 # Every builder starts with `exec 3>&1 4>&2`: Nix 2.8 on these machines often
 # SIGKILLs a builder when a child holding its log pty exits; extra references to
 # the pty avoid it (shared/nix-offline/README.md). Real nixpkgs needs none of this.
 #
 #   corralBin: the corral binary to use as `pkgs.corral` (and for callPackage)
-#   hostTools: { NAME = [ "/usr/bin/prog" … ]; } packages made of host binaries;
-#              the first one is the main program
-{ system, corralBin, hostTools ? { } }:
+#   hostTools: { NAME = [ "/usr/bin/prog" … ]; } packages made of host binaries
+#              (linked into bin/; the first one is the main program), or
+#              { NAME = { "bin/prog" = "/usr/bin/prog"; "etc/x" = "/etc/x"; }; }
+#              for a package laid out file by file (main program: NAME)
+#   lib:       nixpkgs lib, needed only by `formats` (and given as `pkgs.lib`)
+{ system, corralBin, hostTools ? { }, lib ? null }:
 let
+  inherit (builtins) concatStringsSep map attrNames isList head;
+  defaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+  binPath = pkgs: concatStringsSep ":" (map (p: "${p}/bin") pkgs);
   mk = name: script: attrs: derivation ({
     inherit name system;
     builder = "/bin/sh";
     # stdenv builders run with errexit; so does the stand-in.
     args = [ "-c" ("exec 3>&1 4>&2\nset -e\n" + script) ];
-    PATH = "/usr/local/bin:/usr/bin:/bin";
+    PATH = defaultPath;
   } // attrs);
   baseName = p: baseNameOf (toString p);
   hostPackage = name: paths:
-    (mk name ''
-      mkdir -p $out/bin
-      ${builtins.concatStringsSep "\n" (map (p: "ln -s ${p} $out/bin/${baseName p}") paths)}
-    '' { }) // { pname = name; meta.mainProgram = baseName (builtins.head paths); };
+    if isList paths then
+      (mk name ''
+        mkdir -p $out/bin
+        ${concatStringsSep "\n" (map (p: "ln -s ${p} $out/bin/${baseName p}") paths)}
+      '' { }) // { pname = name; meta.mainProgram = baseName (head paths); }
+    else
+      (mk name ''
+        ${concatStringsSep "\n" (map (rel: ''mkdir -p "$(dirname "$out/${rel}")"; ln -s ${paths.${rel}} "$out/${rel}"'') (attrNames paths))}
+      '' { }) // { pname = name; meta.mainProgram = name; };
   self = {
     bash = hostPackage "bash" [ "/bin/bash" ];
     corral = hostPackage "corral" [ corralBin ];
+    coreutils = hostPackage "coreutils" [ "/bin/ls" "/bin/mkdir" "/bin/cat" "/bin/ln" "/bin/readlink" "/usr/bin/realpath" "/bin/mktemp" "/bin/rm" "/bin/cp" "/usr/bin/id" "/bin/echo" "/usr/bin/dirname" "/usr/bin/env" "/bin/sleep" "/usr/bin/touch" "/bin/chmod" ];
+    gnugrep = hostPackage "gnugrep" [ "/bin/grep" ];
+    gawk = hostPackage "gawk" [ "/usr/bin/awk" ];
+    findutils = hostPackage "findutils" [ "/usr/bin/find" "/usr/bin/xargs" ];
 
     writeTextFile = { name, text, executable ? false, destination ? "", checkPhase ? "", meta ? { } }:
       (mk name ''
@@ -38,7 +57,37 @@ let
         ${checkPhase}
       '' { inherit text; passAsFile = [ "text" ]; }) // { inherit meta; };
 
-    runCommand = name: env: script: mk name script env;
+    writeText = name: text: self.writeTextFile { inherit name text; };
+
+    writeShellApplication = { name, text, runtimeInputs ? [ ], meta ? { }, ... }:
+      self.writeTextFile {
+        inherit name;
+        executable = true;
+        destination = "/bin/${name}";
+        text = ''
+          #!/bin/bash
+          set -o errexit
+          set -o nounset
+          set -o pipefail
+          ${if runtimeInputs == [ ] then "" else ''export PATH="${binPath runtimeInputs}:$PATH"''}
+          ${text}
+        '';
+        checkPhase = ''/bin/bash -n "$target"'';
+        meta = { mainProgram = name; } // meta;
+      };
+
+    runCommand = name: env: script:
+      let inputs = (env.nativeBuildInputs or [ ]) ++ (env.buildInputs or [ ]); in
+      mk name script (env // { PATH = (if inputs == [ ] then "" else binPath inputs + ":") + defaultPath; });
+
+    # JSON is YAML too: both formats write JSON.
+    formats.json = { }: {
+      type = lib.types.attrsOf lib.types.anything;
+      generate = name: value: self.writeText name (builtins.toJSON value);
+    };
+    formats.yaml = self.formats.json;
+
+    stdenv = { isLinux = true; isDarwin = false; hostPlatform = { isLinux = true; isDarwin = false; inherit system; }; };
 
     mkShell = { packages ? [ ], ... }: mk "shell" "mkdir $out" { };
 
@@ -65,6 +114,6 @@ let
 
     # The module's only callPackage is corral's own package (rustPlatform is not available here).
     callPackage = _: _: self.corral;
-  } // builtins.mapAttrs hostPackage hostTools;
+  } // (if lib == null then { } else { inherit lib; }) // builtins.mapAttrs hostPackage hostTools;
 in
 self

@@ -42,9 +42,7 @@ pub fn validate(config: &Config) -> Vec<Diagnostic> {
             warn_double_dollar(&mut out, key, text);
         }
     }
-    if config.processes.is_empty() {
-        out.push(Diagnostic::error("processes", "at least one process is required"));
-    }
+    // An empty set is valid: its hooks still run (e.g. every service switched off).
     for (name, process) in &config.processes {
         validate_process(&mut out, name, process);
         validate_readiness_dependencies(&mut out, config, name, process);

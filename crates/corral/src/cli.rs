@@ -24,7 +24,7 @@ pub struct Target {
     #[arg(short = 'f', long = "config", env = "CORRAL_CONFIG", default_value = "corral.json")]
     pub config: PathBuf,
     /// The project's name (default: the config's `name`, else its file name); with the
-    /// directory corral runs in, it identifies the running corral to talk to.
+    /// project root ($PRJ_ROOT, else the nearest directory holding flake.nix or the config), it identifies the running corral to talk to.
     #[arg(short = 'p', long = "project", env = "CORRAL_PROJECT")]
     pub project: Option<String>,
 }

@@ -60,7 +60,7 @@ fn main() {
 
 /// Runs a client command against the project `config` (or `explicit`) names.
 fn with_project(config: &Path, explicit: Option<&str>, f: impl FnOnce(&corral_supervisor::control::project::Project) -> i32) -> i32 {
-    match project::project(config, explicit, None) {
+    match project::running_project(config, explicit) {
         Ok(p) => f(&p),
         Err(e) => {
             eprintln!("corral: error: {e}");

@@ -37,19 +37,19 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
     if !a.detach {
         crate::logging::init(a.verbose, a.quiet);
     }
-    let loaded = match load_reporting(&a.target.config, false) {
+    let located = crate::project::locate(&a.target.config).map_err(anyhow::Error::msg)?;
+    let loaded = match load_reporting(&located.config, false) {
         Ok(l) => l,
         Err(status) => return Ok(status),
     };
-    let root = std::env::current_dir().context("cannot determine the current directory")?;
-    let plan = match Plan::new(&loaded, a.names, &root) {
+    let plan = match Plan::new(&loaded, a.names, &located.root) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("corral: error: {e}; nothing was started");
             return Ok(BAD_CONFIG);
         }
     };
-    let project = crate::project::project(&a.target.config, a.target.project.as_deref(), loaded.config.name.as_deref()).map_err(anyhow::Error::msg)?;
+    let project = crate::project::project(&located, a.target.project.as_deref(), loaded.config.name.as_deref());
     let mut lock = match project.lock() {
         Ok(l) => l,
         Err(e) => {

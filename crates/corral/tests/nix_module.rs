@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::nixrun::{have_nix, nix, repo, skip, with_inputs, Fixture};
+use support::nixrun::{have_nix, nix, repo, run, skip, with_inputs, Fixture};
 
 // ---------- CI-safe: no flake inputs needed ----------
 
@@ -48,24 +48,11 @@ corral.dev = {
       db = { command = "echo db $GREETING $SHARED; sleep 0.3; echo db done"; };
       api = { command = "echo api after db"; depends_on.db.condition = "process_completed_successfully"; };
       other = { command = pkgs.python3; environment = [ "PYTHONSTARTUP=" ]; entrypoint = null; };
-      test = { command = "echo testing; test -n \"$GREETING\""; depends_on.api = { }; };
+      test = { command = "echo testing; test -n \"$GREETING\"; test \"$CORRAL_PROJECT_ROOT\" = \"$TMPDIR\""; depends_on.api = { }; };
     };
   };
 };
 "#;
-
-/// Runs a built command; stdout comes back with label padding removed (`name | line`).
-fn run(bin: &Path, args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let out = Command::new(bin).args(args).current_dir(cwd).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| match l.split_once(" | ") {
-            Some((name, rest)) => format!("{} | {rest}\n", name.trim_end()),
-            None => format!("{l}\n"),
-        })
-        .collect();
-    (out.status.code().unwrap_or(-1), stdout, String::from_utf8_lossy(&out.stderr).to_string())
-}
 
 #[test]
 fn wrapper_runs_the_set_in_order_with_hook_exports_and_without_test() {
@@ -164,33 +151,6 @@ fn bad_declarations_fail_evaluation_readably() {
 }
 
 #[test]
-fn compat_module_runs_a_process_compose_flake_configuration() {
-    with_inputs("compat_module_runs_a_process_compose_flake_configuration", || {
-        let fx = Fixture::new(
-            "flakeModules.process-compose",
-            r#"
-process-compose.pc = {
-  cli.preHook = ''export FROM_CLI_HOOK=yes'';
-  cli.options.no-server = true;
-  settings = {
-    environment.GLOBAL = "g";
-    processes = {
-      first = { command = "echo first $FROM_CLI_HOOK $GLOBAL"; availability.restart = "no"; namespace = "app"; };
-      second = { command = "echo second"; depends_on.first.condition = "process_completed_successfully"; log_location = "second.log"; };
-    };
-  };
-};
-"#,
-        );
-        let bin = fx.build("pc").unwrap_or_else(|e| panic!("{e}")).join("bin/pc");
-        let (status, stdout, stderr) = run(&bin, &[], fx.path());
-        assert_eq!(status, 0, "{stderr}");
-        assert!(stdout.contains("first | first yes g") && stdout.contains("second | second"), "{stdout}");
-        assert_eq!(std::fs::read_to_string(fx.path().join("second.log")).unwrap(), "second\n", "relative paths resolve against the project root");
-    });
-}
-
-#[test]
 fn lib_eval_modules_works_without_flake_parts() {
     with_inputs("lib_eval_modules_works_without_flake_parts", || {
         let expr = format!(
@@ -284,8 +244,13 @@ fn our_flake_exports_the_modules_lib_and_template() {
         };
         assert_eq!(eval("flakeModules", "builtins.attrNames"), r#"["default","process-compose"]"#);
         assert_eq!(eval("flakeModule", "m: baseNameOf m"), r#""flake-module.nix""#);
-        assert_eq!(eval("lib", "builtins.attrNames"), r#"["evalModules"]"#);
+        assert_eq!(eval("lib", "builtins.attrNames"), r#"["evalModules","outPath"]"#);
         assert_eq!(eval("templates.default", "t: builtins.pathExists (t.path + \"/flake.nix\")"), "true");
+        // The template's and the example's corral follow the user's nixpkgs (one nixpkgs in their lock).
+        for flake in ["templates/default/flake.nix", "example/flake.nix"] {
+            let out = nix(&["nix-instantiate", "--eval", "--strict", "--json", "-E", &format!("(import ./{flake}).inputs.corral.inputs.nixpkgs.follows")], &repo());
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#""nixpkgs""#, "{flake}: {}", String::from_utf8_lossy(&out.stderr));
+        }
     });
 }
 
@@ -319,10 +284,17 @@ corral.dev.settings = {{
 #[test]
 fn wrapper_subcommands_address_the_same_project() {
     with_inputs("wrapper_subcommands_address_the_same_project", || {
-        let fx = Fixture::new("flakeModule", "corral.dev.settings.processes.svc.command = \"echo svc up; exec sleep 300\";");
+        let fx = Fixture::new("flakeModule", "corral.dev.settings.processes.svc = { command = \"echo svc up; exec sleep 300\"; log_location = \"data/svc.log\"; };");
         let bin = fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev");
-        let (status, _, stderr) = run(&bin, &["-d", "--wait"], fx.path());
+        // Started in a subdirectory of the flake, addressed from another: one project, rooted at the flake.
+        let sub = fx.path().join("src/deep");
+        std::fs::create_dir_all(&sub).unwrap();
+        let (status, _, stderr) = run(&bin, &["-d", "--wait"], &sub);
         assert_eq!(status, 0, "{stderr}");
+        assert!(support::wait_until(support::HANG_GUARD, || std::fs::read_to_string(fx.path().join("data/svc.log")).is_ok_and(|l| l.contains("svc up"))), "relative paths land at the flake's root");
+        let (status, stdout, stderr) = run(&bin, &["ps"], &fx.path().join("src"));
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("svc") && stdout.contains("running"), "{stdout}");
         let (status, stdout, stderr) = run(&bin, &["ps"], fx.path());
         assert_eq!(status, 0, "{stderr}");
         assert!(stdout.contains("svc") && stdout.contains("running"), "{stdout}");
@@ -353,5 +325,158 @@ fn watch_options_reach_corral() {
         assert!(support::wait_until(support::HANG_GUARD, || runs() == 2), "a change restarted the process");
         let _ = Command::new(&bin).arg("down").current_dir(fx.path()).output();
         let _ = child.wait();
+    });
+}
+
+#[test]
+fn settings_is_a_real_module_in_both_option_trees() {
+    with_inputs("settings_is_a_real_module_in_both_option_trees", || {
+        // A function definition and one carrying `imports` (how services-flake contributes), under both names.
+        let fx = Fixture::new(
+            "flakeModule corral.flakeModules.process-compose",
+            r#"
+corral.dev.settings = { lib, ... }: {
+  imports = [ { processes.a.command = "echo a from an import"; } ];
+  processes.b = { command = "echo b after a"; depends_on.a.condition = "process_completed_successfully"; };
+};
+process-compose.pc = {
+  settings.imports = [ ({ config, ... }: { processes.c.command = "echo c sees ${builtins.toString (builtins.length (builtins.attrNames config.processes))} processes"; }) ];
+  settings.processes.d.command = "echo d";
+};
+"#,
+        );
+        let bin = fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev");
+        let (status, stdout, stderr) = run(&bin, &[], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("a | a from an import") && stdout.contains("b | b after a"), "{stdout}");
+        let bin = fx.build("pc").unwrap_or_else(|e| panic!("{e}")).join("bin/pc");
+        let (status, stdout, stderr) = run(&bin, &[], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("c | c sees 2 processes") && stdout.contains("d | d"), "{stdout}");
+        // A definition that is neither an attribute set nor a module function: an error naming the option.
+        let bad = Fixture::new("flakeModules.process-compose", r#"process-compose.pc.settings = 42;"#);
+        let err = bad.build("pc").expect_err("a number is not a module");
+        assert!(err.contains("process-compose.pc.settings") && err.contains("not of type"), "{err}");
+    });
+}
+
+#[test]
+fn ci_seeds_the_nix_inputs_from_shared_and_requires_the_nix_tests() {
+    let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+    assert!(ci.contains("../shared/nix-offline/seed-store flake.lock ../shared/nix-offline/inputs/*.tar.gz"), "{ci}");
+    assert!(ci.contains("export CORRAL_REQUIRE_NIX_E2E=1"), "{ci}");
+    // No path of a particular machine (built in two parts so that this file does not match itself).
+    let machine_path = ["/wo", "rk/"].concat();
+    let tracked = Command::new("git").args(["grep", "-l", &machine_path]).current_dir(repo()).output().unwrap();
+    assert!(tracked.stdout.is_empty(), "tracked files name a machine's path: {}", String::from_utf8_lossy(&tracked.stdout));
+}
+
+#[test]
+fn test_mode_ends_when_the_test_is_skipped_and_names_the_failed_dependency() {
+    with_inputs("test_mode_ends_when_the_test_is_skipped_and_names_the_failed_dependency", || {
+        let fx = Fixture::new(
+            "flakeModule",
+            r#"corral.dev.settings.processes = {
+  migrate.command = "echo migrating; exit 4";
+  web.command = "exec sleep 600";
+  test = { command = "echo never runs"; depends_on.migrate.condition = "process_completed_successfully"; };
+};"#,
+        );
+        // A hang guard, not a timing goal: before the fix this build never ended.
+        let link = fx.path().join("result-check");
+        let out = nix(&["timeout", "300", "nix", "build", "-L", "--out-link", link.to_str().unwrap(), ".#checks.x86_64-linux.dev"], fx.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(124), "the check hung: {err}");
+        assert!(!out.status.success(), "a skipped test fails the check: {err}");
+        assert!(err.contains("test: exit_on_skipped is set: stopping the run (dependency migrate failed"), "{err}");
+        assert!(!err.contains("never runs"), "{err}");
+    });
+}
+
+#[test]
+fn unknown_keys_are_warned_about_at_evaluation_and_the_key_lists_match_corral() {
+    with_inputs("unknown_keys_are_warned_about_at_evaluation_and_the_key_lists_match_corral", || {
+        let fx = Fixture::new(
+            "flakeModule",
+            r#"corral.dev.settings = { bogus = 1; x-mine = 2; log_level = "debug"; processes.a = { command = "echo $$HOME"; colour = "red"; log_configuration = { }; x-note = "n"; }; };"#,
+        );
+        let link = fx.path().join("result-dev");
+        let out = nix(&["nix", "build", "--out-link", link.to_str().unwrap(), ".#dev"], fx.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("evaluation warning: corral.dev.settings.processes.a.colour: unknown key; corral ignores it"), "{err}");
+        assert!(err.contains("evaluation warning: corral.dev.settings.bogus: unknown key"), "{err}");
+        assert!(err.contains("evaluation warning: corral.dev.settings.processes.a.command: contains \"$$\""), "{err}");
+        for quiet in ["x-mine", "x-note", "log_level", "log_configuration"] {
+            assert!(!err.contains(&format!(".{quiet}: unknown key")), "{quiet} is known: {err}");
+        }
+        // The module's list of keys corral knows beyond its options covers what corral reads.
+        let schema: serde_json::Value = serde_json::from_slice(&Command::new(support::CORRAL).arg("schema").output().unwrap().stdout).unwrap();
+        let defs = schema.get("$defs").or_else(|| schema.get("definitions")).unwrap();
+        let expr = format!(
+            r#"let keys = import {repo}/nix/corral/settings/corral-keys.nix;
+                   corral = builtins.getFlake "git+file://{repo}";
+                   lib = corral.inputs.nixpkgs-lib.lib;
+                   pkgs = import {repo}/tests/nix/stand-in-pkgs.nix {{ system = "x86_64-linux"; corralBin = "{bin}"; }};
+                   set = lib.evalModules {{ specialArgs = {{ inherit pkgs; name = "k"; }}; modules = [ {repo}/nix/corral ]; }};
+                   s = set.options.settings.type.getSubOptions [ ];
+               in {{ top = builtins.attrNames s ++ keys.topLevel; process = builtins.attrNames (s.processes.type.getSubOptions [ ]) ++ keys.process; }}"#,
+            repo = repo().display(),
+            bin = support::CORRAL
+        );
+        let out = nix(&["nix", "eval", "--impure", "--json", "--expr", &expr], &repo());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let known: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let has = |list: &serde_json::Value, k: &str| list.as_array().unwrap().iter().any(|v| v == k);
+        for k in schema["properties"].as_object().unwrap().keys() {
+            assert!(has(&known["top"], k), "top-level key {k} of corral's schema is unknown to the module");
+        }
+        for k in defs["Process"]["properties"].as_object().unwrap().keys() {
+            assert!(has(&known["process"], k), "process key {k} of corral's schema is unknown to the module");
+        }
+    });
+}
+
+#[test]
+fn a_set_with_no_processes_builds_and_runs_its_hooks() {
+    with_inputs("a_set_with_no_processes_builds_and_runs_its_hooks", || {
+        let fx = Fixture::new("flakeModule", r#"corral.dev = { preHook = "echo pre ran > pre.txt"; postHook = "echo post ran > post.txt"; settings.processes.off = lib.mkIf false { command = "x"; }; };"#);
+        let bin = fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev");
+        let (status, _, stderr) = run(&bin, &[], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert_eq!(std::fs::read_to_string(fx.path().join("pre.txt")).unwrap(), "pre ran\n");
+        assert_eq!(std::fs::read_to_string(fx.path().join("post.txt")).unwrap(), "post ran\n");
+    });
+}
+
+#[test]
+fn dependencies_keep_the_module_systems_checks_and_priorities() {
+    with_inputs("dependencies_keep_the_module_systems_checks_and_priorities", || {
+        let fx = Fixture::new(
+            "flakeModule",
+            r#"corral.dev = {
+  defaults.processSettings = { name, ... }: { depends_on = lib.mkIf (name == "b") { a.condition = lib.mkDefault "process_started"; }; };
+  settings.processes = {
+    a = { command = "true"; ready_log_line = "x"; };
+    b = { command = "true"; readiness_probe.exec.command = "true"; };
+    c = { command = "true"; depends_on.a = { }; depends_on.b.condition = lib.mkForce "process_healthy"; };
+    d = { command = "true"; depends_on.a.condition = "process_completed_successfully"; };
+  };
+  imports = [ { settings.processes.b.depends_on.a.condition = "process_log_ready"; settings.processes.c.depends_on.b.condition = "process_started"; } ];
+};"#,
+        );
+        let wrapper = std::fs::read_to_string(fx.build("dev").unwrap_or_else(|e| panic!("{e}")).join("bin/dev")).unwrap();
+        let config = wrapper.lines().find_map(|l| l.strip_prefix("export CORRAL_CONFIG=")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(config).unwrap()).unwrap();
+        assert_eq!(v["processes"]["b"]["depends_on"]["a"]["condition"], "process_log_ready", "a definition beats mkDefault");
+        assert_eq!(v["processes"]["c"]["depends_on"]["a"]["condition"], "process_completed", "the default condition");
+        assert_eq!(v["processes"]["c"]["depends_on"]["b"]["condition"], "process_healthy", "mkForce wins");
+        assert_eq!(v["processes"]["d"]["depends_on"]["a"]["condition"], "process_completed_successfully");
+        let bad = Fixture::new("flakeModule", r#"corral.dev.settings.processes = { a.command = "true"; b = { command = "true"; depends_on.a.condition = "process_ready"; }; };"#);
+        let err = bad.build("dev").expect_err("a bad condition");
+        assert!(err.contains("corral.dev.settings.processes.b.depends_on.a.condition") && err.contains("process_ready"), "{err}");
+        let extra = Fixture::new("flakeModule", r#"corral.dev.settings.processes = { a.command = "true"; b = { command = "true"; depends_on.a.conditon = "process_started"; }; };"#);
+        let err = extra.build("dev").expect_err("a misspelt key");
+        assert!(err.contains("corral.dev.settings.processes.b.depends_on.a.conditon' does not exist"), "{err}");
     });
 }

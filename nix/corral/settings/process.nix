@@ -6,6 +6,7 @@
 let
   inherit (lib) mkOption types literalExpression;
   probe = types.nullOr (types.submodule ./probe.nix);
+  settingsTypes = import ./types.nix { inherit lib; };
 in
 {
   freeformType = types.attrsOf types.anything;
@@ -29,8 +30,9 @@ in
       default = null;
       example = "services/api";
       description = ''
-        Where the process runs. A relative path resolves against the project root: the
-        directory the command was started in (`$CORRAL_PROJECT_ROOT`), never the Nix store.
+        Where the process runs. A relative path resolves against the project root
+        (`$CORRAL_PROJECT_ROOT`: `$PRJ_ROOT`, else the nearest directory holding `flake.nix`),
+        never the Nix store.
       '';
     };
     environment = import ./environment.nix { inherit lib; };
@@ -67,17 +69,16 @@ in
     };
     shutdown = import ./shutdown.nix { inherit lib; };
     depends_on = mkOption {
-      type = types.nullOr (types.attrsOf (types.submodule {
-        options.condition = mkOption {
-          type = types.enum [ "process_started" "process_healthy" "process_log_ready" "process_completed" "process_completed_successfully" ];
-          default = "process_completed";
-          example = "process_healthy";
-          description = "What to wait for (default `process_completed`, as in process-compose).";
-        };
-      }));
+      type = types.nullOr (types.attrsOf (settingsTypes.dependency
+        [ "process_started" "process_healthy" "process_log_ready" "process_completed" "process_completed_successfully" ]
+        "process_completed"));
       default = null;
       example = literalExpression ''{ db.condition = "process_healthy"; migrate.condition = "process_completed_successfully"; }'';
-      description = "Processes this one waits for, and for what.";
+      description = ''
+        Processes this one waits for, and for what: `condition` is one of `process_started`,
+        `process_healthy`, `process_log_ready`, `process_completed` (the default, as in
+        process-compose) and `process_completed_successfully`.
+      '';
     };
     readiness_probe = mkOption {
       type = probe;

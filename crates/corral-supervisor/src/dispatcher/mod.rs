@@ -244,8 +244,8 @@ impl Dispatcher {
         }
         let spec = &self.plan.processes[i];
         match &state {
-            State::Skipped { .. } if spec.exit_on_skipped && from_dependency => {
-                tracing::info!("{}: exit_on_skipped is set: stopping the run", spec.name);
+            State::Skipped { reason } if spec.exit_on_skipped && from_dependency => {
+                tracing::info!("{}: exit_on_skipped is set: stopping the run ({reason})", spec.name);
                 self.begin_stop(EndCause::ExitOnSkipped);
             }
             State::Completed { exit, stopped: false } | State::Failed { exit: Some(exit), .. } if spec.exit_on_end => {

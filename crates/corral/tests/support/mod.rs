@@ -89,6 +89,7 @@ impl Project {
             .env_remove("NO_COLOR")
             .env_remove("CORRAL_CONFIG")
             .env_remove("CORRAL_PROJECT")
+            .env_remove("PRJ_ROOT")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out).unwrap())
             .stderr(fs::File::create(&err).unwrap())

@@ -54,7 +54,7 @@ pub fn inputs_seeded() -> Result<(), String> {
         let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let valid = nix(&["nix-store", "--check-validity", &path], &repo()).status.success();
         if !valid {
-            return Err(format!("the pinned {input} is not in the Nix store (seed it: shared/nix-offline/seed-store flake.lock GIT_DIRS)"));
+            return Err(format!("the pinned {input} is not in the Nix store (seed it: NIX_CONFIG=\"$(cat ../shared/nix-offline/nix.conf)\" ../shared/nix-offline/seed-store flake.lock ../shared/nix-offline/inputs/*.tar.gz, as .ci/run does)"));
         }
     }
     Ok(())
@@ -76,21 +76,28 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(module: &str, per_system: &str) -> Fixture {
+        Fixture::with(module, per_system, &[], r#"{ python3 = [ "/usr/bin/python3" ]; }"#)
+    }
+
+    /// Like `new`, with extra flake inputs (`(name, url)`, reachable as
+    /// `inputs.<name>` in `per_system`) and the stand-in's `hostTools` (Nix text).
+    pub fn with(module: &str, per_system: &str, extra_inputs: &[(&str, &str)], host_tools: &str) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
+        let extra: String = extra_inputs.iter().map(|(name, url)| format!("  inputs.{name}.url = \"{url}\";\n")).collect();
         fs::copy(repo().join("tests/nix/stand-in-pkgs.nix"), dir.path().join("stand-in-pkgs.nix")).unwrap();
         let flake = format!(
             r#"{{
   inputs.corral.url = "git+file://{repo}";
   inputs.flake-parts.follows = "corral/flake-parts";
-  outputs = inputs@{{ flake-parts, corral, ... }}:
+{extra}  outputs = inputs@{{ flake-parts, corral, ... }}:
     flake-parts.lib.mkFlake {{ inherit inputs; }} {{
       systems = [ "x86_64-linux" ];
       imports = [ corral.{module} ];
-      perSystem = {{ system, pkgs, lib, ... }}: {{
+      perSystem = {{ config, system, pkgs, lib, ... }}: {{
         _module.args.pkgs = import ./stand-in-pkgs.nix {{
-          inherit system;
+          inherit system lib;
           corralBin = "{bin}";
-          hostTools = {{ python3 = [ "/usr/bin/python3" ]; }};
+          hostTools = {host_tools};
         }};
         {per_system}
       }};
@@ -131,3 +138,17 @@ impl Fixture {
         }
     }
 }
+
+/// Runs a built command; stdout comes back with label padding removed (`name | line`).
+pub fn run(bin: &Path, args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = Command::new(bin).args(args).current_dir(cwd).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| match l.split_once(" | ") {
+            Some((name, rest)) => format!("{} | {rest}\n", name.trim_end()),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    (out.status.code().unwrap_or(-1), stdout, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
