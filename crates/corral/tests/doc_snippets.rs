@@ -159,8 +159,9 @@ fn every_nix_snippet_in_the_readme_and_docs_builds_with_commands_that_exist() {
                 continue;
             }
             fs::write(dir.path().join("flake.nix"), flake_for(kind, &s.text)).unwrap();
-            let out = build(dir.path(), "packages.x86_64-linux.dev", sf.as_deref()).unwrap_or_else(|e| panic!("{at}: {e}"));
-            commands_exist(&out.join("bin/dev"), &at);
+            let set = set_name(&s.text);
+            let out = build(dir.path(), &format!("packages.x86_64-linux.{set}"), sf.as_deref()).unwrap_or_else(|e| panic!("{at}: {e}"));
+            commands_exist(&out.join("bin").join(&set), &at);
             if s.text.contains("devShells") {
                 build(dir.path(), "devShells.x86_64-linux.default", sf.as_deref()).unwrap_or_else(|e| panic!("{at}: {e}"));
             }
@@ -169,6 +170,21 @@ fn every_nix_snippet_in_the_readme_and_docs_builds_with_commands_that_exist() {
             }
         }
     });
+}
+
+/// The set a snippet declares: the first `corral.NAME` (or `process-compose.NAME`) that is not
+/// itself an attribute of something else (`inputs.corral.url`), else `dev`.
+fn set_name(text: &str) -> String {
+    let declared = |prefix: &str| {
+        text.match_indices(prefix).find_map(|(at, _)| {
+            if text[..at].chars().next_back().is_some_and(|c| c == '.' || c.is_ascii_alphanumeric()) {
+                return None;
+            }
+            let name: String = text[at + prefix.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+            (!name.is_empty() && !["url", "inputs", "flakeModule", "flakeModules", "lib", "packages"].contains(&name.as_str())).then_some(name)
+        })
+    };
+    declared("corral.").or_else(|| declared("process-compose.")).unwrap_or_else(|| "dev".to_string())
 }
 
 /// The README's example really runs: db ready through its probe, api answering, then `down`.
