@@ -39,7 +39,7 @@ pub fn prepare(plan: &mut Plan, shared: &mut Env) -> Result<Prepared, String> {
             ),
             _ => None,
         };
-        resources.push(Resources { notify, listeners: listeners::bind_all(p)?, status: Default::default() });
+        resources.push(Resources { notify, listeners: listeners::bind_all(p)? });
     }
     Ok(Prepared { resources, runtime_dir })
 }

@@ -54,6 +54,8 @@ pub enum Event {
     ReadinessFailed(String),
     LivenessFailed(String),
     WatchdogExpired(String),
+    /// The process sent `STATUS=` with sd_notify.
+    Status(String),
 }
 
 /// How long, after a process exits, its remaining output may take to arrive
@@ -84,8 +86,6 @@ pub struct Resources {
     pub notify: Option<NotifySocket>,
     /// Sockets bound for it before its first start, passed at fd 3, 4, …
     pub listeners: Vec<Bound>,
-    /// The last `STATUS=` it sent with sd_notify (read by `ps`).
-    pub status: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// Starts the actor task for process `index`.
@@ -122,7 +122,8 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
     });
     let reader = tokio::spawn(forward_watching(launched.output, index, ctx.sink.clone(), ready_line));
     let mut probes = Probes::start(index, spec, env, ctx);
-    let mut watch = Watch::new(&spec.name, res.notify.as_ref(), pid, ready_fd, spec.watchdog.as_ref(), &res.status);
+    let on_status = |status| report(Event::Status(status));
+    let mut watch = Watch::new(&spec.name, res.notify.as_ref(), pid, ready_fd, spec.watchdog.as_ref(), &on_status);
     let exit = supervise(spec, env, ctx, index, launched.child, pid, cmds, &mut probes, &mut watch).await;
     drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.

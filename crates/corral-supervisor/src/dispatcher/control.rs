@@ -12,13 +12,12 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use corral_protocol::{ErrorBody, ErrorCode, ProcessInfo, ProcessState, Reply, Response};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::Dispatcher;
-use crate::control::protocol::ProcessInfo;
 use crate::exit::EndCause;
-use crate::state::{Input, State};
+use crate::state::{ExitKind, Input, State};
 
 /// What the socket server asks of the dispatcher.
 #[derive(Debug)]
@@ -28,11 +27,9 @@ pub enum Ctl {
     Stop(Vec<String>),
     Restart(Vec<String>),
     Down,
-    /// Whether every process is ready: `{"state": "ready" | "pending" | "failed", "detail": …}`.
+    /// Whether every process is ready: `Ready { ready }`, or a `failed` error naming the process.
     Readiness,
 }
-
-pub type Reply = Result<Value, (String, String)>;
 
 #[derive(Debug)]
 pub struct ControlRequest {
@@ -52,18 +49,20 @@ pub struct ControlLink {
 pub struct RunInfo {
     pub pid: Option<i32>,
     pub started: Option<Instant>,
-    pub exit: Option<String>,
+    pub exit: Option<ExitKind>,
+    /// The last `STATUS=` it sent with sd_notify.
+    pub status: Option<String>,
 }
 
 impl Dispatcher {
     pub(super) fn handle(&mut self, req: ControlRequest) {
         let reply = match req.ctl {
-            Ctl::Ps => Ok(json!((0..self.machines.len()).map(|i| self.info(i)).collect::<Vec<_>>())),
-            Ctl::Readiness => Ok(self.readiness()),
+            Ctl::Ps => Ok(Response::Processes(self.snapshot())),
+            Ctl::Readiness => self.readiness(),
             Ctl::Down => {
                 tracing::info!("down requested: stopping every process");
                 self.begin_stop(EndCause::Stopped);
-                Ok(json!({ "stopping": true }))
+                Ok(Response::Stopping { stopping: true })
             }
             Ctl::Start(names) => self.indices(&names).map(|ix| self.start(ix)),
             Ctl::Stop(names) => match self.indices(&names) {
@@ -87,25 +86,25 @@ impl Dispatcher {
         let _ = req.reply.send(reply);
     }
 
-    fn indices(&self, names: &[String]) -> Result<Vec<usize>, (String, String)> {
+    fn indices(&self, names: &[String]) -> Result<Vec<usize>, ErrorBody> {
         if names.is_empty() {
-            return Err(("bad_request".into(), "name at least one process".into()));
+            return Err(ErrorBody { code: ErrorCode::BadRequest, message: "name at least one process".into() });
         }
         names
             .iter()
             .map(|n| {
                 self.plan.processes.iter().position(|p| &p.name == n).ok_or_else(|| {
                     let known: Vec<&str> = self.plan.processes.iter().map(|p| p.name.as_str()).collect();
-                    ("unknown_process".to_string(), format!("unknown process {n:?} (known: {})", known.join(", ")))
+                    ErrorBody { code: ErrorCode::UnknownProcess, message: format!("unknown process {n:?} (known: {})", known.join(", ")) }
                 })
             })
             .collect()
     }
 
     /// Starts `ix` and what they depend on that has ended.
-    fn start(&mut self, ix: Vec<usize>) -> Value {
+    fn start(&mut self, ix: Vec<usize>) -> Response {
         if self.stopping() {
-            return json!({ "started": [] });
+            return Response::Started { started: vec![] };
         }
         let mut wanted = BTreeSet::new();
         let mut stack = ix;
@@ -123,7 +122,7 @@ impl Dispatcher {
                 started.push(self.plan.processes[i].name.clone());
             }
         }
-        json!({ "started": started })
+        Response::Started { started }
     }
 
     /// Asks `ix` (and, with `with_dependents`, everything depending on them) to
@@ -169,10 +168,19 @@ impl Dispatcher {
         let done: Vec<usize> = (0..self.pending_stops.len()).filter(|k| self.pending_stops[*k].0.iter().all(|i| !self.stop_requests.contains(i))).collect();
         for k in done.into_iter().rev() {
             let (set, reply) = self.pending_stops.remove(k);
-            let names: Vec<&str> = set.iter().map(|i| self.plan.processes[*i].name.as_str()).collect();
-            let _ = reply.send(Ok(json!({ "stopped": names })));
+            let _ = reply.send(Ok(self.stopped(&set)));
         }
         changed
+    }
+
+    /// The answer to a `stop` / `restart` of `set`.
+    pub(super) fn stopped(&self, set: &BTreeSet<usize>) -> Response {
+        Response::Stopped { stopped: set.iter().map(|i| self.plan.processes[*i].name.clone()).collect() }
+    }
+
+    /// Every process, as `ps` shows it.
+    pub(super) fn snapshot(&self) -> Vec<ProcessInfo> {
+        (0..self.machines.len()).map(|i| self.info(i)).collect()
     }
 
     pub(super) fn info(&self, i: usize) -> ProcessInfo {
@@ -181,43 +189,43 @@ impl Dispatcher {
         let live = matches!(state, State::Running { .. } | State::Ready { .. } | State::Stopping { .. });
         ProcessInfo {
             name: self.plan.processes[i].name.clone(),
-            state: if self.held.contains(&i) && state.is_terminal() { "stopped".into() } else { state.name().into() },
+            state: if self.held.contains(&i) && state.is_terminal() { ProcessState::Stopped } else { state.public() },
             pid: if live { run.pid } else { None },
             uptime_seconds: if live { run.started.map(|t| t.elapsed().as_secs()) } else { None },
             restarts: self.machines[i].restarts(),
-            exit: run.exit.clone(),
+            exit: run.exit,
             ready: matches!(state, State::Ready { .. }),
-            status: self.statuses.get(i).and_then(|s| s.lock().unwrap().clone()),
+            status: run.status.clone(),
             reason: match state {
                 State::Failed { reason, .. } | State::Skipped { reason } => Some(reason.clone()),
                 _ => None,
             },
+            replica: None,
+            containment: None,
+            resources: None,
         }
     }
 
     /// Ready when every process of the run is ready, running without a
     /// readiness check, or completed successfully; failed when one failed or
     /// was skipped.
-    fn readiness(&self) -> Value {
-        let mut pending = Vec::new();
+    fn readiness(&self) -> Reply {
+        let failed = |message| Err(ErrorBody { code: ErrorCode::Failed, message });
+        let mut all_ready = true;
         for (i, m) in self.machines.iter().enumerate() {
             let spec = &self.plan.processes[i];
             let name = &spec.name;
             match m.state() {
-                State::Failed { reason, .. } => return json!({ "state": "failed", "detail": format!("{name} failed: {reason}") }),
-                State::Skipped { reason } if !self.held.contains(&i) => return json!({ "state": "failed", "detail": format!("{name} was skipped: {reason}") }),
+                State::Failed { reason, .. } => return failed(format!("{name} failed: {reason}")),
+                State::Skipped { reason } if !self.held.contains(&i) => return failed(format!("{name} was skipped: {reason}")),
                 State::Ready { .. } | State::Disabled | State::Skipped { .. } => {}
                 State::Completed { stopped: false, .. } => {}
                 State::Completed { stopped: true, .. } if self.held.contains(&i) => {}
                 State::Running { .. } if !spec.has_readiness_check() => {}
-                _ => pending.push(name.as_str()),
+                _ => all_ready = false,
             }
         }
-        if pending.is_empty() {
-            json!({ "state": "ready" })
-        } else {
-            json!({ "state": "pending", "detail": format!("waiting for {}", pending.join(", ")) })
-        }
+        Ok(Response::Ready { ready: all_ready })
     }
 
     /// Tells followers about process `i`'s new state.

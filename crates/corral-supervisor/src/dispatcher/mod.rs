@@ -13,7 +13,7 @@ mod changes;
 mod control;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
@@ -33,7 +33,8 @@ use crate::state::{check_condition, DepCheck, Effect, Input, Machine, State, Sto
 /// report their exit before giving up on them.
 const FORCE_BOUND: Duration = Duration::from_secs(5);
 
-pub use control::{ControlLink, ControlRequest, Ctl, Reply};
+pub use control::{ControlLink, ControlRequest, Ctl};
+use corral_protocol::Reply;
 use control::RunInfo;
 
 pub struct Dispatcher {
@@ -47,11 +48,9 @@ pub struct Dispatcher {
     timers: BTreeSet<(Instant, usize)>,
     /// pid, start time and last exit of each process's current run, for `ps`.
     runs: Vec<RunInfo>,
-    /// The last sd_notify STATUS of each process (written by its actor).
-    statuses: Vec<Arc<Mutex<Option<String>>>>,
     /// Control requests, when a control socket serves this run.
     requests: Option<mpsc::UnboundedReceiver<ControlRequest>>,
-    state_events: Option<broadcast::Sender<crate::control::protocol::ProcessInfo>>,
+    state_events: Option<broadcast::Sender<corral_protocol::ProcessInfo>>,
     /// Processes stopped on request; they stay stopped until started.
     held: BTreeSet<usize>,
     /// Processes to stop on request (in reverse dependency order).
@@ -78,7 +77,6 @@ impl Dispatcher {
         let registry = ctx.registry.clone();
         let ctx = Arc::new(ctx);
         let machines = plan.processes.iter().map(|p| Machine::new(p.enabled, p.success_codes.clone(), p.restart.clone())).collect();
-        let statuses: Vec<Arc<Mutex<Option<String>>>> = resources.iter().map(|r| r.status.clone()).collect();
         let actors = plan
             .processes
             .iter()
@@ -100,7 +98,6 @@ impl Dispatcher {
             registry,
             cause: None,
             timers: BTreeSet::new(),
-            statuses,
             requests,
             state_events,
             held: BTreeSet::new(),
@@ -150,8 +147,8 @@ impl Dispatcher {
                 }
             }
         }
-        for (_, reply) in self.pending_stops.drain(..) {
-            let _ = reply.send(Ok(serde_json::json!({ "stopped": "the run ended" })));
+        for (set, reply) in std::mem::take(&mut self.pending_stops) {
+            let _ = reply.send(Ok(self.stopped(&set)));
         }
         let succeeded = self.machines.iter().all(|m| matches!(m.state(), State::Completed { .. } | State::Disabled));
         (self.cause.unwrap_or(EndCause::Natural), succeeded)
@@ -190,13 +187,18 @@ impl Dispatcher {
                 } else {
                     tracing::warn!("{}: exited with {exit}", self.name(i));
                 }
-                self.runs[i].exit = Some(exit.to_string());
+                self.runs[i].exit = Some(exit);
                 Input::Exited(exit)
             }
             Event::Ready => Input::Ready,
             Event::ReadinessFailed(r) => Input::ReadinessFailed(r),
             Event::LivenessFailed(r) => Input::LivenessFailed(r),
             Event::WatchdogExpired(r) => Input::WatchdogExpired(r),
+            Event::Status(text) => {
+                self.runs[i].status = Some(text);
+                self.publish(i);
+                return;
+            }
         };
         self.apply(i, input);
     }

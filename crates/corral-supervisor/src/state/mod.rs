@@ -27,34 +27,8 @@ use std::time::{Duration, Instant};
 pub use conditions::{check_condition, DepCheck};
 pub use restart::RestartRules;
 
-/// How a process ended, from its wait status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitKind {
-    Code(u8),
-    Signal(i32),
-}
-
-impl ExitKind {
-    /// The shell convention: the exit code, or 128 + the signal number.
-    pub fn status(self) -> i32 {
-        match self {
-            ExitKind::Code(c) => i32::from(c),
-            ExitKind::Signal(s) => 128 + s,
-        }
-    }
-}
-
-impl fmt::Display for ExitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExitKind::Code(c) => write!(f, "status {c}"),
-            ExitKind::Signal(s) => match corral_config::Signal::from_number(i64::from(*s)) {
-                Some(sig) => write!(f, "signal {sig}"),
-                None => write!(f, "signal {s}"),
-            },
-        }
-    }
-}
+/// How a process ended, from its wait status: the protocol's typed exit.
+pub use corral_protocol::Exit as ExitKind;
 
 /// Why a process is being stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +73,24 @@ impl State {
     /// A state the process never leaves in this run.
     pub fn is_terminal(&self) -> bool {
         matches!(self, State::Disabled | State::Completed { .. } | State::Failed { .. } | State::Skipped { .. })
+    }
+
+    /// The state as clients see it (the protocol's word for it).
+    pub fn public(&self) -> corral_protocol::ProcessState {
+        use corral_protocol::ProcessState as P;
+        match self {
+            State::Pending => P::Pending,
+            State::Disabled => P::Disabled,
+            State::Waiting => P::Waiting,
+            State::Starting => P::Starting,
+            State::Running { .. } => P::Running,
+            State::Ready { .. } => P::Ready,
+            State::Restarting { .. } => P::Restarting,
+            State::Stopping { .. } => P::Stopping,
+            State::Completed { .. } => P::Completed,
+            State::Failed { .. } => P::Failed,
+            State::Skipped { .. } => P::Skipped,
+        }
     }
 
     /// Short name for logs and tables.

@@ -1,0 +1,167 @@
+//! The control protocol as a third-party client sees it: typed messages from
+//! the `corral-protocol` crate alone (no supervisor, no async runtime), against
+//! a real run; and a follower too slow to be sent every state change.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use corral_protocol::{Client, ErrorCode, Event, ProcessState, Request, RequestCommand, Response, ServerMessage, CallError};
+use serde_json::{json, Value};
+use support::{wait_until, Project, HANG_GUARD};
+
+/// The control socket of the `proto` project in `p` (corral names it when none runs).
+fn socket(p: &Project) -> PathBuf {
+    let out = p.corral(&["ps", "-f", "dev.json"]);
+    let path = out.stderr.split("no socket at ").nth(1).expect(&out.stderr).trim_end().trim_end_matches(')');
+    PathBuf::from(path)
+}
+
+fn processes(c: &mut Client) -> Vec<corral_protocol::ProcessInfo> {
+    match c.call(RequestCommand::Ps, |_| {}).unwrap() {
+        Response::Processes(list) => list,
+        other => panic!("ps answered {other:?}"),
+    }
+}
+
+fn state(c: &mut Client, name: &str) -> ProcessState {
+    processes(c).into_iter().find(|p| p.name == name).unwrap().state
+}
+
+#[test]
+fn a_client_written_against_corral_protocol_alone_drives_a_run() {
+    let p = Project::new();
+    p.config(json!({"name": "proto", "processes": {
+        "db": {"command": "echo db ready; exec sleep 300", "ready_log_line": "db ready"},
+        "api": {"command": "echo api up; exec sleep 300", "depends_on": {"db": {"condition": "process_log_ready"}}},
+        "once": {"command": "exit 3"}
+    }}));
+    let sock = socket(&p);
+    let run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(HANG_GUARD, || sock.exists()));
+    let mut c = Client::connect(&sock).unwrap();
+    c.set_timeout(Some(HANG_GUARD));
+
+    match c.call(RequestCommand::Hello, |_| {}).unwrap() {
+        Response::Hello(h) => assert_eq!((h.protocol, h.pid), (corral_protocol::VERSION, run.pid() as u32)),
+        other => panic!("hello answered {other:?}"),
+    }
+    // `once` fails, so `wait` reports it: a typed error, not text to match.
+    match c.call(RequestCommand::Wait, |_| {}) {
+        Err(CallError::Server(e)) => assert_eq!(e.code, ErrorCode::Failed, "{e:?}"),
+        other => panic!("wait answered {other:?}"),
+    }
+    let once = processes(&mut c).into_iter().find(|p| p.name == "once").unwrap();
+    assert_eq!((once.state, once.exit), (ProcessState::Failed, Some(corral_protocol::Exit::Code(3))));
+    assert!(wait_until(HANG_GUARD, || state(&mut c, "api") == ProcessState::Running));
+
+    match c.call(RequestCommand::Stop { names: vec!["db".into()] }, |_| {}).unwrap() {
+        Response::Stopped { stopped } => assert_eq!(stopped, ["db", "api"]),
+        other => panic!("stop answered {other:?}"),
+    }
+    assert_eq!((state(&mut c, "db"), state(&mut c, "api")), (ProcessState::Stopped, ProcessState::Stopped));
+    match c.call(RequestCommand::Start { names: vec!["api".into()] }, |_| {}).unwrap() {
+        Response::Started { started } => assert_eq!(started, ["db", "api"]),
+        other => panic!("start answered {other:?}"),
+    }
+    match c.call(RequestCommand::Stop { names: vec!["nope".into()] }, |_| {}) {
+        Err(CallError::Server(e)) => assert_eq!(e.code, ErrorCode::UnknownProcess),
+        other => panic!("stop nope answered {other:?}"),
+    }
+    match c.call(RequestCommand::Attach { process: Some("db".into()), window: None }, |_| {}) {
+        Err(CallError::Server(e)) => assert_eq!(e.code, ErrorCode::Unsupported),
+        other => panic!("attach to a terminal answered {other:?}"),
+    }
+
+    // attach from a second client: a state event per process first, then changes, until the run ends.
+    let sock2 = sock.clone();
+    let follower = std::thread::spawn(move || {
+        let mut c = Client::connect(&sock2).unwrap();
+        c.set_timeout(Some(HANG_GUARD));
+        let mut seen = Vec::new();
+        let end = c.call(RequestCommand::attach(), |ev| {
+            if let Event::State { process } = ev {
+                seen.push((process.name, process.state));
+            }
+        });
+        (end, seen)
+    });
+    assert!(wait_until(HANG_GUARD, || state(&mut c, "api") == ProcessState::Running));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    match c.call(RequestCommand::Down, |_| {}).unwrap() {
+        Response::Stopping { stopping } => assert!(stopping),
+        other => panic!("down answered {other:?}"),
+    }
+    c.wait_closed();
+    let (end, seen) = follower.join().unwrap();
+    assert!(matches!(end, Ok(Response::Done) | Err(CallError::Closed)), "{end:?}");
+    assert!(seen.contains(&("api".to_string(), ProcessState::Stopping)), "{seen:?}");
+    run.wait();
+}
+
+/// The last state of each process a follower would show, from its stream.
+fn replay(r: &mut BufReader<UnixStream>, id: u64) -> (HashMap<String, String>, usize) {
+    let mut last = HashMap::new();
+    let mut snapshots = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        let msg: ServerMessage = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        assert_eq!(msg.id, id);
+        match msg.event {
+            Some(Event::State { process }) => {
+                last.insert(process.name, process.state.to_string());
+            }
+            Some(Event::Snapshot { processes }) => {
+                snapshots += 1;
+                last = processes.into_iter().map(|p| (p.name, p.state.to_string())).collect();
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    (last, snapshots)
+}
+
+fn restarts(p: &Project, name: &str) -> u64 {
+    let out = p.corral(&["ps", "-f", "dev.json", "--json"]);
+    let list: Vec<Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
+    list.iter().find(|x| x["name"] == name).map_or(0, |x| x["restarts"].as_u64().unwrap())
+}
+
+#[test]
+fn a_slow_attach_follower_gets_a_snapshot_instead_of_missing_a_change() {
+    let p = Project::new();
+    // `flap` crash-loops with long lines: thousands of state changes and megabytes of output.
+    p.config(json!({"name": "proto", "processes": {
+        "quiet": {"command": "exec sleep 300"},
+        "flap": {"command": "head -c 30000 /dev/zero | tr '\\0' x; echo; exit 1", "availability": {"restart": "always", "backoff_seconds": 0.001}}
+    }}));
+    let sock = socket(&p);
+    let run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(HANG_GUARD, || sock.exists()));
+    let mut w = UnixStream::connect(&sock).unwrap();
+    w.set_read_timeout(Some(HANG_GUARD)).unwrap();
+    let mut r = BufReader::new(w.try_clone().unwrap());
+    w.write_all(&Request::new(7, RequestCommand::attach()).to_line()).unwrap();
+    // The follower reads nothing: its socket fills up, then its queue overflows.
+    assert!(wait_until(HANG_GUARD, || restarts(&p, "flap") >= 200));
+    // One change of `quiet`, then far more changes of `flap` than a follower's queue holds.
+    assert_eq!(p.corral(&["stop", "-f", "dev.json", "quiet"]).status, 0);
+    let at_stop = restarts(&p, "flap");
+    assert!(wait_until(HANG_GUARD, || restarts(&p, "flap") >= at_stop + 700));
+    assert_eq!(p.corral(&["stop", "-f", "dev.json", "flap"]).status, 0);
+    let down = p.start(&["down", "-f", "dev.json"]);
+    let (last, snapshots) = replay(&mut r, 7);
+    assert_eq!(last.get("quiet").map(String::as_str), Some("stopped"), "the follower shows quiet as it is: {last:?}");
+    assert_eq!(last.get("flap").map(String::as_str), Some("stopped"), "{last:?}");
+    assert!(snapshots > 0, "the follower lagged, so it was sent a snapshot");
+    down.wait();
+    run.wait();
+}
