@@ -50,7 +50,7 @@ use crate::output::{Sink, SinkConfig};
 use crate::registry::Registry;
 use crate::signals::StopSignals;
 
-pub use crate::plan::{Plan, PlanError};
+pub use corral_config::plan::{Plan, PlanError};
 
 pub struct RunOptions {
     pub plan: Plan,
@@ -88,7 +88,7 @@ const SWEEP_HARD: Duration = Duration::from_secs(3);
 /// Runs the plan to its end. Must be called inside a tokio runtime with I/O,
 /// time and signals enabled.
 pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
-    let RunOptions { mut plan, color, self_exe, run_id, guardian, project, mut started } = opts;
+    let RunOptions { plan, color, self_exe, run_id, guardian, project, mut started } = opts;
     let mut tell_parent = |msg: &str| {
         if let Some(mut f) = started.take() {
             use std::io::Write;
@@ -165,11 +165,13 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     // Ports, listeners and notify sockets, before any process starts.
     let mut runtime_dir = None;
     let mut resources = Vec::new();
+    let mut ports = Vec::new();
     if early_status.is_none() {
-        match setup::prepare(&mut plan, &mut shared) {
+        match setup::prepare(&plan, &mut shared) {
             Ok(prepared) => {
                 runtime_dir = prepared.runtime_dir;
                 resources = prepared.resources;
+                ports = prepared.ports;
             }
             Err(e) => {
                 tracing::error!("{e}; nothing was started");
@@ -209,7 +211,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
                 })
                 .collect();
             let (events_tx, events_rx) = mpsc::unbounded_channel();
-            let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone() };
+            let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone(), ports };
             let control = server.as_ref().map(|_| dispatcher::ControlLink { requests: requests_rx, events: states_tx.clone() });
             let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, resources, ctx, events_rx, control, changes).run(&mut signals).await;
             drop(watch_service);

@@ -67,6 +67,8 @@ pub struct ActorContext {
     pub sink: SinkHandle,
     pub events: mpsc::UnboundedSender<(usize, Event)>,
     pub shell: (String, String),
+    /// The ports allocated for this run, for probes that name a port.
+    pub ports: Vec<crate::activation::ports::Allocation>,
 }
 
 pub struct ActorHandle {
@@ -184,9 +186,10 @@ pub(super) struct Probes(Vec<JoinHandle<()>>);
 impl Probes {
     fn start(index: usize, spec: &ProcessSpec, env: &Env, ctx: &ActorContext) -> Probes {
         let mut tasks = Vec::new();
+        let allocated = |name: &str| ctx.ports.iter().find(|a| a.process == index && a.name == name).map(|a| a.port);
         if let Some(p) = &spec.readiness {
             let events = ctx.events.clone();
-            tasks.push(probes::spawn(p.clone(), env.clone(), ctx.registry.clone(), move |verdict, reason| {
+            tasks.push(probes::spawn(p.with_ports(allocated), env.clone(), ctx.registry.clone(), move |verdict, reason| {
                 let ev = match verdict {
                     Verdict::Ready => Event::Ready,
                     Verdict::Failed => Event::ReadinessFailed(format!("readiness probe: {reason}")),
@@ -196,7 +199,7 @@ impl Probes {
         }
         if let Some(p) = &spec.liveness {
             let events = ctx.events.clone();
-            tasks.push(probes::spawn(p.clone(), env.clone(), ctx.registry.clone(), move |verdict, reason| {
+            tasks.push(probes::spawn(p.with_ports(allocated), env.clone(), ctx.registry.clone(), move |verdict, reason| {
                 if verdict == Verdict::Failed {
                     let _ = events.send((index, Event::LivenessFailed(format!("liveness probe: {reason}"))));
                 }

@@ -32,7 +32,7 @@ pub async fn run(check: &Check, env: &Env, registry: &Registry, timeout: Duratio
     }
 }
 
-/// Ports are resolved when the run starts (`Plan::resolve_ports`); an unresolved one is a bug.
+/// Named ports are resolved when a probe starts (`ProbeSpec::with_ports`); an unresolved one is a bug.
 fn resolve(port: &PortRef) -> Result<u16, String> {
     match port {
         PortRef::Fixed(p) => Ok(*p),

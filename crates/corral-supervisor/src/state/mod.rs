@@ -17,7 +17,6 @@
 //! ```
 
 mod conditions;
-mod restart;
 #[cfg(test)]
 mod tests;
 
@@ -25,7 +24,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 pub use conditions::{check_condition, DepCheck};
-pub use restart::RestartRules;
+pub use corral_config::plan::RestartRules;
 
 /// How a process ended, from its wait status: the protocol's typed exit.
 pub use corral_protocol::Exit as ExitKind;
