@@ -88,7 +88,7 @@ const SWEEP_HARD: Duration = Duration::from_secs(3);
 /// Runs the plan to its end. Must be called inside a tokio runtime with I/O,
 /// time and signals enabled.
 pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
-    let RunOptions { plan, color, self_exe, run_id, guardian, project, mut started } = opts;
+    let RunOptions { mut plan, color, self_exe, run_id, guardian, project, mut started } = opts;
     let mut tell_parent = |msg: &str| {
         if let Some(mut f) = started.take() {
             use std::io::Write;
@@ -193,15 +193,15 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
         Some((s, rx)) => (Some(s), Some(rx)),
         None => (None, None),
     };
-    let plan = Arc::new(plan);
+    // The processes' specs move into their records (shared with their actors): one copy each.
+    let specs: Vec<Arc<plan::ProcessSpec>> = std::mem::take(&mut plan.processes).into_iter().map(Arc::new).collect();
 
     let status = match early_status {
         Some(status) => status,
         None => {
             // One shared copy of the common environment; each process adds its own few.
             shared.freeze();
-            let envs = plan
-                .processes
+            let envs = specs
                 .iter()
                 .map(|p| {
                     let mut e = shared.clone();
@@ -213,7 +213,8 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
             let (events_tx, events_rx) = mpsc::unbounded_channel();
             let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone(), ports };
             let control = server.as_ref().map(|_| dispatcher::ControlLink { requests: requests_rx, events: states_tx.clone() });
-            let (cause, succeeded) = Dispatcher::new(plan.clone(), envs, resources, ctx, events_rx, control, changes).run(&mut signals).await;
+            let processes = dispatcher::Processes { specs, envs, resources, root: plan.root.clone() };
+            let (cause, succeeded) = Dispatcher::new(processes, ctx, events_rx, control, changes).run(&mut signals).await;
             drop(watch_service);
             let mut status = exit::exit_status(cause, succeeded);
             tracing::info!("all processes ended; exit status {status}");

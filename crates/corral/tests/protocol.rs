@@ -50,6 +50,7 @@ fn a_client_written_against_corral_protocol_alone_drives_a_run() {
         other => panic!("hello answered {other:?}"),
     }
     // `once` fails, so `wait` reports it: a typed error, not text to match.
+    assert!(wait_until(HANG_GUARD, || state(&mut c, "once") == ProcessState::Failed));
     match c.call(RequestCommand::Wait, |_| {}) {
         Err(CallError::Server(e)) => assert_eq!(e.code, ErrorCode::Failed, "{e:?}"),
         other => panic!("wait answered {other:?}"),
@@ -102,8 +103,9 @@ fn a_client_written_against_corral_protocol_alone_drives_a_run() {
     run.wait();
 }
 
-/// The last state of each process a follower would show, from its stream.
-fn replay(r: &mut BufReader<UnixStream>, id: u64) -> (HashMap<String, String>, usize) {
+/// The last state of each process a follower would show, from its stream,
+/// read until `until` is shown as stopped.
+fn replay(r: &mut BufReader<UnixStream>, id: u64, until: &str) -> (HashMap<String, String>, usize) {
     let mut last = HashMap::new();
     let mut snapshots = 0;
     let mut line = String::new();
@@ -124,6 +126,9 @@ fn replay(r: &mut BufReader<UnixStream>, id: u64) -> (HashMap<String, String>, u
             }
             Some(_) => {}
             None => break,
+        }
+        if last.get(until).is_some_and(|s| s == "stopped") {
+            break;
         }
     }
     (last, snapshots)
@@ -157,11 +162,11 @@ fn a_slow_attach_follower_gets_a_snapshot_instead_of_missing_a_change() {
     let at_stop = restarts(&p, "flap");
     assert!(wait_until(HANG_GUARD, || restarts(&p, "flap") >= at_stop + 700));
     assert_eq!(p.corral(&["stop", "-f", "dev.json", "flap"]).status, 0);
-    let down = p.start(&["down", "-f", "dev.json"]);
-    let (last, snapshots) = replay(&mut r, 7);
+    // Read before the run ends: what corral has not written when it exits is lost with it.
+    let (last, snapshots) = replay(&mut r, 7, "flap");
     assert_eq!(last.get("quiet").map(String::as_str), Some("stopped"), "the follower shows quiet as it is: {last:?}");
     assert_eq!(last.get("flap").map(String::as_str), Some("stopped"), "{last:?}");
     assert!(snapshots > 0, "the follower lagged, so it was sent a snapshot");
-    down.wait();
+    assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
     run.wait();
 }

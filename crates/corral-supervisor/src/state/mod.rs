@@ -145,7 +145,7 @@ pub enum Effect {
     Spawn,
     /// Run the stop sequence (command or signal, then SIGKILL after the timeout).
     SendStop,
-    /// Feed [`Input::BackoffElapsed`] after this long.
+    /// A restart is due after this long; [`Machine::next_deadline`] says when.
     ScheduleRestart(Duration),
 }
 
@@ -171,12 +171,85 @@ pub struct Machine {
     restarts: u32,
     started_at: Option<Instant>,
     last_exit: Option<ExitKind>,
+    /// When the backoff of a `Restarting` process is over.
+    restart_at: Option<Instant>,
     was_ready: bool,
+    /// What an operator (or a file change) asked and is not done yet.
+    requests: Requests,
+}
+
+/// An operator's requests to a process (`corral stop`, `restart`, `start`, a
+/// file change). They do not change the lifecycle state by themselves: the
+/// dispatcher feeds [`Input::Stop`] once the process's dependents have
+/// stopped, and [`Input::Start`] once it has ended, when a restart was asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requests {
+    /// Stopped on request: stays ended until started, and keeps the run alive.
+    pub held: bool,
+    /// To be stopped (in reverse dependency order).
+    pub stop: bool,
+    /// To be started again once stopped.
+    pub restart: bool,
 }
 
 impl Machine {
     pub fn new(enabled: bool, success_codes: Vec<u8>, rules: RestartRules) -> Machine {
-        Machine { state: State::Pending, enabled, success_codes, rules, restarts: 0, started_at: None, last_exit: None, was_ready: false }
+        Machine {
+            state: State::Pending,
+            enabled,
+            success_codes,
+            rules,
+            restarts: 0,
+            started_at: None,
+            last_exit: None,
+            restart_at: None,
+            was_ready: false,
+            requests: Requests::default(),
+        }
+    }
+
+    /// When this machine next needs [`Input::BackoffElapsed`], if it waits for a time.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Restarting { .. } => self.restart_at,
+            _ => None,
+        }
+    }
+
+    pub fn requests(&self) -> Requests {
+        self.requests
+    }
+
+    /// Asks for a stop: `hold` keeps it stopped afterwards (`corral stop`);
+    /// `restart` starts it again once it has ended.
+    pub fn request_stop(&mut self, hold: bool, restart: bool) {
+        let r = &mut self.requests;
+        r.stop = true;
+        r.held |= hold;
+        r.restart |= restart;
+    }
+
+    /// `corral start`: no longer held, no stop pending.
+    pub fn release(&mut self) {
+        self.requests.held = false;
+        self.requests.stop = false;
+    }
+
+    /// The stop asked for is done (the process has ended): true when it must start again.
+    pub fn stop_done(&mut self) -> bool {
+        let again = self.requests.restart;
+        self.requests.stop = false;
+        self.requests.restart = false;
+        if again {
+            self.requests.held = false;
+        }
+        again
+    }
+
+    /// The run is stopping: pending stops and restarts no longer matter (held stays).
+    pub fn drop_requests(&mut self) {
+        self.requests.stop = false;
+        self.requests.restart = false;
     }
 
     pub fn state(&self) -> &State {
@@ -315,6 +388,7 @@ impl Machine {
         }
         self.restarts = attempt;
         let delay = self.rules.delay(attempt);
+        self.restart_at = Some(now + delay);
         (State::Restarting { attempt, delay }, vec![Effect::ScheduleRestart(delay)])
     }
 }
