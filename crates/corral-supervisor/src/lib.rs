@@ -99,6 +99,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     if let Err(e) = registry::become_subreaper() {
         tracing::warn!("cannot become a subreaper ({e}): processes that leave their group may outlive corral");
     }
+    // The one source of stop signals and control requests, for every phase.
     let mut signals = StopSignals::new().map_err(RunError::Signals)?;
 
     let n = plan.processes.len();
@@ -122,7 +123,10 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     let (states_tx, _) = tokio::sync::broadcast::channel(1024);
     let server = match &project {
         Some(p) => match control::server::start(p, requests_tx, states_tx.clone(), feed.clone()) {
-            Ok(s) => Some(s),
+            Ok(s) => {
+                signals.serve(requests_rx, plan.processes.iter().map(|p| p.name.clone()));
+                Some(s)
+            }
             Err(e) => {
                 tell_parent(&format!("error: {e}"));
                 return Err(RunError::Control(e));
@@ -212,9 +216,9 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
                 .collect();
             let (events_tx, events_rx) = mpsc::unbounded_channel();
             let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone(), ports };
-            let control = server.as_ref().map(|_| dispatcher::ControlLink { requests: requests_rx, events: states_tx.clone() });
+            let state_events = server.as_ref().map(|_| states_tx.clone());
             let processes = dispatcher::Processes { specs, envs, resources, root: plan.root.clone() };
-            let (cause, succeeded) = Dispatcher::new(processes, ctx, events_rx, control, changes).run(&mut signals).await;
+            let (cause, succeeded) = Dispatcher::new(processes, ctx, events_rx, state_events, changes).run(&mut signals).await;
             drop(watch_service);
             let mut status = exit::exit_status(cause, succeeded);
             tracing::info!("all processes ended; exit status {status}");

@@ -170,3 +170,50 @@ fn a_slow_attach_follower_gets_a_snapshot_instead_of_missing_a_change() {
     assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
     run.wait();
 }
+
+#[test]
+fn ps_answers_during_a_long_pre_hook_and_down_stops_the_run_there() {
+    let p = Project::new();
+    p.config(json!({"name": "proto", "pre_hook": "echo hooking; sleep 300", "processes": {
+        "db": {"command": "exec sleep 300"},
+        "api": {"command": "exec sleep 300", "depends_on": {"db": {"condition": "process_started"}}}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("pre_hook | hooking");
+    let out = p.corral(&["ps", "-f", "dev.json", "--json"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let list: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
+    let states: Vec<(&str, &str)> = list.iter().map(|x| (x["name"].as_str().unwrap(), x["state"].as_str().unwrap())).collect();
+    assert_eq!(states, [("db", "pending"), ("api", "pending")]);
+    let table = p.corral(&["ps", "-f", "dev.json"]);
+    assert!(table.stdout.contains("pending"), "{}", table.stdout);
+    // `down` stops the run in the pre_hook as a signal would: nothing starts, status 0.
+    let down = p.corral(&["down", "-f", "dev.json"]);
+    assert_eq!(down.status, 0, "{}", down.stderr);
+    let end = run.wait();
+    assert_eq!(end.status, 0, "{}", end.stderr);
+    assert!(!end.stderr.contains("db: started"), "{}", end.stderr);
+    p.assert_nothing_left();
+}
+
+#[test]
+fn requests_made_during_the_pre_hook_are_answered_once_the_processes_run() {
+    let p = Project::new();
+    p.config(json!({"name": "proto", "pre_hook": "sleep 1", "processes": {
+        "db": {"command": "echo db ready; exec sleep 300", "ready_log_line": "db ready"}
+    }}));
+    let sock = socket(&p);
+    let run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(HANG_GUARD, || sock.exists()));
+    let mut c = Client::connect(&sock).unwrap();
+    c.set_timeout(Some(HANG_GUARD));
+    // Sent while the pre_hook runs: wait answers when db is ready.
+    match c.call(RequestCommand::Wait, |_| {}) {
+        Ok(Response::Ready { ready: true }) => {}
+        other => panic!("wait answered {other:?}"),
+    }
+    assert_eq!(state(&mut c, "db"), ProcessState::Ready);
+    c.call(RequestCommand::Down, |_| {}).unwrap();
+    c.wait_closed();
+    assert_eq!(run.wait().status, 0);
+}

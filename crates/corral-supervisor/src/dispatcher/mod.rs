@@ -33,7 +33,7 @@ use crate::env::Env;
 use crate::exit::EndCause;
 use crate::plan::ProcessSpec;
 use crate::registry::Registry;
-use crate::signals::StopSignals;
+use crate::signals::{RunInput, StopSignals};
 use crate::time::sleep_until;
 
 pub use control::Ctl;
@@ -45,19 +45,12 @@ pub struct ControlRequest {
     pub reply: oneshot::Sender<Reply>,
 }
 
-/// The dispatcher's ends of the control channels.
-pub struct ControlLink {
-    pub requests: mpsc::UnboundedReceiver<ControlRequest>,
-    /// Every state change, for `attach` and `wait`.
-    pub events: broadcast::Sender<ProcessInfo>,
-}
 
 pub struct Dispatcher {
     core: Core<ActorHandle>,
     events: mpsc::UnboundedReceiver<(usize, Event)>,
     registry: Arc<Registry>,
-    /// Control requests, when a control socket serves this run.
-    requests: Option<mpsc::UnboundedReceiver<ControlRequest>>,
+    /// Every state change, for `attach` and `wait` (when a control socket serves this run).
     state_events: Option<broadcast::Sender<ProcessInfo>>,
     /// Requests waiting for their answer (`stop` and `restart` wait for the stop).
     replies: HashMap<ReplyTo, oneshot::Sender<Reply>>,
@@ -81,7 +74,7 @@ impl Dispatcher {
         processes: Processes,
         ctx: ActorContext,
         events: mpsc::UnboundedReceiver<(usize, Event)>,
-        control: Option<ControlLink>,
+        state_events: Option<broadcast::Sender<ProcessInfo>>,
         changes: Option<mpsc::UnboundedReceiver<crate::watch::Change>>,
     ) -> Dispatcher {
         let registry = ctx.registry.clone();
@@ -97,12 +90,8 @@ impl Dispatcher {
                 ProcessRecord::new(spec, actor)
             })
             .collect();
-        let (requests, state_events) = match control {
-            Some(c) => (Some(c.requests), Some(c.events)),
-            None => (None, None),
-        };
         let core = Core::new(records, root, changes.is_some());
-        Dispatcher { core, events, registry, requests, state_events, replies: HashMap::new(), next_reply: 0, changes }
+        Dispatcher { core, events, registry, state_events, replies: HashMap::new(), next_reply: 0, changes }
     }
 
     /// Runs the set until every process has ended; returns why it ended and
@@ -111,24 +100,24 @@ impl Dispatcher {
         let mut sigchld = signal(SignalKind::child()).ok();
         let mut actions = Vec::new();
         let mut event = Some(InternalEvent::Activate);
+        // Requests made during the pre_hook come right after the start.
+        let mut parked = signals.take_parked().into_iter();
         let outcome = loop {
-            if let Some(ev) = event.take() {
+            if let Some(ev) = event.take().or_else(|| parked.next().map(|req| self.control(req))) {
                 self.core.handle(ev, std::time::Instant::now(), &mut actions);
                 self.carry_out(&mut actions);
+                continue;
             }
             if let Some(outcome) = self.core.outcome() {
                 break outcome;
             }
             let deadline = self.core.next_deadline().map(tokio::time::Instant::from_std);
             event = tokio::select! {
-                Some(req) = recv(&mut self.requests) => {
-                    let to = self.next_reply;
-                    self.next_reply += 1;
-                    self.replies.insert(to, req.reply);
-                    Some(InternalEvent::Control(to, req.ctl))
-                }
+                input = signals.next_input() => Some(match input {
+                    RunInput::Stop(sig) => InternalEvent::StopSignal(sig),
+                    RunInput::Control(req) => self.control(req),
+                }),
                 Some((i, path)) = recv(&mut self.changes) => Some(InternalEvent::FileChanged(i, path)),
-                sig = signals.next() => Some(InternalEvent::StopSignal(sig)),
                 Some((i, ev)) = self.events.recv() => Some(InternalEvent::Actor(i, ev)),
                 _ = sleep_until(deadline), if deadline.is_some() => Some(InternalEvent::Tick),
                 _ = recv_sigchld(&mut sigchld) => {
@@ -139,7 +128,16 @@ impl Dispatcher {
         };
         self.core.finish(&mut actions);
         self.carry_out(&mut actions);
+        signals.processes_ended(self.core.snapshot(std::time::Instant::now()));
         outcome
+    }
+
+    /// A control request as an event; the shell keeps its reply channel.
+    fn control(&mut self, req: ControlRequest) -> InternalEvent {
+        let to = self.next_reply;
+        self.next_reply += 1;
+        self.replies.insert(to, req.reply);
+        InternalEvent::Control(to, req.ctl)
     }
 
     fn carry_out(&mut self, actions: &mut Vec<Action>) {
