@@ -32,7 +32,7 @@ pub mod signals;
 pub mod spawn;
 pub mod state;
 pub mod time;
-pub mod watch;
+pub mod file_watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -185,7 +185,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     }
     let mut watching = None;
     if early_status.is_none() {
-        match watch::start(&plan) {
+        match file_watch::start(&plan) {
             Ok(w) => watching = w,
             Err(e) => {
                 tracing::error!("{e}; nothing was started");
