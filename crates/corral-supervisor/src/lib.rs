@@ -25,7 +25,7 @@ pub mod notify;
 pub mod output;
 pub mod plan;
 pub mod probes;
-pub mod procfs;
+pub mod platform;
 pub mod registry;
 pub mod setup;
 pub mod signals;

@@ -27,7 +27,8 @@ use crate::output::{forward_watching, ReadyLine, SinkHandle};
 use crate::plan::{ProcessSpec, Program};
 use crate::probes::{self, Verdict};
 use crate::registry::Registry;
-use crate::spawn::{command, launch, output_pipe, pid_exec};
+use crate::platform::pid_exec;
+use crate::spawn::{command, launch, output_pipe};
 use crate::state::ExitKind;
 
 use self::supervise::supervise;

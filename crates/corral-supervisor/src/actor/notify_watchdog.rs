@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::notify::{NotifySocket, Summary};
 use crate::plan::WatchdogSpec;
-use crate::procfs;
+use crate::platform::procfs;
 use crate::time::sleep_until;
 
 pub(super) enum WatchEvent {
