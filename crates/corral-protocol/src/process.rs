@@ -1,5 +1,6 @@
 //! One process as clients see it: its state, its last exit, its run.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -144,6 +145,9 @@ pub struct ProcessInfo {
     pub status: Option<String>,
     /// Why it failed or was skipped.
     pub reason: Option<String>,
+    /// The ports corral allocated for it, by name (absent when none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, u16>,
     /// Which replica of a process with `replicas` this is (0-based); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<u32>,
@@ -212,12 +216,13 @@ mod tests {
             ready: true,
             status: None,
             reason: None,
+            ports: BTreeMap::new(),
             replica: None,
             containment: None,
             resources: None,
         };
         let text = serde_json::to_string(&p).unwrap();
-        assert!(!text.contains("replica") && !text.contains("containment") && !text.contains("resources"), "{text}");
+        assert!(!text.contains("ports") && !text.contains("replica") && !text.contains("containment") && !text.contains("resources"), "{text}");
         assert_eq!(serde_json::from_str::<ProcessInfo>(&text).unwrap(), p);
     }
 }

@@ -156,6 +156,7 @@ mod tests {
             ready: false,
             status: Some("x".into()),
             reason: Some("exited with status 1".into()),
+            ports: [("http".to_string(), 8001)].into(),
             replica: None,
             containment: None,
             resources: None,

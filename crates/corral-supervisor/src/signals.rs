@@ -121,6 +121,7 @@ fn pending(name: String) -> ProcessInfo {
         ready: false,
         status: None,
         reason: None,
+        ports: Default::default(),
         replica: None,
         containment: None,
         resources: None,

@@ -78,6 +78,7 @@ impl Dispatcher {
         changes: Option<mpsc::UnboundedReceiver<crate::file_watch::Change>>,
     ) -> Dispatcher {
         let registry = ctx.registry.clone();
+        let ports = ctx.ports.clone();
         let ctx = Arc::new(ctx);
         let Processes { specs, envs, resources, root } = processes;
         let records = specs
@@ -90,7 +91,7 @@ impl Dispatcher {
                 ProcessRecord::new(spec, actor)
             })
             .collect();
-        let core = Core::new(records, root, changes.is_some());
+        let core = Core::new(records, root, changes.is_some(), ports);
         Dispatcher { core, events, registry, state_events, replies: HashMap::new(), next_reply: 0, changes }
     }
 
@@ -148,7 +149,7 @@ impl Dispatcher {
                 Action::Publish(i) => {
                     // Built only when someone listens (attach, wait): this runs on every transition.
                     if let Some(tx) = self.state_events.as_ref().filter(|tx| tx.receiver_count() > 0) {
-                        let _ = tx.send(self.core.records[i].info(std::time::Instant::now()));
+                        let _ = tx.send(self.core.info(i, std::time::Instant::now()));
                     }
                 }
                 Action::Reply(to, reply) => {

@@ -65,6 +65,7 @@ impl<H> ProcessRecord<H> {
                 State::Failed { reason, .. } | State::Skipped { reason } => Some(reason.clone()),
                 _ => None,
             },
+            ports: Default::default(),
             replica: None,
             containment: None,
             resources: None,
