@@ -117,7 +117,9 @@ impl<H> Core<H> {
             InternalEvent::StopSignal(sig) => self.on_signal(sig, now, out),
             InternalEvent::Tick => self.on_tick(now, out),
         }
-        self.advance(now, out);
+        if !self.gave_up {
+            self.advance(now, out);
+        }
     }
 
     /// The earliest time the shell must send [`InternalEvent::Tick`].
