@@ -91,8 +91,8 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>) {
         }
         let req = match parse_request(&line) {
             Ok(r) => r,
-            Err(msg) => {
-                if wr.write_all(&msg.to_line()).await.is_err() {
+            Err(bad) => {
+                if wr.write_all(&ServerMessage::from(bad).to_line()).await.is_err() {
                     return;
                 }
                 continue;
