@@ -19,7 +19,7 @@ use crate::state::{Input, State};
 
 /// What the socket server asks of the dispatcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ctl {
+pub(crate) enum Ctl {
     Ps,
     Start(Vec<String>),
     Stop(Vec<String>),

@@ -36,17 +36,17 @@ use crate::registry::Registry;
 use crate::signals::{RunInput, StopSignals};
 use crate::time::sleep_until;
 
-pub use control::Ctl;
+pub(crate) use control::Ctl;
 
 /// A control request from the socket server, answered on `reply`.
 #[derive(Debug)]
-pub struct ControlRequest {
-    pub ctl: Ctl,
-    pub reply: oneshot::Sender<Reply>,
+pub(crate) struct ControlRequest {
+    pub(crate) ctl: Ctl,
+    pub(crate) reply: oneshot::Sender<Reply>,
 }
 
 
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     core: Core<ActorHandle>,
     events: mpsc::UnboundedReceiver<(usize, Event)>,
     registry: Arc<Registry>,
@@ -61,16 +61,16 @@ pub struct Dispatcher {
 
 /// What the dispatcher runs: the processes (their specs move into their
 /// records) and what their actors need.
-pub struct Processes {
-    pub specs: Vec<Arc<ProcessSpec>>,
-    pub envs: Vec<Env>,
-    pub resources: Vec<crate::actor::Resources>,
+pub(crate) struct Processes {
+    pub(crate) specs: Vec<Arc<ProcessSpec>>,
+    pub(crate) envs: Vec<Env>,
+    pub(crate) resources: Vec<crate::actor::Resources>,
     /// The project root, to show changed files relative to it.
-    pub root: std::path::PathBuf,
+    pub(crate) root: std::path::PathBuf,
 }
 
 impl Dispatcher {
-    pub fn new(
+    pub(crate) fn new(
         processes: Processes,
         ctx: ActorContext,
         events: mpsc::UnboundedReceiver<(usize, Event)>,
@@ -97,7 +97,7 @@ impl Dispatcher {
 
     /// Runs the set until every process has ended; returns why it ended and
     /// whether every process that took part succeeded.
-    pub async fn run(mut self, signals: &mut StopSignals) -> (EndCause, bool) {
+    pub(crate) async fn run(mut self, signals: &mut StopSignals) -> (EndCause, bool) {
         let mut sigchld = signal(SignalKind::child()).ok();
         let mut actions = Vec::new();
         let mut event = Some(InternalEvent::Activate);
