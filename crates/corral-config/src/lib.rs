@@ -3,7 +3,8 @@
 //! This crate is the boundary between the Nix module (which writes the JSON) and
 //! the supervisor (which runs it), so it holds everything both sides must agree
 //! on and nothing else: the serde model, loading with a field path on every
-//! error, semantic validation, and the dependency graph. It does no process
+//! error, semantic validation, the dependency graph, and the resolution of a
+//! config into a run [`plan::Plan`]. It does no process
 //! work and pulls in no async runtime, so tools (a TUI, an exporter to systemd
 //! units, a test harness) can read configs with it cheaply.
 //!
@@ -21,6 +22,7 @@ mod load;
 mod model;
 mod probe;
 pub mod path;
+pub mod plan;
 mod schema;
 mod validate;
 mod values;

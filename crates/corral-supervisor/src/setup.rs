@@ -12,14 +12,16 @@ use crate::env::Env;
 use crate::notify::NotifySocket;
 use crate::plan::Plan;
 
-pub struct Prepared {
+pub(crate) struct Prepared {
+    /// The ports allocated for this run (the plan names them; these are their numbers).
+    pub(crate) ports: Vec<ports::Allocation>,
     /// Per process, in plan order.
-    pub resources: Vec<Resources>,
+    pub(crate) resources: Vec<Resources>,
     /// Holds the notify sockets; removed at the end of the run.
-    pub runtime_dir: Option<PathBuf>,
+    pub(crate) runtime_dir: Option<PathBuf>,
 }
 
-pub fn prepare(plan: &mut Plan, shared: &mut Env) -> Result<Prepared, String> {
+pub(crate) fn prepare(plan: &Plan, shared: &mut Env) -> Result<Prepared, String> {
     let allocations = ports::allocate(plan)?;
     if !allocations.is_empty() {
         let shown: Vec<String> = allocations.iter().map(|a| format!("{}={}", a.var, a.port)).collect();
@@ -28,7 +30,6 @@ pub fn prepare(plan: &mut Plan, shared: &mut Env) -> Result<Prepared, String> {
     for a in &allocations {
         shared.set(&a.var, a.port.to_string());
     }
-    plan.resolve_ports(&allocations);
 
     let runtime_dir = if plan.needs_notify() { Some(runtime_dir()?) } else { None };
     let mut resources = Vec::new();
@@ -39,9 +40,9 @@ pub fn prepare(plan: &mut Plan, shared: &mut Env) -> Result<Prepared, String> {
             ),
             _ => None,
         };
-        resources.push(Resources { notify, listeners: listeners::bind_all(p)?, status: Default::default() });
+        resources.push(Resources { notify, listeners: listeners::bind_all(p)? });
     }
-    Ok(Prepared { resources, runtime_dir })
+    Ok(Prepared { ports: allocations, resources, runtime_dir })
 }
 
 /// A private directory (0700) with a short path for this run's sockets:

@@ -1,33 +1,136 @@
-//! The signals that stop a run. Registering them with tokio replaces their
-//! default action for the life of the process, so corral implements both
-//! steps itself: the first signal stops the set in order, a second one kills
-//! every process group at once.
+//! The run's one source of outside requests, used in every phase (pre_hook,
+//! processes, stopping, post_hook): the stop signals, and the control
+//! socket's requests.
+//!
+//! Registering the signals with tokio replaces their default action for the
+//! life of the process, so corral implements both steps itself: the first
+//! signal stops the set in order, a second one kills every process group at
+//! once. A `down` request is a stop like a signal, in every phase.
+//!
+//! While the dispatcher runs, it takes every request ([`StopSignals::next_input`]).
+//! Before it (the pre_hook) and after it (stopping, the post_hook), the phase
+//! waits with [`StopSignals::next`], which answers `ps` itself from the
+//! processes as they stand (all pending before; as they ended after) so the
+//! socket never goes silent; other requests made before the processes start
+//! wait for the dispatcher, and after it they get "the run is ending".
 
 use std::io;
 
+use corral_protocol::{ErrorBody, ErrorCode, ProcessInfo, ProcessState, Response};
 use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
 
-pub struct StopSignals {
+use crate::dispatcher::{ControlRequest, Ctl};
+
+pub(crate) struct StopSignals {
     int: Signal,
     term: Signal,
     hup: Signal,
+    /// The control socket's requests, when it serves this run.
+    requests: Option<mpsc::UnboundedReceiver<ControlRequest>>,
+    /// What `ps` answers while no dispatcher runs.
+    standing: Vec<ProcessInfo>,
+    /// Whether the processes have run (the dispatcher has ended).
+    after: bool,
+    /// Requests made before the processes started, for the dispatcher.
+    parked: Vec<ControlRequest>,
+}
+
+/// What reaches the dispatcher.
+#[derive(Debug)]
+pub(crate) enum RunInput {
+    /// SIGINT, SIGTERM or SIGHUP (named).
+    Stop(&'static str),
+    Control(ControlRequest),
 }
 
 impl StopSignals {
-    pub fn new() -> io::Result<StopSignals> {
+    pub(crate) fn new() -> io::Result<StopSignals> {
         Ok(StopSignals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
             hup: signal(SignalKind::hangup())?,
+            requests: None,
+            standing: Vec::new(),
+            after: false,
+            parked: Vec::new(),
         })
     }
 
-    /// Waits for the next stop signal; returns its name.
-    pub async fn next(&mut self) -> &'static str {
+    /// Takes the control socket's requests; `names` are the run's processes (all pending for now).
+    pub(crate) fn serve(&mut self, requests: mpsc::UnboundedReceiver<ControlRequest>, names: impl Iterator<Item = String>) {
+        self.requests = Some(requests);
+        self.standing = names.map(pending).collect();
+    }
+
+    /// The dispatcher has ended: `ps` answers with the processes as they ended.
+    pub(crate) fn processes_ended(&mut self, standing: Vec<ProcessInfo>) {
+        self.standing = standing;
+        self.after = true;
+    }
+
+    /// Requests made before the dispatcher ran, in order.
+    pub(crate) fn take_parked(&mut self) -> Vec<ControlRequest> {
+        std::mem::take(&mut self.parked)
+    }
+
+    /// For the dispatcher: the next stop signal or control request. Cancel-safe.
+    pub(crate) async fn next_input(&mut self) -> RunInput {
         tokio::select! {
-            _ = self.int.recv() => "SIGINT",
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.hup.recv() => "SIGHUP",
+            _ = self.int.recv() => RunInput::Stop("SIGINT"),
+            _ = self.term.recv() => RunInput::Stop("SIGTERM"),
+            _ = self.hup.recv() => RunInput::Stop("SIGHUP"),
+            Some(req) = recv(&mut self.requests) => RunInput::Control(req),
         }
+    }
+
+    /// For the phases without a dispatcher: waits for the next stop (a signal,
+    /// or a `down` request), answering `ps` meanwhile; returns what it was.
+    /// Cancel-safe.
+    pub(crate) async fn next(&mut self) -> &'static str {
+        loop {
+            let req = match self.next_input().await {
+                RunInput::Stop(sig) => return sig,
+                RunInput::Control(req) => req,
+            };
+            match req.ctl {
+                Ctl::Ps => {
+                    let _ = req.reply.send(Ok(Response::Processes(self.standing.clone())));
+                }
+                Ctl::Down => {
+                    let _ = req.reply.send(Ok(Response::Stopping { stopping: true }));
+                    return "a down request";
+                }
+                _ if self.after => {
+                    let _ = req.reply.send(Err(ErrorBody { code: ErrorCode::Failed, message: "the run is ending".into() }));
+                }
+                _ => self.parked.push(req),
+            }
+        }
+    }
+}
+
+fn pending(name: String) -> ProcessInfo {
+    ProcessInfo {
+        name,
+        state: ProcessState::Pending,
+        pid: None,
+        uptime_seconds: None,
+        restarts: 0,
+        exit: None,
+        ready: false,
+        status: None,
+        reason: None,
+        ports: Default::default(),
+        replica: None,
+        containment: None,
+        resources: None,
+    }
+}
+
+async fn recv<T>(r: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match r {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
     }
 }

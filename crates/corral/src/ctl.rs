@@ -1,23 +1,34 @@
 //! Client commands: `down`, `ps`, `logs`, `start`, `stop`, `restart`, `wait`,
 //! `attach`, over the control socket of a running corral (detached or not).
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::time::Duration;
 
-use corral_supervisor::control::client::{CallError, Client};
+use corral_protocol::{CallError, Client, Event, ProcessInfo, RequestCommand, Response};
 use corral_supervisor::control::project::Project;
-use corral_supervisor::control::protocol::{Event, ProcessInfo, RequestCommand};
 
 /// Connects, or prints why not and gives the exit status.
 fn connect(project: &Project) -> Result<Client, i32> {
-    Client::connect(project).map_err(|e| {
-        eprintln!("corral: error: {e}");
+    let path = project.socket();
+    Client::connect(&path).map_err(|e| {
+        match e.kind() {
+            io::ErrorKind::NotFound => eprintln!("corral: error: no corral is running for project {} (no socket at {})", project.id, path.display()),
+            io::ErrorKind::ConnectionRefused => eprintln!(
+                "corral: error: no corral is running for project {} (the socket {} was left by a corral that ended without cleaning up; the next `corral up` replaces it)",
+                project.id,
+                path.display()
+            ),
+            _ => eprintln!("corral: error: cannot connect to {}: {e}", path.display()),
+        }
         1
     })
 }
 
-fn fail(e: CallError) -> i32 {
-    eprintln!("corral: error: {e}");
+fn fail(project: &Project, e: CallError) -> i32 {
+    match e {
+        CallError::Closed => eprintln!("corral: error: the corral of project {} closed the connection", project.id),
+        e => eprintln!("corral: error: {e}"),
+    }
     1
 }
 
@@ -29,32 +40,32 @@ pub fn down(project: &Project) -> i32 {
             eprintln!("corral: project {} stopped", project.id);
             0
         }
-        Err(e) => fail(e),
+        Err(e) => fail(project, e),
     }
 }
 
 pub fn ps(project: &Project, json: bool) -> i32 {
     let Ok(mut c) = connect(project) else { return 1 };
-    let v = match c.call(RequestCommand::Ps, |_| {}) {
-        Ok(v) => v,
-        Err(e) => return fail(e),
+    let list = match c.call(RequestCommand::Ps, |_| {}) {
+        Ok(Response::Processes(list)) => list,
+        Ok(other) => return unexpected(other),
+        Err(e) => return fail(project, e),
     };
     if json {
-        println!("{v}");
+        println!("{}", serde_json::to_string(&list).expect("processes serialize"));
         return 0;
     }
-    let list: Vec<ProcessInfo> = serde_json::from_value(v).unwrap_or_default();
     let dash = || "-".to_string();
     let rows: Vec<[String; 8]> = list
         .iter()
         .map(|p| {
             [
                 p.name.clone(),
-                p.state.clone(),
+                p.state.to_string(),
                 p.pid.map_or_else(dash, |x| x.to_string()),
                 p.uptime_seconds.map_or_else(dash, format_uptime),
                 p.restarts.to_string(),
-                p.exit.clone().unwrap_or_else(dash),
+                p.exit.map_or_else(dash, |e| e.to_string()),
                 if p.ready { "yes".into() } else { "no".into() },
                 p.status.clone().or_else(|| p.reason.clone()).unwrap_or_default(),
             ]
@@ -68,6 +79,12 @@ pub fn ps(project: &Project, json: bool) -> i32 {
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     0
+}
+
+/// A response of another kind than the request asks for: a server bug.
+fn unexpected(r: Response) -> i32 {
+    eprintln!("corral: error: unexpected response {r:?}");
+    1
 }
 
 fn format_uptime(s: u64) -> String {
@@ -86,18 +103,26 @@ fn print_event(ev: Event, width: usize) {
             let _ = writeln!(out, "{process:<width$} | {line}");
         }
         Event::Skipped { lines } => eprintln!("corral: ({lines} lines skipped: this client read too slowly)"),
-        Event::State { process } => {
-            let extra = process.reason.or(process.status).map(|r| format!(": {r}")).unwrap_or_default();
-            eprintln!("corral: {}: {}{extra}", process.name, process.state);
+        Event::State { process } => print_state(process),
+        Event::Snapshot { processes } => {
+            eprintln!("corral: (state changes skipped: this client read too slowly; every process as it is now:)");
+            processes.into_iter().for_each(print_state);
         }
     }
     let _ = out.flush();
 }
 
+fn print_state(process: ProcessInfo) {
+    let extra = process.reason.or(process.status).map(|r| format!(": {r}")).unwrap_or_default();
+    eprintln!("corral: {}: {}{extra}", process.name, process.state);
+}
+
 /// The label width of the project's processes (and hooks), for aligned output.
 fn width(c: &mut Client) -> usize {
-    let names: Vec<ProcessInfo> = c.call(RequestCommand::Ps, |_| {}).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
-    names.iter().map(|p| p.name.chars().count()).max().unwrap_or(0)
+    match c.call(RequestCommand::Ps, |_| {}) {
+        Ok(Response::Processes(list)) => list.iter().map(|p| p.name.chars().count()).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 pub fn logs(project: &Project, names: Vec<String>, lines: usize, follow: bool) -> i32 {
@@ -106,37 +131,36 @@ pub fn logs(project: &Project, names: Vec<String>, lines: usize, follow: bool) -
     match c.call(RequestCommand::Logs { names, lines, follow }, |ev| print_event(ev, w)) {
         Ok(_) => 0,
         // Following ends when the run does: the connection closes.
-        Err(CallError::Io(_)) if follow => 0,
-        Err(e) => fail(e),
+        Err(CallError::Closed | CallError::Io(_)) if follow => 0,
+        Err(e) => fail(project, e),
     }
 }
 
 pub fn attach(project: &Project) -> i32 {
     let Ok(mut c) = connect(project) else { return 1 };
     let w = width(&mut c);
-    match c.call(RequestCommand::Attach, |ev| print_event(ev, w)) {
+    match c.call(RequestCommand::attach(), |ev| print_event(ev, w)) {
         Ok(_) => 0,
         // The run ending closes the stream: that is the normal end of an attach.
-        Err(CallError::Io(_)) => 0,
-        Err(e) => fail(e),
+        Err(CallError::Closed | CallError::Io(_)) => 0,
+        Err(e) => fail(project, e),
     }
 }
 
 pub fn control(project: &Project, command: RequestCommand) -> i32 {
     let Ok(mut c) = connect(project) else { return 1 };
     match c.call(command, |_| {}) {
-        Ok(v) => {
-            for (key, verb) in [("started", "started"), ("stopped", "stopped")] {
-                if let Some(list) = v.get(key).and_then(|l| l.as_array()) {
-                    let names: Vec<&str> = list.iter().filter_map(|n| n.as_str()).collect();
-                    if !names.is_empty() {
-                        eprintln!("corral: {verb}: {}", names.join(", "));
-                    }
-                }
-            }
+        Ok(Response::Started { started: names }) | Ok(Response::Stopped { stopped: names }) if names.is_empty() => 0,
+        Ok(Response::Started { started }) => {
+            eprintln!("corral: started: {}", started.join(", "));
             0
         }
-        Err(e) => fail(e),
+        Ok(Response::Stopped { stopped }) => {
+            eprintln!("corral: stopped: {}", stopped.join(", "));
+            0
+        }
+        Ok(other) => unexpected(other),
+        Err(e) => fail(project, e),
     }
 }
 
@@ -148,10 +172,10 @@ pub fn wait(project: &Project, timeout: Option<f64>) -> i32 {
             eprintln!("corral: every process of {} is ready", project.id);
             0
         }
-        Err(CallError::Io(m)) if m == "timed out" => {
+        Err(CallError::TimedOut) => {
             eprintln!("corral: error: not every process was ready after {}s", timeout.unwrap_or_default());
             1
         }
-        Err(e) => fail(e),
+        Err(e) => fail(project, e),
     }
 }

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use clap::Parser;
-use corral_supervisor::control::protocol::RequestCommand;
+use corral_protocol::RequestCommand;
 
 use crate::cli::{Cli, Command};
 

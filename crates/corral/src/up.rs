@@ -16,7 +16,8 @@ use std::path::Path;
 use anyhow::Context;
 use corral_supervisor::control::project::Project;
 use corral_supervisor::guardian::Guardian;
-use corral_supervisor::{Plan, RunOptions};
+use corral_config::plan::Plan;
+use corral_supervisor::RunOptions;
 use nix::unistd::ForkResult;
 
 use crate::check::{load_reporting, BAD_CONFIG};

@@ -10,7 +10,7 @@
 
 mod stop;
 mod supervise;
-mod watch;
+mod notify_watchdog;
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -27,15 +27,16 @@ use crate::output::{forward_watching, ReadyLine, SinkHandle};
 use crate::plan::{ProcessSpec, Program};
 use crate::probes::{self, Verdict};
 use crate::registry::Registry;
-use crate::spawn::{command, launch, output_pipe, pid_exec};
+use crate::platform::pid_exec;
+use crate::spawn::{command, launch, output_pipe};
 use crate::state::ExitKind;
 
 use self::supervise::supervise;
-use self::watch::Watch;
+use self::notify_watchdog::NotifyWatch;
 
 /// What the dispatcher tells an actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum ActorCommand {
     Start,
     Stop,
     /// The watchdog expired: send the watchdog signal, SIGKILL after the stop timeout.
@@ -46,7 +47,7 @@ pub enum Command {
 
 /// What an actor reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Spawned { pid: i32 },
     SpawnFailed(String),
     Exited(ExitKind),
@@ -54,51 +55,53 @@ pub enum Event {
     ReadinessFailed(String),
     LivenessFailed(String),
     WatchdogExpired(String),
+    /// The process sent `STATUS=` with sd_notify.
+    Status(String),
 }
 
 /// How long, after a process exits, its remaining output may take to arrive
 /// before the exit is reported anyway (a grandchild may hold the pipe forever).
 const DRAIN_BOUND: Duration = Duration::from_millis(250);
 
-pub struct ActorContext {
-    pub registry: Arc<Registry>,
-    pub sink: SinkHandle,
-    pub events: mpsc::UnboundedSender<(usize, Event)>,
-    pub shell: (String, String),
+pub(crate) struct ActorContext {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) sink: SinkHandle,
+    pub(crate) events: mpsc::UnboundedSender<(usize, Event)>,
+    pub(crate) shell: (String, String),
+    /// The ports allocated for this run, for probes that name a port.
+    pub(crate) ports: Vec<crate::activation::ports::Allocation>,
 }
 
-pub struct ActorHandle {
-    tx: mpsc::UnboundedSender<Command>,
+pub(crate) struct ActorHandle {
+    tx: mpsc::UnboundedSender<ActorCommand>,
 }
 
 impl ActorHandle {
-    pub fn send(&self, cmd: Command) {
+    pub(crate) fn send(&self, cmd: ActorCommand) {
         let _ = self.tx.send(cmd);
     }
 }
 
 /// What an actor keeps across the runs of its process.
 #[derive(Default)]
-pub struct Resources {
+pub(crate) struct Resources {
     /// The process's `$NOTIFY_SOCKET`, if it uses sd_notify or a watchdog.
-    pub notify: Option<NotifySocket>,
+    pub(crate) notify: Option<NotifySocket>,
     /// Sockets bound for it before its first start, passed at fd 3, 4, …
-    pub listeners: Vec<Bound>,
-    /// The last `STATUS=` it sent with sd_notify (read by `ps`).
-    pub status: Arc<std::sync::Mutex<Option<String>>>,
+    pub(crate) listeners: Vec<Bound>,
 }
 
 /// Starts the actor task for process `index`.
-pub fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>) -> ActorHandle {
+pub(crate) fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>) -> ActorHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(run(index, spec, env, res, ctx, rx));
     ActorHandle { tx }
 }
 
-async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>, mut cmds: mpsc::UnboundedReceiver<Command>) {
+async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>, mut cmds: mpsc::UnboundedReceiver<ActorCommand>) {
     loop {
         match cmds.recv().await {
-            Some(Command::Start) => run_once(index, &spec, &env, &res, &ctx, &mut cmds).await,
+            Some(ActorCommand::Start) => run_once(index, &spec, &env, &res, &ctx, &mut cmds).await,
             Some(_) => continue,
             None => return,
         }
@@ -106,7 +109,7 @@ async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx
 }
 
 /// One run of the process, from spawn to the reported exit.
-async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &Arc<ActorContext>, cmds: &mut mpsc::UnboundedReceiver<Command>) {
+async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &Arc<ActorContext>, cmds: &mut mpsc::UnboundedReceiver<ActorCommand>) {
     let report = |ev| {
         let _ = ctx.events.send((index, ev));
     };
@@ -122,7 +125,8 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
     });
     let reader = tokio::spawn(forward_watching(launched.output, index, ctx.sink.clone(), ready_line));
     let mut probes = Probes::start(index, spec, env, ctx);
-    let mut watch = Watch::new(&spec.name, res.notify.as_ref(), pid, ready_fd, spec.watchdog.as_ref(), &res.status);
+    let on_status = |status| report(Event::Status(status));
+    let mut watch = NotifyWatch::new(&spec.name, res.notify.as_ref(), pid, ready_fd, spec.watchdog.as_ref(), &on_status);
     let exit = supervise(spec, env, ctx, index, launched.child, pid, cmds, &mut probes, &mut watch).await;
     drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.
@@ -183,9 +187,10 @@ pub(super) struct Probes(Vec<JoinHandle<()>>);
 impl Probes {
     fn start(index: usize, spec: &ProcessSpec, env: &Env, ctx: &ActorContext) -> Probes {
         let mut tasks = Vec::new();
+        let allocated = |name: &str| ctx.ports.iter().find(|a| a.process == index && a.name == name).map(|a| a.port);
         if let Some(p) = &spec.readiness {
             let events = ctx.events.clone();
-            tasks.push(probes::spawn(p.clone(), env.clone(), ctx.registry.clone(), move |verdict, reason| {
+            tasks.push(probes::spawn(p.with_ports(allocated), env.clone(), ctx.registry.clone(), move |verdict, reason| {
                 let ev = match verdict {
                     Verdict::Ready => Event::Ready,
                     Verdict::Failed => Event::ReadinessFailed(format!("readiness probe: {reason}")),
@@ -195,7 +200,7 @@ impl Probes {
         }
         if let Some(p) = &spec.liveness {
             let events = ctx.events.clone();
-            tasks.push(probes::spawn(p.clone(), env.clone(), ctx.registry.clone(), move |verdict, reason| {
+            tasks.push(probes::spawn(p.with_ports(allocated), env.clone(), ctx.registry.clone(), move |verdict, reason| {
                 if verdict == Verdict::Failed {
                     let _ = events.send((index, Event::LivenessFailed(format!("liveness probe: {reason}"))));
                 }

@@ -1,11 +1,9 @@
 //! The control socket: how `corral ps`, `logs`, `stop`, `down` … talk to a
-//! running corral (detached or in the foreground), and how a future TUI will.
+//! running corral (detached or in the foreground), and how a dashboard will.
 //!
-//! [`protocol`] is the wire format, [`project`] where a project's socket and
-//! lock live, [`server`] the listening side inside `corral up`, [`client`] the
-//! other side.
+//! The messages are the `corral-protocol` crate's (shared with every client);
+//! [`project`] says where a project's socket and lock live, `server` is the
+//! listening side inside `corral up`.
 
-pub mod client;
 pub mod project;
-pub mod protocol;
-pub mod server;
+pub(crate) mod server;

@@ -12,14 +12,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use corral_protocol::{parse_request, ErrorBody, ErrorCode, Event, Hello, ProcessInfo, Reply, RequestCommand, Response, ServerMessage, MAX_REQUEST, VERSION};
 use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::project::Project;
-use super::protocol::{parse_request, Event, ProcessInfo, RequestCommand, ServerMessage, MAX_REQUEST, VERSION};
 use crate::dispatcher::{ControlRequest, Ctl};
 use crate::output::Feed;
 
@@ -28,11 +27,11 @@ struct Shared {
     requests: mpsc::UnboundedSender<ControlRequest>,
     states: broadcast::Sender<ProcessInfo>,
     feed: Arc<Feed>,
-    hello: Value,
+    hello: Hello,
 }
 
 /// The running server; dropping it stops accepting and removes the socket.
-pub struct Server {
+pub(crate) struct Server {
     task: JoinHandle<()>,
     path: PathBuf,
 }
@@ -46,13 +45,13 @@ impl Drop for Server {
 
 /// Listens on the project's socket. The caller holds the project lock, so a
 /// socket file left by a killed corral can safely be replaced.
-pub fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRequest>, states: broadcast::Sender<ProcessInfo>, feed: Arc<Feed>) -> io::Result<Server> {
+pub(crate) fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRequest>, states: broadcast::Sender<ProcessInfo>, feed: Arc<Feed>) -> io::Result<Server> {
     let path = project.socket();
     crate::notify::check_path_len(&path)?;
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", path.display())))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    let hello = json!({ "project": project.id, "pid": std::process::id(), "version": env!("CARGO_PKG_VERSION"), "protocol": VERSION });
+    let hello = Hello { project: project.id.clone(), pid: std::process::id(), version: env!("CARGO_PKG_VERSION").into(), protocol: VERSION };
     let shared = Arc::new(Shared { requests, states, feed, hello });
     let uid = nix::unistd::getuid().as_raw();
     let task = tokio::spawn(async move {
@@ -66,7 +65,7 @@ pub fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRequest>,
                     let who = other.map(|c| c.uid().to_string()).unwrap_or_else(|e| e.to_string());
                     tracing::warn!("control socket: refused a connection from uid {who}");
                     let mut stream = stream;
-                    let _ = stream.write_all(&ServerMessage::error(0, "permission_denied", "this corral belongs to another user").to_line()).await;
+                    let _ = stream.write_all(&ServerMessage::error(0, ErrorCode::PermissionDenied, "this corral belongs to another user").to_line()).await;
                 }
             }
         }
@@ -82,7 +81,7 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>) {
             Ok(Some(l)) => l,
             Ok(None) => return,
             Err(Oversized) => {
-                let msg = ServerMessage::error(0, "too_large", format!("a request is at most {MAX_REQUEST} bytes; closing this connection"));
+                let msg = ServerMessage::error(0, ErrorCode::TooLarge, format!("a request is at most {MAX_REQUEST} bytes; closing this connection"));
                 let _ = wr.write_all(&msg.to_line()).await;
                 return;
             }
@@ -92,8 +91,8 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>) {
         }
         let req = match parse_request(&line) {
             Ok(r) => r,
-            Err(msg) => {
-                if wr.write_all(&msg.to_line()).await.is_err() {
+            Err(bad) => {
+                if wr.write_all(&ServerMessage::from(bad).to_line()).await.is_err() {
                     return;
                 }
                 continue;
@@ -137,31 +136,32 @@ async fn send<W: AsyncWrite + Unpin>(wr: &mut W, msg: ServerMessage) -> io::Resu
     wr.write_all(&msg.to_line()).await
 }
 
-/// Asks the dispatcher; an Err message when it is gone (the run is ending).
-async fn ask(shared: &Shared, id: u64, ctl: Ctl) -> ServerMessage {
+/// Asks the dispatcher; a `failed` error when it is gone (the run is ending).
+async fn ask(shared: &Shared, ctl: Ctl) -> Reply {
+    let ending = || Err(ErrorBody { code: ErrorCode::Failed, message: "the run is ending".into() });
     let (tx, rx) = oneshot::channel();
     if shared.requests.send(ControlRequest { ctl, reply: tx }).is_err() {
-        return ServerMessage::error(id, "failed", "the run is ending");
+        return ending();
     }
-    match rx.await {
-        Ok(Ok(v)) => ServerMessage::ok(id, v),
-        Ok(Err((code, msg))) => ServerMessage::error(id, &code, msg),
-        Err(_) => ServerMessage::error(id, "failed", "the run is ending"),
-    }
+    rx.await.unwrap_or_else(|_| ending())
 }
 
 async fn answer<W: AsyncWrite + Unpin>(id: u64, cmd: RequestCommand, shared: &Shared, wr: &mut W) -> io::Result<()> {
-    match cmd {
-        RequestCommand::Hello => send(wr, ServerMessage::ok(id, shared.hello.clone())).await,
-        RequestCommand::Ps => send(wr, ask(shared, id, Ctl::Ps).await).await,
-        RequestCommand::Start { names } => send(wr, ask(shared, id, Ctl::Start(names)).await).await,
-        RequestCommand::Stop { names } => send(wr, ask(shared, id, Ctl::Stop(names)).await).await,
-        RequestCommand::Restart { names } => send(wr, ask(shared, id, Ctl::Restart(names)).await).await,
-        RequestCommand::Down => send(wr, ask(shared, id, Ctl::Down).await).await,
-        RequestCommand::Logs { names, lines, follow } => logs(id, names, lines, follow, shared, wr).await,
-        RequestCommand::Attach => attach(id, shared, wr).await,
-        RequestCommand::Wait => wait(id, shared, wr).await,
-    }
+    let ctl = match cmd {
+        RequestCommand::Hello => return send(wr, ServerMessage::ok(id, Response::Hello(shared.hello.clone()))).await,
+        RequestCommand::Logs { names, lines, follow } => return logs(id, names, lines, follow, shared, wr).await,
+        RequestCommand::Attach { process: None, .. } => return attach(id, shared, wr).await,
+        RequestCommand::Attach { process: Some(_), .. } => {
+            return send(wr, ServerMessage::error(id, ErrorCode::Unsupported, "attaching to one process's terminal is not supported yet")).await
+        }
+        RequestCommand::Wait => return wait(id, shared, wr).await,
+        RequestCommand::Ps => Ctl::Ps,
+        RequestCommand::Start { names } => Ctl::Start(names),
+        RequestCommand::Stop { names } => Ctl::Stop(names),
+        RequestCommand::Restart { names } => Ctl::Restart(names),
+        RequestCommand::Down => Ctl::Down,
+    };
+    send(wr, ServerMessage::reply(id, ask(shared, ctl).await)).await
 }
 
 async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, follow: bool, shared: &Shared, wr: &mut W) -> io::Result<()> {
@@ -169,7 +169,7 @@ async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, 
     for n in &names {
         match shared.feed.source_of(n) {
             Some(s) => sources.push(s),
-            None => return send(wr, ServerMessage::error(id, "unknown_process", format!("unknown process {n:?}"))).await,
+            None => return send(wr, ServerMessage::error(id, ErrorCode::UnknownProcess, format!("unknown process {n:?}"))).await,
         }
     }
     // Subscribe before reading the ring, then skip what the ring already gave.
@@ -194,7 +194,7 @@ async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, 
         }
     }
     let mut last = last;
-    let Some(live) = live.as_mut() else { return send(wr, ServerMessage::ok(id, json!(null))).await };
+    let Some(live) = live.as_mut() else { return send(wr, ServerMessage::ok(id, Response::Done)).await };
     loop {
         match live.recv().await {
             Ok(l) if l.seq > last && (sources.is_empty() || sources.contains(&l.source)) => {
@@ -203,7 +203,7 @@ async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, 
             }
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => send(wr, ServerMessage::event(id, Event::Skipped { lines: n })).await?,
-            Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, json!(null))).await,
+            Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, Response::Done)).await,
         }
     }
 }
@@ -213,14 +213,15 @@ fn log_event(id: u64, shared: &Shared, source: usize, line: &str) -> ServerMessa
     ServerMessage::event(id, Event::Log { process, line: line.to_string() })
 }
 
+/// Every state change and output line until the run ends. A follower too
+/// slow for the state changes gets a fresh snapshot of every process instead
+/// of the changes it missed, so it is never left showing a stale state.
 async fn attach<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> io::Result<()> {
     let mut lines = shared.feed.subscribe();
     let mut states = shared.states.subscribe();
-    if let Some(Value::Array(all)) = ask(shared, id, Ctl::Ps).await.result {
-        for p in all {
-            if let Ok(process) = serde_json::from_value(p) {
-                send(wr, ServerMessage::event(id, Event::State { process })).await?;
-            }
+    if let Ok(Response::Processes(all)) = ask(shared, Ctl::Ps).await {
+        for process in all {
+            send(wr, ServerMessage::event(id, Event::State { process })).await?;
         }
     }
     loop {
@@ -228,12 +229,18 @@ async fn attach<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> 
             l = lines.recv() => match l {
                 Ok(l) => send(wr, log_event(id, shared, l.source, &l.line)).await?,
                 Err(broadcast::error::RecvError::Lagged(n)) => send(wr, ServerMessage::event(id, Event::Skipped { lines: n })).await?,
-                Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, json!(null))).await,
+                Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, Response::Done)).await,
             },
             s = states.recv() => match s {
                 Ok(process) => send(wr, ServerMessage::event(id, Event::State { process })).await?,
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, json!(null))).await,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Whatever is still queued is older than the snapshot: drop it.
+                    states = states.resubscribe();
+                    if let Ok(Response::Processes(processes)) = ask(shared, Ctl::Ps).await {
+                        send(wr, ServerMessage::event(id, Event::Snapshot { processes })).await?;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, Response::Done)).await,
             },
         }
     }
@@ -242,19 +249,12 @@ async fn attach<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> 
 async fn wait<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> io::Result<()> {
     let mut states = shared.states.subscribe();
     loop {
-        let verdict = ask(shared, id, Ctl::Readiness).await;
-        let state = verdict.result.as_ref().and_then(|r| r.get("state")).and_then(|s| s.as_str()).map(str::to_string);
-        match state.as_deref() {
-            Some("ready") => return send(wr, ServerMessage::ok(id, json!({ "ready": true }))).await,
-            Some("failed") => {
-                let detail = verdict.result.as_ref().and_then(|r| r.get("detail")).and_then(|d| d.as_str()).unwrap_or("a process failed").to_string();
-                return send(wr, ServerMessage::error(id, "failed", detail)).await;
-            }
-            Some(_) => {}
-            None => return send(wr, verdict).await,
+        match ask(shared, Ctl::Readiness).await {
+            Ok(Response::Ready { ready: false }) => {}
+            reply => return send(wr, ServerMessage::reply(id, reply)).await,
         }
         if let Err(broadcast::error::RecvError::Closed) = states.recv().await {
-            return send(wr, ServerMessage::error(id, "failed", "the run ended before every process was ready")).await;
+            return send(wr, ServerMessage::error(id, ErrorCode::Failed, "the run ended before every process was ready")).await;
         }
     }
 }

@@ -12,46 +12,50 @@
 //! each once its dependencies' conditions are met again: so in dependency
 //! order, and a dependent never runs against its dependency's old output.
 
-use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::Instant;
 
-use super::Dispatcher;
+use super::core::{Action, Core};
 use crate::state::{Input, State};
 
-impl Dispatcher {
-    pub(super) fn on_change(&mut self, i: usize, path: &Path) {
-        if self.stopping() || self.held.contains(&i) {
+impl<H> Core<H> {
+    pub(super) fn on_change(&mut self, i: usize, path: &Path, now: Instant, out: &mut Vec<Action>) {
+        if self.stopping() || self.records[i].machine.requests().held {
             return;
         }
-        let spec = &self.plan.processes[i];
-        let shown = path.strip_prefix(&self.plan.root).unwrap_or(path).display().to_string();
-        let mut set = BTreeSet::from([i]);
+        let spec = &self.records[i].spec;
+        let shown = path.strip_prefix(self.root()).unwrap_or(path).display().to_string();
+        let mut set = vec![i];
         if spec.watch.as_ref().is_some_and(|w| w.cascade) {
-            let mut stack: Vec<usize> = spec.dependents.clone();
-            while let Some(d) = stack.pop() {
-                if set.insert(d) {
-                    stack.extend(self.plan.processes[d].dependents.iter().copied());
+            let mut k = 0;
+            while k < set.len() {
+                for &d in &self.records[set[k]].spec.dependents {
+                    if !set.contains(&d) {
+                        set.push(d);
+                    }
                 }
+                k += 1;
             }
         }
-        match self.machines[i].state() {
+        set.sort_unstable();
+        match self.records[i].state() {
             State::Starting | State::Running { .. } | State::Ready { .. } => {
-                tracing::info!("{}: {shown} changed; restarting", spec.name);
+                tracing::info!("{}: {shown} changed; restarting", self.name(i));
             }
             State::Completed { .. } | State::Failed { .. } | State::Skipped { .. } => {
-                tracing::info!("{}: {shown} changed; running it again", spec.name);
+                tracing::info!("{}: {shown} changed; running it again", self.name(i));
             }
             _ => return,
         }
         // Stop what runs (dependents first, see advance_requests), then start all again.
-        for &k in &set {
-            if self.machines[k].state().is_terminal() {
-                if !matches!(self.machines[k].state(), State::Disabled) || k == i {
-                    self.apply(k, Input::Start);
+        for k in set {
+            let r = &mut self.records[k];
+            if r.state().is_terminal() {
+                if !matches!(r.state(), State::Disabled) || k == i {
+                    self.apply(k, Input::Start, now, out);
                 }
-            } else if !self.held.contains(&k) {
-                self.stop_requests.insert(k);
-                self.restart_pending.insert(k);
+            } else if !r.machine.requests().held {
+                r.machine.request_stop(false, true);
             }
         }
     }

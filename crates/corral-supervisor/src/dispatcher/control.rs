@@ -1,230 +1,195 @@
-//! The dispatcher's side of the control socket: snapshots for `ps`, manual
+//! The dispatcher's decisions on control requests: snapshots for `ps`, manual
 //! `start` / `stop` / `restart` honouring dependencies, and the readiness
-//! verdict `wait` needs. Requests arrive on a channel from the socket server
-//! and are answered on a oneshot.
+//! verdict `wait` needs.
 //!
 //! `stop NAME` stops NAME and, first, everything that depends on it;
 //! `start NAME` starts NAME and, first, what it depends on that is not
 //! running; `restart NAME` stops NAME alone and starts it again. A stopped
-//! process stays stopped ("held") until started: the run does not end just
-//! because everything is stopped, as long as something is held.
+//! process stays stopped ("held", see [`crate::state::Requests`]) until
+//! started: the run does not end just because everything is stopped, as long
+//! as something is held.
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
-use serde_json::{json, Value};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use corral_protocol::{ErrorBody, ErrorCode, ProcessInfo, Reply, Response};
 
-use super::Dispatcher;
-use crate::control::protocol::ProcessInfo;
+use super::core::{Action, Core, ReplyTo};
 use crate::exit::EndCause;
 use crate::state::{Input, State};
 
 /// What the socket server asks of the dispatcher.
-#[derive(Debug)]
-pub enum Ctl {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ctl {
     Ps,
     Start(Vec<String>),
     Stop(Vec<String>),
     Restart(Vec<String>),
     Down,
-    /// Whether every process is ready: `{"state": "ready" | "pending" | "failed", "detail": …}`.
+    /// Whether every process is ready: `Ready { ready }`, or a `failed` error naming the process.
     Readiness,
 }
 
-pub type Reply = Result<Value, (String, String)>;
-
-#[derive(Debug)]
-pub struct ControlRequest {
-    pub ctl: Ctl,
-    pub reply: oneshot::Sender<Reply>,
-}
-
-/// The dispatcher's ends of the control channels.
-pub struct ControlLink {
-    pub requests: mpsc::UnboundedReceiver<ControlRequest>,
-    /// Every state change, for `attach` and `wait`.
-    pub events: broadcast::Sender<ProcessInfo>,
-}
-
-/// What `ps` shows beyond the state machine.
-#[derive(Debug, Clone, Default)]
-pub struct RunInfo {
-    pub pid: Option<i32>,
-    pub started: Option<Instant>,
-    pub exit: Option<String>,
-}
-
-impl Dispatcher {
-    pub(super) fn handle(&mut self, req: ControlRequest) {
-        let reply = match req.ctl {
-            Ctl::Ps => Ok(json!((0..self.machines.len()).map(|i| self.info(i)).collect::<Vec<_>>())),
-            Ctl::Readiness => Ok(self.readiness()),
+impl<H> Core<H> {
+    pub(super) fn on_control(&mut self, to: ReplyTo, ctl: Ctl, now: Instant, out: &mut Vec<Action>) {
+        let reply = match ctl {
+            Ctl::Ps => Ok(Response::Processes(self.snapshot(now))),
+            Ctl::Readiness => self.readiness(),
             Ctl::Down => {
                 tracing::info!("down requested: stopping every process");
-                self.begin_stop(EndCause::Stopped);
-                Ok(json!({ "stopping": true }))
+                self.begin_stop(EndCause::Stopped, now, out);
+                Ok(Response::Stopping { stopping: true })
             }
-            Ctl::Start(names) => self.indices(&names).map(|ix| self.start(ix)),
+            Ctl::Start(names) => self.indices(&names).map(|ix| self.start(ix, now, out)),
             Ctl::Stop(names) => match self.indices(&names) {
                 Ok(ix) => {
-                    let set = self.stop(ix, true);
-                    self.pending_stops.push((set, req.reply));
+                    let set = self.stop(ix, true, false);
+                    self.pending_stops.push((set, to));
                     return;
                 }
                 Err(e) => Err(e),
             },
             Ctl::Restart(names) => match self.indices(&names) {
                 Ok(ix) => {
-                    self.restart_pending.extend(ix.iter().copied());
-                    let set = self.stop(ix, false);
-                    self.pending_stops.push((set, req.reply));
+                    let set = self.stop(ix, false, true);
+                    self.pending_stops.push((set, to));
                     return;
                 }
                 Err(e) => Err(e),
             },
         };
-        let _ = req.reply.send(reply);
+        out.push(Action::Reply(to, reply));
     }
 
-    fn indices(&self, names: &[String]) -> Result<Vec<usize>, (String, String)> {
+    fn indices(&self, names: &[String]) -> Result<Vec<usize>, ErrorBody> {
         if names.is_empty() {
-            return Err(("bad_request".into(), "name at least one process".into()));
+            return Err(ErrorBody { code: ErrorCode::BadRequest, message: "name at least one process".into() });
         }
         names
             .iter()
             .map(|n| {
-                self.plan.processes.iter().position(|p| &p.name == n).ok_or_else(|| {
-                    let known: Vec<&str> = self.plan.processes.iter().map(|p| p.name.as_str()).collect();
-                    ("unknown_process".to_string(), format!("unknown process {n:?} (known: {})", known.join(", ")))
+                self.records.iter().position(|r| r.name() == n).ok_or_else(|| {
+                    let known: Vec<&str> = self.records.iter().map(|r| r.name()).collect();
+                    ErrorBody { code: ErrorCode::UnknownProcess, message: format!("unknown process {n:?} (known: {})", known.join(", ")) }
                 })
             })
             .collect()
     }
 
     /// Starts `ix` and what they depend on that has ended.
-    fn start(&mut self, ix: Vec<usize>) -> Value {
+    fn start(&mut self, ix: Vec<usize>, now: Instant, out: &mut Vec<Action>) -> Response {
         if self.stopping() {
-            return json!({ "started": [] });
+            return Response::Started { started: vec![] };
         }
-        let mut wanted = BTreeSet::new();
-        let mut stack = ix;
-        while let Some(i) = stack.pop() {
-            if wanted.insert(i) {
-                stack.extend(self.plan.processes[i].dependencies.iter().map(|(d, _)| *d));
+        let mut wanted = ix;
+        let mut k = 0;
+        while k < wanted.len() {
+            for &(d, _) in &self.records[wanted[k]].spec.dependencies {
+                if !wanted.contains(&d) {
+                    wanted.push(d);
+                }
             }
+            k += 1;
         }
+        wanted.sort_unstable();
         let mut started = Vec::new();
         for i in wanted {
-            self.held.remove(&i);
-            self.stop_requests.remove(&i);
-            if self.machines[i].state().is_terminal() {
-                self.apply(i, Input::Start);
-                started.push(self.plan.processes[i].name.clone());
+            self.records[i].machine.release();
+            if self.records[i].state().is_terminal() {
+                self.apply(i, Input::Start, now, out);
+                started.push(self.name(i).to_string());
             }
         }
-        json!({ "started": started })
+        Response::Started { started }
     }
 
-    /// Asks `ix` (and, with `with_dependents`, everything depending on them) to
-    /// stop; `advance` stops them in reverse dependency order. Returns the set.
-    fn stop(&mut self, ix: Vec<usize>, with_dependents: bool) -> BTreeSet<usize> {
-        let mut set = BTreeSet::new();
-        let mut stack = ix;
-        while let Some(i) = stack.pop() {
-            if set.insert(i) && with_dependents {
-                stack.extend(self.plan.processes[i].dependents.iter().copied());
+    /// Asks `ix` (and, without `restart`, everything depending on them) to
+    /// stop; `advance` stops them in reverse dependency order. Returns the set,
+    /// in plan order.
+    fn stop(&mut self, ix: Vec<usize>, with_dependents: bool, restart: bool) -> Vec<usize> {
+        let mut set = ix;
+        let mut k = 0;
+        while with_dependents && k < set.len() {
+            for &d in &self.records[set[k]].spec.dependents {
+                if !set.contains(&d) {
+                    set.push(d);
+                }
             }
+            k += 1;
         }
-        self.stop_requests.extend(set.iter().copied());
-        self.held.extend(set.iter().copied());
+        set.sort_unstable();
+        set.dedup();
+        for &i in &set {
+            self.records[i].machine.request_stop(true, restart);
+        }
         set
     }
 
     /// Runs the manual stops and restarts that can go ahead now; true if anything changed.
-    pub(super) fn advance_requests(&mut self) -> bool {
+    pub(super) fn advance_requests(&mut self, now: Instant, out: &mut Vec<Action>) -> bool {
         let mut changed = false;
-        for i in self.stop_requests.clone() {
-            let state = self.machines[i].state().clone();
+        for i in 0..self.records.len() {
+            if !self.records[i].machine.requests().stop {
+                continue;
+            }
+            let state = self.records[i].state();
             if state.is_terminal() {
-                self.stop_requests.remove(&i);
-                if self.restart_pending.remove(&i) {
-                    self.held.remove(&i);
-                    self.apply(i, Input::Start);
+                if self.records[i].machine.stop_done() {
+                    self.apply(i, Input::Start, now, out);
                 }
                 changed = true;
                 continue;
             }
-            let dependents_done = self.plan.processes[i].dependents.iter().all(|d| !self.stop_requests.contains(d) || self.machines[*d].state().is_terminal());
+            let dependents_done = self.records[i].spec.dependents.iter().all(|&d| !self.records[d].machine.requests().stop || self.records[d].state().is_terminal());
             let stoppable = match state {
                 State::Pending | State::Waiting | State::Restarting { .. } => true,
                 State::Starting | State::Running { .. } | State::Ready { .. } => dependents_done,
                 _ => false,
             };
             if stoppable {
-                self.apply(i, Input::Stop);
+                self.apply(i, Input::Stop, now, out);
                 changed = true;
             }
         }
-        let done: Vec<usize> = (0..self.pending_stops.len()).filter(|k| self.pending_stops[*k].0.iter().all(|i| !self.stop_requests.contains(i))).collect();
-        for k in done.into_iter().rev() {
-            let (set, reply) = self.pending_stops.remove(k);
-            let names: Vec<&str> = set.iter().map(|i| self.plan.processes[*i].name.as_str()).collect();
-            let _ = reply.send(Ok(json!({ "stopped": names })));
+        let mut k = 0;
+        while k < self.pending_stops.len() {
+            if self.pending_stops[k].0.iter().all(|&i| !self.records[i].machine.requests().stop) {
+                let (set, to) = self.pending_stops.remove(k);
+                out.push(Action::Reply(to, Ok(self.stopped(&set))));
+            } else {
+                k += 1;
+            }
         }
         changed
     }
 
-    pub(super) fn info(&self, i: usize) -> ProcessInfo {
-        let state = self.machines[i].state();
-        let run = &self.runs[i];
-        let live = matches!(state, State::Running { .. } | State::Ready { .. } | State::Stopping { .. });
-        ProcessInfo {
-            name: self.plan.processes[i].name.clone(),
-            state: if self.held.contains(&i) && state.is_terminal() { "stopped".into() } else { state.name().into() },
-            pid: if live { run.pid } else { None },
-            uptime_seconds: if live { run.started.map(|t| t.elapsed().as_secs()) } else { None },
-            restarts: self.machines[i].restarts(),
-            exit: run.exit.clone(),
-            ready: matches!(state, State::Ready { .. }),
-            status: self.statuses.get(i).and_then(|s| s.lock().unwrap().clone()),
-            reason: match state {
-                State::Failed { reason, .. } | State::Skipped { reason } => Some(reason.clone()),
-                _ => None,
-            },
-        }
+    /// The answer to a `stop` / `restart` of `set`.
+    pub(super) fn stopped(&self, set: &[usize]) -> Response {
+        Response::Stopped { stopped: set.iter().map(|&i| self.name(i).to_string()).collect() }
+    }
+
+    /// Every process, as `ps` shows it.
+    pub(crate) fn snapshot(&self, now: Instant) -> Vec<ProcessInfo> {
+        (0..self.records.len()).map(|i| self.info(i, now)).collect()
     }
 
     /// Ready when every process of the run is ready, running without a
     /// readiness check, or completed successfully; failed when one failed or
     /// was skipped.
-    fn readiness(&self) -> Value {
-        let mut pending = Vec::new();
-        for (i, m) in self.machines.iter().enumerate() {
-            let spec = &self.plan.processes[i];
-            let name = &spec.name;
-            match m.state() {
-                State::Failed { reason, .. } => return json!({ "state": "failed", "detail": format!("{name} failed: {reason}") }),
-                State::Skipped { reason } if !self.held.contains(&i) => return json!({ "state": "failed", "detail": format!("{name} was skipped: {reason}") }),
+    fn readiness(&self) -> Reply {
+        let failed = |message| Err(ErrorBody { code: ErrorCode::Failed, message });
+        let mut all_ready = true;
+        for r in &self.records {
+            let (name, held) = (r.name(), r.machine.requests().held);
+            match r.state() {
+                State::Failed { reason, .. } => return failed(format!("{name} failed: {reason}")),
+                State::Skipped { reason } if !held => return failed(format!("{name} was skipped: {reason}")),
                 State::Ready { .. } | State::Disabled | State::Skipped { .. } => {}
                 State::Completed { stopped: false, .. } => {}
-                State::Completed { stopped: true, .. } if self.held.contains(&i) => {}
-                State::Running { .. } if !spec.has_readiness_check() => {}
-                _ => pending.push(name.as_str()),
+                State::Completed { stopped: true, .. } if held => {}
+                State::Running { .. } if !r.spec.has_readiness_check() => {}
+                _ => all_ready = false,
             }
         }
-        if pending.is_empty() {
-            json!({ "state": "ready" })
-        } else {
-            json!({ "state": "pending", "detail": format!("waiting for {}", pending.join(", ")) })
-        }
-    }
-
-    /// Tells followers about process `i`'s new state.
-    pub(super) fn publish(&self, i: usize) {
-        // Built only when someone listens (attach, wait): this runs on every transition.
-        if let Some(tx) = self.state_events.as_ref().filter(|tx| tx.receiver_count() > 0) {
-            let _ = tx.send(self.info(i));
-        }
+        Ok(Response::Ready { ready: all_ready })
     }
 }

@@ -1,358 +1,168 @@
-//! The dispatcher: one loop that owns every process's state machine, the stop
-//! signals, the restart timers and the shutdown.
+//! The dispatcher: one loop that owns every process's record and decides what
+//! happens next, split in two so the decisions can be tested without processes:
 //!
-//! It reacts to actor events (spawned, ready, probe verdicts, exited), stop
-//! signals, restart timers, and SIGCHLD (to reap re-parented orphans). After
-//! each, it re-evaluates the run ([`Dispatcher::advance`]): waiting processes
-//! whose dependencies are met start, those whose dependencies can never be met
-//! are skipped (which may cascade), and during a stop every process whose
-//! dependents have all ended is told to stop, so a set stops in reverse
-//! dependency order with independent processes stopping concurrently.
+//! - [`core`]: the decisions. `Core::handle(event) -> actions` is pure (no
+//!   I/O, no clock), unit-tested with fake actors in `tests.rs`;
+//! - this module: the thin async shell. It waits for the next event (an
+//!   actor's report, a control request, a file change, a stop signal, the
+//!   next deadline, SIGCHLD), hands it to the core, and carries out the
+//!   actions (messages to actors, killing every group, publishing a state,
+//!   answering a request).
+//!
+//! [`record`] holds one process's record; [`control`] and [`changes`] the
+//! decisions on control requests and file changes.
 
 mod changes;
 mod control;
+mod core;
+mod record;
+#[cfg(test)]
+mod tests;
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Arc;
 
+use corral_protocol::{ProcessInfo, Reply};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::time::Instant;
 
-use crate::actor::{spawn_actor, ActorContext, ActorHandle, Command, Event, Resources};
+use self::core::{Action, Core, InternalEvent, ReplyTo};
+use self::record::ProcessRecord;
+use crate::actor::{spawn_actor, ActorContext, ActorHandle, Event};
 use crate::env::Env;
 use crate::exit::EndCause;
-use crate::plan::Plan;
+use crate::plan::ProcessSpec;
 use crate::registry::Registry;
-use crate::signals::StopSignals;
+use crate::signals::{RunInput, StopSignals};
 use crate::time::sleep_until;
-use crate::state::{check_condition, DepCheck, Effect, Input, Machine, State, StopCause};
 
-/// After a forced stop (second signal), how long to wait for processes to
-/// report their exit before giving up on them.
-const FORCE_BOUND: Duration = Duration::from_secs(5);
+pub(crate) use control::Ctl;
 
-pub use control::{ControlLink, ControlRequest, Ctl, Reply};
-use control::RunInfo;
+/// A control request from the socket server, answered on `reply`.
+#[derive(Debug)]
+pub(crate) struct ControlRequest {
+    pub(crate) ctl: Ctl,
+    pub(crate) reply: oneshot::Sender<Reply>,
+}
 
-pub struct Dispatcher {
-    plan: Arc<Plan>,
-    machines: Vec<Machine>,
-    actors: Vec<ActorHandle>,
+
+pub(crate) struct Dispatcher {
+    core: Core<ActorHandle>,
     events: mpsc::UnboundedReceiver<(usize, Event)>,
     registry: Arc<Registry>,
-    cause: Option<EndCause>,
-    /// Restart timers: when, and for which process.
-    timers: BTreeSet<(Instant, usize)>,
-    /// pid, start time and last exit of each process's current run, for `ps`.
-    runs: Vec<RunInfo>,
-    /// The last sd_notify STATUS of each process (written by its actor).
-    statuses: Vec<Arc<Mutex<Option<String>>>>,
-    /// Control requests, when a control socket serves this run.
-    requests: Option<mpsc::UnboundedReceiver<ControlRequest>>,
-    state_events: Option<broadcast::Sender<crate::control::protocol::ProcessInfo>>,
-    /// Processes stopped on request; they stay stopped until started.
-    held: BTreeSet<usize>,
-    /// Processes to stop on request (in reverse dependency order).
-    stop_requests: BTreeSet<usize>,
-    /// Processes to start again once stopped (`restart`).
-    restart_pending: BTreeSet<usize>,
-    /// `stop` / `restart` replies, sent when their processes have stopped.
-    pending_stops: Vec<(BTreeSet<usize>, oneshot::Sender<Reply>)>,
-    /// File changes of watched processes; while there are watchers, the run
-    /// goes on after everything ended (a change may run something again).
-    changes: Option<mpsc::UnboundedReceiver<crate::watch::Change>>,
+    /// Every state change, for `attach` and `wait` (when a control socket serves this run).
+    state_events: Option<broadcast::Sender<ProcessInfo>>,
+    /// Requests waiting for their answer (`stop` and `restart` wait for the stop).
+    replies: HashMap<ReplyTo, oneshot::Sender<Reply>>,
+    next_reply: ReplyTo,
+    /// File changes of watched processes.
+    changes: Option<mpsc::UnboundedReceiver<crate::file_watch::Change>>,
+}
+
+/// What the dispatcher runs: the processes (their specs move into their
+/// records) and what their actors need.
+pub(crate) struct Processes {
+    pub(crate) specs: Vec<Arc<ProcessSpec>>,
+    pub(crate) envs: Vec<Env>,
+    pub(crate) resources: Vec<crate::actor::Resources>,
+    /// The project root, to show changed files relative to it.
+    pub(crate) root: std::path::PathBuf,
 }
 
 impl Dispatcher {
-    pub fn new(
-        plan: Arc<Plan>,
-        envs: Vec<Env>,
-        resources: Vec<Resources>,
+    pub(crate) fn new(
+        processes: Processes,
         ctx: ActorContext,
         events: mpsc::UnboundedReceiver<(usize, Event)>,
-        control: Option<ControlLink>,
-        changes: Option<mpsc::UnboundedReceiver<crate::watch::Change>>,
+        state_events: Option<broadcast::Sender<ProcessInfo>>,
+        changes: Option<mpsc::UnboundedReceiver<crate::file_watch::Change>>,
     ) -> Dispatcher {
         let registry = ctx.registry.clone();
+        let ports = ctx.ports.clone();
         let ctx = Arc::new(ctx);
-        let machines = plan.processes.iter().map(|p| Machine::new(p.enabled, p.success_codes.clone(), p.restart.clone())).collect();
-        let statuses: Vec<Arc<Mutex<Option<String>>>> = resources.iter().map(|r| r.status.clone()).collect();
-        let actors = plan
-            .processes
-            .iter()
+        let Processes { specs, envs, resources, root } = processes;
+        let records = specs
+            .into_iter()
             .zip(envs)
             .zip(resources)
             .enumerate()
-            .map(|(i, ((spec, env), res))| spawn_actor(i, Arc::new(spec.clone()), env, res, ctx.clone()))
+            .map(|(i, ((spec, env), res))| {
+                let actor = spawn_actor(i, spec.clone(), env, res, ctx.clone());
+                ProcessRecord::new(spec, actor)
+            })
             .collect();
-        let (requests, state_events) = match control {
-            Some(c) => (Some(c.requests), Some(c.events)),
-            None => (None, None),
-        };
-        Dispatcher {
-            runs: vec![RunInfo::default(); plan.processes.len()],
-            plan,
-            machines,
-            actors,
-            events,
-            registry,
-            cause: None,
-            timers: BTreeSet::new(),
-            statuses,
-            requests,
-            state_events,
-            held: BTreeSet::new(),
-            stop_requests: BTreeSet::new(),
-            restart_pending: BTreeSet::new(),
-            pending_stops: Vec::new(),
-            changes,
-        }
-    }
-
-    fn name(&self, i: usize) -> &str {
-        &self.plan.processes[i].name
-    }
-
-    fn stopping(&self) -> bool {
-        self.cause.is_some()
+        let core = Core::new(records, root, changes.is_some(), ports);
+        Dispatcher { core, events, registry, state_events, replies: HashMap::new(), next_reply: 0, changes }
     }
 
     /// Runs the set until every process has ended; returns why it ended and
     /// whether every process that took part succeeded.
-    pub async fn run(mut self, signals: &mut StopSignals) -> (EndCause, bool) {
+    pub(crate) async fn run(mut self, signals: &mut StopSignals) -> (EndCause, bool) {
         let mut sigchld = signal(SignalKind::child()).ok();
-        for i in 0..self.machines.len() {
-            self.apply(i, Input::Activate);
-        }
-        let mut force_deadline: Option<Instant> = None;
-        loop {
-            self.advance();
-            let all_ended = self.machines.iter().all(|m| m.state().is_terminal());
-            // Processes stopped on request keep the run alive until started again or `down`.
-            let waiting_for_more = !self.held.is_empty() || !self.restart_pending.is_empty() || self.changes.is_some();
-            if all_ended && (self.stopping() || !waiting_for_more) {
-                break;
+        let mut actions = Vec::new();
+        let mut event = Some(InternalEvent::Activate);
+        // Requests made during the pre_hook come right after the start.
+        let mut parked = signals.take_parked().into_iter();
+        let outcome = loop {
+            if let Some(ev) = event.take().or_else(|| parked.next().map(|req| self.control(req))) {
+                self.core.handle(ev, std::time::Instant::now(), &mut actions);
+                self.carry_out(&mut actions);
+                continue;
             }
-            let next_timer = self.timers.first().map(|(t, _)| *t);
-            tokio::select! {
-                Some(req) = recv_request(&mut self.requests) => self.handle(req),
-                Some((i, path)) = recv_change(&mut self.changes) => self.on_change(i, &path),
-                sig = signals.next() => self.on_signal(sig, &mut force_deadline),
-                Some((i, ev)) = self.events.recv() => self.on_event(i, ev),
-                _ = sleep_until(next_timer), if next_timer.is_some() => self.fire_timers(),
-                _ = recv_sigchld(&mut sigchld) => { self.registry.reap_orphans(); }
-                _ = sleep_until(force_deadline), if force_deadline.is_some() => {
-                    let left: Vec<&str> = (0..self.machines.len()).filter(|&i| !self.machines[i].state().is_terminal()).map(|i| self.name(i)).collect();
-                    tracing::error!("processes did not exit after SIGKILL: {}; giving up on them", left.join(", "));
-                    break;
+            if let Some(outcome) = self.core.outcome() {
+                break outcome;
+            }
+            let deadline = self.core.next_deadline().map(tokio::time::Instant::from_std);
+            event = tokio::select! {
+                input = signals.next_input() => Some(match input {
+                    RunInput::Stop(sig) => InternalEvent::StopSignal(sig),
+                    RunInput::Control(req) => self.control(req),
+                }),
+                Some((i, path)) = recv(&mut self.changes) => Some(InternalEvent::FileChanged(i, path)),
+                Some((i, ev)) = self.events.recv() => Some(InternalEvent::Actor(i, ev)),
+                _ = sleep_until(deadline), if deadline.is_some() => Some(InternalEvent::Tick),
+                _ = recv_sigchld(&mut sigchld) => {
+                    self.registry.reap_orphans();
+                    None
                 }
-            }
-        }
-        for (_, reply) in self.pending_stops.drain(..) {
-            let _ = reply.send(Ok(serde_json::json!({ "stopped": "the run ended" })));
-        }
-        let succeeded = self.machines.iter().all(|m| matches!(m.state(), State::Completed { .. } | State::Disabled));
-        (self.cause.unwrap_or(EndCause::Natural), succeeded)
-    }
-
-    fn on_signal(&mut self, sig: &str, force_deadline: &mut Option<Instant>) {
-        if !self.stopping() {
-            tracing::info!("received {sig}: stopping every process (send it again to kill them all at once)");
-            self.begin_stop(EndCause::Stopped);
-        } else if force_deadline.is_none() {
-            tracing::warn!("received {sig} again: killing every process group now");
-            self.cause = Some(EndCause::Forced);
-            for a in &self.actors {
-                a.send(Command::Kill);
-            }
-            self.registry.kill_all_groups();
-            *force_deadline = Some(Instant::now() + FORCE_BOUND);
-        }
-    }
-
-    fn on_event(&mut self, i: usize, ev: Event) {
-        let input = match ev {
-            Event::Spawned { pid } => {
-                self.runs[i].pid = Some(pid);
-                self.runs[i].started = Some(Instant::now().into_std());
-                Input::Spawned { pid }
-            }
-            Event::SpawnFailed(msg) => {
-                tracing::error!("{}: could not start: {msg}", self.name(i));
-                Input::SpawnFailed(msg)
-            }
-            Event::Exited(exit) => {
-                let expected = matches!(self.machines[i].state(), State::Stopping { .. }) || self.machines[i].is_success(exit);
-                if expected {
-                    tracing::info!("{}: exited with {exit}", self.name(i));
-                } else {
-                    tracing::warn!("{}: exited with {exit}", self.name(i));
-                }
-                self.runs[i].exit = Some(exit.to_string());
-                Input::Exited(exit)
-            }
-            Event::Ready => Input::Ready,
-            Event::ReadinessFailed(r) => Input::ReadinessFailed(r),
-            Event::LivenessFailed(r) => Input::LivenessFailed(r),
-            Event::WatchdogExpired(r) => Input::WatchdogExpired(r),
+            };
         };
-        self.apply(i, input);
+        self.core.finish(&mut actions);
+        self.carry_out(&mut actions);
+        signals.processes_ended(self.core.snapshot(std::time::Instant::now()));
+        outcome
     }
 
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        while let Some(&(when, i)) = self.timers.first() {
-            if when > now {
-                break;
-            }
-            self.timers.pop_first();
-            self.apply(i, Input::BackoffElapsed);
-        }
+    /// A control request as an event; the shell keeps its reply channel.
+    fn control(&mut self, req: ControlRequest) -> InternalEvent {
+        let to = self.next_reply;
+        self.next_reply += 1;
+        self.replies.insert(to, req.reply);
+        InternalEvent::Control(to, req.ctl)
     }
 
-    /// Feeds `input` to process `i`'s machine, carries out the effects, and
-    /// checks what the new state triggers for the whole run.
-    fn apply(&mut self, i: usize, input: Input) {
-        let now = Instant::now();
-        let from_dependency = matches!(input, Input::DependencyUnmet(_));
-        let effects = match self.machines[i].on(input, now.into_std()) {
-            Ok(e) => e,
-            Err(rejected) => {
-                tracing::debug!("{}: {rejected}", self.name(i));
-                return;
-            }
-        };
-        let state = self.machines[i].state().clone();
-        self.log_transition(i, &state);
-        self.publish(i);
-        for effect in effects {
-            match effect {
-                Effect::Spawn => self.actors[i].send(Command::Start),
-                Effect::SendStop => {
-                    let watchdog = matches!(state, State::Stopping { cause: StopCause::Watchdog(_), .. });
-                    self.actors[i].send(if watchdog { Command::Abort } else { Command::Stop });
-                }
-                Effect::ScheduleRestart(delay) => {
-                    self.timers.insert((now + delay, i));
-                }
-            }
-        }
-        if self.stopping() {
-            return;
-        }
-        let spec = &self.plan.processes[i];
-        match &state {
-            State::Skipped { reason } if spec.exit_on_skipped && from_dependency => {
-                tracing::info!("{}: exit_on_skipped is set: stopping the run ({reason})", spec.name);
-                self.begin_stop(EndCause::ExitOnSkipped);
-            }
-            State::Completed { exit, stopped: false } | State::Failed { exit: Some(exit), .. } if spec.exit_on_end => {
-                let status = if self.machines[i].is_success(*exit) { 0 } else { exit.status() };
-                tracing::info!("{}: exit_on_end is set: stopping the run (status {status})", spec.name);
-                self.begin_stop(EndCause::ExitOnEnd(status));
-            }
-            State::Failed { exit, .. } if spec.exit_on_end || spec.exits_run_on_failure() => {
-                let status = exit.map_or(1, |e| e.status());
-                let why = if spec.exit_on_end { "exit_on_end" } else { "restart is exit_on_failure" };
-                tracing::info!("{}: {why}: stopping the run (status {status})", spec.name);
-                self.begin_stop(if spec.exit_on_end { EndCause::ExitOnEnd(status) } else { EndCause::ExitOnFailure(status) });
-            }
-            _ => {}
-        }
-    }
-
-    /// One line per meaningful transition, in words.
-    fn log_transition(&self, i: usize, state: &State) {
-        let name = self.name(i);
-        match state {
-            State::Pending | State::Waiting | State::Starting => tracing::debug!("{name}: {}", state.name()),
-            State::Disabled => tracing::debug!("{name}: disabled"),
-            State::Running { pid } => tracing::info!("{name}: started (pid {pid})"),
-            State::Ready { .. } => tracing::info!("{name}: ready"),
-            State::Restarting { attempt, delay } => tracing::info!("{name}: restarting in {delay:?} (restart {attempt} in a row)"),
-            State::Stopping { cause: StopCause::Shutdown, .. } => tracing::debug!("{name}: stopping"),
-            State::Stopping { cause: StopCause::Unready(r), .. } => tracing::warn!("{name}: not ready ({r}); stopping it"),
-            State::Stopping { cause: StopCause::Liveness(r), .. } => tracing::warn!("{name}: not alive ({r}); restarting it"),
-            State::Stopping { cause: StopCause::Watchdog(r), .. } => tracing::warn!("{name}: watchdog expired ({r})"),
-            State::Completed { .. } => tracing::debug!("{name}: completed"),
-            State::Failed { reason, .. } => tracing::warn!("{name}: failed: {reason}"),
-            State::Skipped { reason } if !self.stopping() => tracing::warn!("{name}: skipped: {reason}"),
-            State::Skipped { reason } => tracing::debug!("{name}: skipped: {reason}"),
-        }
-    }
-
-    fn begin_stop(&mut self, cause: EndCause) {
-        if self.stopping() {
-            return;
-        }
-        self.cause = Some(cause);
-        self.timers.clear();
-        self.stop_requests.clear();
-        self.restart_pending.clear();
-        for i in 0..self.machines.len() {
-            // Not started, waiting out a backoff, or being stopped by a probe: none of them restarts now.
-            let now = matches!(
-                self.machines[i].state(),
-                State::Pending
-                    | State::Waiting
-                    | State::Restarting { .. }
-                    | State::Stopping { cause: StopCause::Unready(_) | StopCause::Liveness(_) | StopCause::Watchdog(_), .. }
-            );
-            if now {
-                self.apply(i, Input::Stop);
-            }
-        }
-    }
-
-    /// Starts what can start, skips what never can, and during a stop stops
-    /// every process whose dependents have all ended. Repeats until stable.
-    fn advance(&mut self) {
-        let mut changed = true;
-        while changed {
-            changed = self.advance_requests();
-            for i in 0..self.machines.len() {
-                if self.stopping() {
-                    let live = matches!(self.machines[i].state(), State::Starting | State::Running { .. } | State::Ready { .. });
-                    let dependents_done = self.plan.processes[i].dependents.iter().all(|&d| self.machines[d].state().is_terminal());
-                    if live && dependents_done {
-                        self.apply(i, Input::Stop);
-                        changed = true;
+    fn carry_out(&mut self, actions: &mut Vec<Action>) {
+        for action in actions.drain(..) {
+            match action {
+                Action::Send(i, cmd) => self.core.records[i].actor.send(cmd),
+                Action::KillAllGroups => self.registry.kill_all_groups(),
+                Action::Publish(i) => {
+                    // Built only when someone listens (attach, wait): this runs on every transition.
+                    if let Some(tx) = self.state_events.as_ref().filter(|tx| tx.receiver_count() > 0) {
+                        let _ = tx.send(self.core.info(i, std::time::Instant::now()));
                     }
-                } else if matches!(self.machines[i].state(), State::Waiting) && !self.stop_requests.contains(&i) {
-                    if let Some(input) = self.dependency_input(i) {
-                        self.apply(i, input);
-                        changed = true;
+                }
+                Action::Reply(to, reply) => {
+                    if let Some(tx) = self.replies.remove(&to) {
+                        let _ = tx.send(reply);
                     }
                 }
             }
         }
     }
-
-    /// `DependenciesMet`, `DependencyUnmet`, or None while still waiting.
-    fn dependency_input(&self, i: usize) -> Option<Input> {
-        let mut all_met = true;
-        for &(d, cond) in &self.plan.processes[i].dependencies {
-            let dep = &self.machines[d];
-            match check_condition(cond, self.name(d), dep.state(), dep.was_ready()) {
-                DepCheck::Met => {}
-                DepCheck::Pending => all_met = false,
-                DepCheck::Never(reason) => return Some(Input::DependencyUnmet(reason)),
-            }
-        }
-        all_met.then_some(Input::DependenciesMet)
-    }
 }
 
-async fn recv_request(r: &mut Option<mpsc::UnboundedReceiver<ControlRequest>>) -> Option<ControlRequest> {
-    match r {
-        Some(r) => r.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn recv_change(r: &mut Option<mpsc::UnboundedReceiver<crate::watch::Change>>) -> Option<crate::watch::Change> {
+async fn recv<T>(r: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match r {
         Some(r) => r.recv().await,
         None => std::future::pending().await,
@@ -367,4 +177,3 @@ async fn recv_sigchld(s: &mut Option<tokio::signal::unix::Signal>) {
         None => std::future::pending().await,
     }
 }
-

@@ -14,7 +14,7 @@ use crate::plan::{Check, PortRef, Program};
 use crate::registry::{signal_group, Registry};
 use crate::spawn::command;
 
-pub async fn run(check: &Check, env: &Env, registry: &Registry, timeout: Duration) -> Result<(), String> {
+pub(crate) async fn run(check: &Check, env: &Env, registry: &Registry, timeout: Duration) -> Result<(), String> {
     match check {
         Check::Exec { program, working_dir } => exec(program, working_dir, env, registry, timeout).await,
         Check::HttpGet { host, port, path, headers, status } => {
@@ -32,7 +32,7 @@ pub async fn run(check: &Check, env: &Env, registry: &Registry, timeout: Duratio
     }
 }
 
-/// Ports are resolved when the run starts (`Plan::resolve_ports`); an unresolved one is a bug.
+/// Named ports are resolved when a probe starts (`ProbeSpec::with_ports`); an unresolved one is a bug.
 fn resolve(port: &PortRef) -> Result<u16, String> {
     match port {
         PortRef::Fixed(p) => Ok(*p),

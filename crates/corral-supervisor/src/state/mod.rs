@@ -17,48 +17,21 @@
 //! ```
 
 mod conditions;
-mod restart;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-pub use conditions::{check_condition, DepCheck};
-pub use restart::RestartRules;
+pub(crate) use conditions::{check_condition, DepCheck};
+pub(crate) use corral_config::plan::RestartRules;
 
-/// How a process ended, from its wait status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitKind {
-    Code(u8),
-    Signal(i32),
-}
-
-impl ExitKind {
-    /// The shell convention: the exit code, or 128 + the signal number.
-    pub fn status(self) -> i32 {
-        match self {
-            ExitKind::Code(c) => i32::from(c),
-            ExitKind::Signal(s) => 128 + s,
-        }
-    }
-}
-
-impl fmt::Display for ExitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExitKind::Code(c) => write!(f, "status {c}"),
-            ExitKind::Signal(s) => match corral_config::Signal::from_number(i64::from(*s)) {
-                Some(sig) => write!(f, "signal {sig}"),
-                None => write!(f, "signal {s}"),
-            },
-        }
-    }
-}
+/// How a process ended, from its wait status: the protocol's typed exit.
+pub(crate) use corral_protocol::Exit as ExitKind;
 
 /// Why a process is being stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopCause {
+pub(crate) enum StopCause {
     /// The run is stopping: no restart afterwards.
     Shutdown,
     /// Its readiness probe kept failing: the restart policy applies afterwards.
@@ -70,7 +43,7 @@ pub enum StopCause {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// Known, but the run has not begun (the pre_hook may still be running).
     Pending,
     /// Not part of this run: `disabled` and not named on the command line.
@@ -97,12 +70,30 @@ pub enum State {
 
 impl State {
     /// A state the process never leaves in this run.
-    pub fn is_terminal(&self) -> bool {
+    pub(crate) fn is_terminal(&self) -> bool {
         matches!(self, State::Disabled | State::Completed { .. } | State::Failed { .. } | State::Skipped { .. })
     }
 
+    /// The state as clients see it (the protocol's word for it).
+    pub(crate) fn public(&self) -> corral_protocol::ProcessState {
+        use corral_protocol::ProcessState as P;
+        match self {
+            State::Pending => P::Pending,
+            State::Disabled => P::Disabled,
+            State::Waiting => P::Waiting,
+            State::Starting => P::Starting,
+            State::Running { .. } => P::Running,
+            State::Ready { .. } => P::Ready,
+            State::Restarting { .. } => P::Restarting,
+            State::Stopping { .. } => P::Stopping,
+            State::Completed { .. } => P::Completed,
+            State::Failed { .. } => P::Failed,
+            State::Skipped { .. } => P::Skipped,
+        }
+    }
+
     /// Short name for logs and tables.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             State::Pending => "pending",
             State::Disabled => "disabled",
@@ -121,7 +112,7 @@ impl State {
 
 /// Something that happened to the process.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
+pub(crate) enum Input {
     /// The run has begun (the pre_hook succeeded).
     Activate,
     /// Every dependency's condition is met.
@@ -150,18 +141,18 @@ pub enum Input {
 
 /// What the dispatcher must do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     Spawn,
     /// Run the stop sequence (command or signal, then SIGKILL after the timeout).
     SendStop,
-    /// Feed [`Input::BackoffElapsed`] after this long.
+    /// A restart is due after this long; [`Machine::next_deadline`] says when.
     ScheduleRestart(Duration),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    pub state: &'static str,
-    pub input: Input,
+pub(crate) struct Rejected {
+    pub(crate) state: &'static str,
+    pub(crate) input: Input,
 }
 
 impl fmt::Display for Rejected {
@@ -171,7 +162,7 @@ impl fmt::Display for Rejected {
 }
 
 #[derive(Debug, Clone)]
-pub struct Machine {
+pub(crate) struct Machine {
     state: State,
     enabled: bool,
     success_codes: Vec<u8>,
@@ -180,35 +171,108 @@ pub struct Machine {
     restarts: u32,
     started_at: Option<Instant>,
     last_exit: Option<ExitKind>,
+    /// When the backoff of a `Restarting` process is over.
+    restart_at: Option<Instant>,
     was_ready: bool,
+    /// What an operator (or a file change) asked and is not done yet.
+    requests: Requests,
+}
+
+/// An operator's requests to a process (`corral stop`, `restart`, `start`, a
+/// file change). They do not change the lifecycle state by themselves: the
+/// dispatcher feeds [`Input::Stop`] once the process's dependents have
+/// stopped, and [`Input::Start`] once it has ended, when a restart was asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Requests {
+    /// Stopped on request: stays ended until started, and keeps the run alive.
+    pub(crate) held: bool,
+    /// To be stopped (in reverse dependency order).
+    pub(crate) stop: bool,
+    /// To be started again once stopped.
+    pub(crate) restart: bool,
 }
 
 impl Machine {
-    pub fn new(enabled: bool, success_codes: Vec<u8>, rules: RestartRules) -> Machine {
-        Machine { state: State::Pending, enabled, success_codes, rules, restarts: 0, started_at: None, last_exit: None, was_ready: false }
+    pub(crate) fn new(enabled: bool, success_codes: Vec<u8>, rules: RestartRules) -> Machine {
+        Machine {
+            state: State::Pending,
+            enabled,
+            success_codes,
+            rules,
+            restarts: 0,
+            started_at: None,
+            last_exit: None,
+            restart_at: None,
+            was_ready: false,
+            requests: Requests::default(),
+        }
     }
 
-    pub fn state(&self) -> &State {
+    /// When this machine next needs [`Input::BackoffElapsed`], if it waits for a time.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Restarting { .. } => self.restart_at,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn requests(&self) -> Requests {
+        self.requests
+    }
+
+    /// Asks for a stop: `hold` keeps it stopped afterwards (`corral stop`);
+    /// `restart` starts it again once it has ended.
+    pub(crate) fn request_stop(&mut self, hold: bool, restart: bool) {
+        let r = &mut self.requests;
+        r.stop = true;
+        r.held |= hold;
+        r.restart |= restart;
+    }
+
+    /// `corral start`: no longer held, no stop pending.
+    pub(crate) fn release(&mut self) {
+        self.requests.held = false;
+        self.requests.stop = false;
+    }
+
+    /// The stop asked for is done (the process has ended): true when it must start again.
+    pub(crate) fn stop_done(&mut self) -> bool {
+        let again = self.requests.restart;
+        self.requests.stop = false;
+        self.requests.restart = false;
+        if again {
+            self.requests.held = false;
+        }
+        again
+    }
+
+    /// The run is stopping: pending stops and restarts no longer matter (held stays).
+    pub(crate) fn drop_requests(&mut self) {
+        self.requests.stop = false;
+        self.requests.restart = false;
+    }
+
+    pub(crate) fn state(&self) -> &State {
         &self.state
     }
 
     /// Whether the readiness check has passed at least once in this run.
-    pub fn was_ready(&self) -> bool {
+    pub(crate) fn was_ready(&self) -> bool {
         self.was_ready
     }
 
     /// Restarts in a row so far.
-    pub fn restarts(&self) -> u32 {
+    pub(crate) fn restarts(&self) -> u32 {
         self.restarts
     }
 
-    pub fn is_success(&self, exit: ExitKind) -> bool {
+    pub(crate) fn is_success(&self, exit: ExitKind) -> bool {
         matches!(exit, ExitKind::Code(c) if self.success_codes.contains(&c))
     }
 
     /// Applies `input`, which happened at `now`; returns the effects to carry
     /// out. On rejection the machine is unchanged.
-    pub fn on(&mut self, input: Input, now: Instant) -> Result<Vec<Effect>, Rejected> {
+    pub(crate) fn on(&mut self, input: Input, now: Instant) -> Result<Vec<Effect>, Rejected> {
         use State as S;
         let reject = |s: &State, input: Input| Err(Rejected { state: s.name(), input });
         let (next, effects) = match (&self.state, input) {
@@ -324,6 +388,7 @@ impl Machine {
         }
         self.restarts = attempt;
         let delay = self.rules.delay(attempt);
+        self.restart_at = Some(now + delay);
         (State::Restarting { attempt, delay }, vec![Effect::ScheduleRestart(delay)])
     }
 }

@@ -364,3 +364,30 @@ fn nonsense_inputs_are_rejected_and_change_nothing() {
     t.on(Input::Exited(Code(0)));
     assert!(t.m.on(Input::Exited(Code(0)), t.now).is_err());
 }
+
+#[test]
+fn the_restart_deadline_is_the_machine_s() {
+    let mut t = T::running(RestartPolicy::Always, 0);
+    assert_eq!(t.m.next_deadline(), None);
+    t.on(Input::Exited(Code(1)));
+    assert_eq!(t.m.next_deadline(), Some(t.now + Duration::from_secs(1)));
+    t.after(1).on(Input::BackoffElapsed);
+    assert_eq!(t.m.next_deadline(), None, "no deadline once it starts again");
+}
+
+#[test]
+fn operator_requests_hold_restart_and_release() {
+    let mut t = T::running(RestartPolicy::No, 0);
+    t.m.request_stop(true, false);
+    assert_eq!(t.m.requests(), Requests { held: true, stop: true, restart: false });
+    assert!(!t.m.stop_done(), "a stop without restart does not start again");
+    assert_eq!(t.m.requests(), Requests { held: true, stop: false, restart: false });
+    t.m.release();
+    assert_eq!(t.m.requests(), Requests::default());
+    t.m.request_stop(true, true);
+    assert!(t.m.stop_done(), "a restart starts again");
+    assert_eq!(t.m.requests(), Requests::default(), "and is no longer held");
+    t.m.request_stop(false, true);
+    t.m.drop_requests();
+    assert_eq!(t.m.requests(), Requests::default());
+}

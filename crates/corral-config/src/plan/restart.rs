@@ -2,7 +2,7 @@
 //!
 //! - `restart` decides on the outcome: `no` never, `on_failure` and
 //!   `exit_on_failure`… (the latter ends the whole run instead, see the
-//!   dispatcher), `always` whatever the outcome. A liveness failure restarts
+//!   supervisor), `always` whatever the outcome. A liveness failure restarts
 //!   whatever the policy: that is what a liveness probe is for.
 //! - `max_restarts` restarts in a row at most (0 = unlimited); then corral gives up.
 //! - The delay is `backoff_seconds`, doubled with each restart in a row, up to
@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use corral_config::{Availability, RestartPolicy};
+use crate::{Availability, RestartPolicy};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestartRules {
@@ -92,7 +92,7 @@ mod tests {
         let delays: Vec<u128> = (1..=6).map(|a| r.delay(a).as_millis()).collect();
         assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
         assert_eq!(r.delay(u32::MAX).as_millis(), 1000, "no overflow");
-        let fixed = RestartRules::from_config(&Availability { backoff_seconds: Some(corral_config::Seconds::from_secs(2)), ..Default::default() });
+        let fixed = RestartRules::from_config(&Availability { backoff_seconds: Some(crate::Seconds::from_secs(2)), ..Default::default() });
         assert_eq!((fixed.delay(1), fixed.delay(5)), (Duration::from_secs(2), Duration::from_secs(2)));
     }
 

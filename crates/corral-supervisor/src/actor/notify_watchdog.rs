@@ -1,8 +1,8 @@
 //! What a running process tells corral by itself, for one run: sd_notify
 //! datagrams, a newline on its s6 notification fd, and the watchdog fed by
-//! `WATCHDOG=1`. Turned into two events: ready, and watchdog expired.
+//! `WATCHDOG=1`. Turned into events: ready, watchdog expired, and the
+//! `STATUS=` text (an event like the others, so `attach` sees it).
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::notify::{NotifySocket, Summary};
 use crate::plan::WatchdogSpec;
-use crate::procfs;
+use crate::platform::procfs;
 use crate::time::sleep_until;
 
 pub(super) enum WatchEvent {
@@ -19,7 +19,7 @@ pub(super) enum WatchEvent {
     Expired(String),
 }
 
-pub(super) struct Watch<'a> {
+pub(super) struct NotifyWatch<'a> {
     name: &'a str,
     notify: Option<&'a NotifySocket>,
     main_pid: i32,
@@ -28,19 +28,19 @@ pub(super) struct Watch<'a> {
     ready_fd: Option<pipe::Receiver>,
     watchdog: Option<&'a WatchdogSpec>,
     deadline: Option<Instant>,
-    status: &'a Mutex<Option<String>>,
+    on_status: &'a (dyn Fn(String) + Sync),
 }
 
-impl<'a> Watch<'a> {
+impl<'a> NotifyWatch<'a> {
     pub(super) fn new(
         name: &'a str,
         notify: Option<&'a NotifySocket>,
         main_pid: i32,
         ready_fd: Option<pipe::Receiver>,
         watchdog: Option<&'a WatchdogSpec>,
-        status: &'a Mutex<Option<String>>,
-    ) -> Watch<'a> {
-        let mut w = Watch { name, notify, main_pid, reported_pid: None, ready_fd, watchdog, deadline: None, status };
+        on_status: &'a (dyn Fn(String) + Sync),
+    ) -> NotifyWatch<'a> {
+        let mut w = NotifyWatch { name, notify, main_pid, reported_pid: None, ready_fd, watchdog, deadline: None, on_status };
         if watchdog.is_some_and(|wd| !wd.require_ready) {
             w.arm();
         }
@@ -93,9 +93,9 @@ impl<'a> Watch<'a> {
 
     fn absorb(&mut self, s: Summary) -> Option<WatchEvent> {
         let name = self.name;
-        if let Some(status) = &s.status {
+        if let Some(status) = s.status {
             tracing::info!("{name}: status: {status}");
-            *self.status.lock().unwrap() = Some(status.clone());
+            (self.on_status)(status);
         }
         if let Some(pid) = s.main_pid {
             tracing::info!("{name}: reports its main pid is {pid}");

@@ -1,0 +1,74 @@
+//! One record per process: everything the dispatcher knows about it in one
+//! place. Its spec (shared with its actor), its state machine (which also
+//! holds the operator's requests and its restart deadline), what `ps` shows
+//! of its current run, and the handle of its actor.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use corral_protocol::{ProcessInfo, ProcessState};
+
+use crate::plan::ProcessSpec;
+use crate::state::{ExitKind, Machine, State};
+
+pub(crate) struct ProcessRecord<H> {
+    pub(crate) spec: Arc<ProcessSpec>,
+    pub(crate) machine: Machine,
+    pub(crate) run: RunInfo,
+    /// Its actor (the I/O side); a unit in the dispatcher's unit tests.
+    pub(crate) actor: H,
+}
+
+/// What `ps` shows beyond the state machine.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunInfo {
+    pub(crate) pid: Option<i32>,
+    pub(crate) started: Option<Instant>,
+    pub(crate) exit: Option<ExitKind>,
+    /// The last `STATUS=` it sent with sd_notify.
+    pub(crate) status: Option<String>,
+}
+
+impl<H> ProcessRecord<H> {
+    pub(crate) fn new(spec: Arc<ProcessSpec>, actor: H) -> ProcessRecord<H> {
+        let machine = Machine::new(spec.enabled, spec.success_codes.clone(), spec.restart.clone());
+        ProcessRecord { spec, machine, run: RunInfo::default(), actor }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub(crate) fn state(&self) -> &State {
+        self.machine.state()
+    }
+
+    /// Held stopped on request and ended.
+    pub(crate) fn is_stopped_on_request(&self) -> bool {
+        self.machine.requests().held && self.state().is_terminal()
+    }
+
+    /// The process as `ps` shows it, at `now`.
+    pub(crate) fn info(&self, now: Instant) -> ProcessInfo {
+        let state = self.state();
+        let live = matches!(state, State::Running { .. } | State::Ready { .. } | State::Stopping { .. });
+        ProcessInfo {
+            name: self.spec.name.clone(),
+            state: if self.is_stopped_on_request() { ProcessState::Stopped } else { state.public() },
+            pid: if live { self.run.pid } else { None },
+            uptime_seconds: if live { self.run.started.map(|t| now.saturating_duration_since(t).as_secs()) } else { None },
+            restarts: self.machine.restarts(),
+            exit: self.run.exit,
+            ready: matches!(state, State::Ready { .. }),
+            status: self.run.status.clone(),
+            reason: match state {
+                State::Failed { reason, .. } | State::Skipped { reason } => Some(reason.clone()),
+                _ => None,
+            },
+            ports: Default::default(),
+            replica: None,
+            containment: None,
+            resources: None,
+        }
+    }
+}
