@@ -184,3 +184,52 @@ fn an_unwritable_log_file_is_a_clear_error_and_processes_keep_running() {
     assert!(f.stderr.contains("cannot create log directory") && f.stderr.contains("blocker"), "{}", f.stderr);
     assert!(!p.file("started").exists());
 }
+
+/// The longest dependency chain the config size limit admits (each process
+/// depending on the next, names as short as they get), written compactly.
+fn longest_chain(close: bool) -> String {
+    fn name(mut i: usize) -> String {
+        const DIGITS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut s = vec![DIGITS[i % 26]];
+        i /= 26;
+        while i > 0 {
+            s.push(DIGITS[i % 36]);
+            i /= 36;
+        }
+        String::from_utf8(s).unwrap()
+    }
+    let limit = corral_config::MAX_CONFIG_BYTES as usize - 100;
+    let mut entries: Vec<String> = Vec::new();
+    let mut size = 20;
+    for i in 0.. {
+        let entry = format!(r#""{}":{{"command":"x","depends_on":{{"{}":{{}}}}}}"#, name(i), name(i + 1));
+        if size + entry.len() + 40 > limit {
+            // The last process depends on the first (a cycle through all of them) or on nothing.
+            let last = if close { format!(r#""{}":{{"command":"x","depends_on":{{"a":{{}}}}}}"#, name(i)) } else { format!(r#""{}":{{"command":"x"}}"#, name(i)) };
+            entries.push(last);
+            break;
+        }
+        size += entry.len() + 1;
+        entries.push(entry);
+    }
+    format!(r#"{{"processes":{{{}}}}}"#, entries.join(","))
+}
+
+#[test]
+fn the_longest_dependency_chain_the_size_limit_admits_loads_and_a_cycle_that_long_is_a_clear_error() {
+    let p = Project::new();
+    let text = longest_chain(false);
+    assert!(text.len() as u64 <= corral_config::MAX_CONFIG_BYTES);
+    p.raw_config(&text);
+    let f = p.corral(&["check", "-f", "dev.json"]);
+    assert_eq!(f.status, 0, "{}", &f.stderr[..f.stderr.len().min(2000)]);
+    assert!(f.stdout.contains("ok, ") && f.stdout.contains("process(es)"), "{}", f.stdout);
+    let n: usize = f.stdout.split("ok, ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(n > 300_000, "a chain of {n}");
+
+    p.raw_config(&longest_chain(true));
+    let f = p.corral(&["check", "-f", "dev.json"]);
+    assert_eq!(f.status, 2, "{}", &f.stderr[..f.stderr.len().min(2000)]);
+    assert!(f.stderr.contains(&format!("dependency cycle ({n} processes): a -> b -> c")), "{}", &f.stderr[..f.stderr.len().min(2000)]);
+    assert!(f.stderr.len() < 4000, "the error names the cycle briefly, not all {n} members");
+}
