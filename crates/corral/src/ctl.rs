@@ -83,6 +83,8 @@ fn print_event(ev: Event, width: usize) {
     let mut out = std::io::stdout().lock();
     match ev {
         Event::Log { process, line } => {
+            // Terminal-safe as in the foreground run (issue 14: escapes from processes).
+            let line = String::from_utf8_lossy(&corral_supervisor::output::sanitize(line.as_bytes())).into_owned();
             let _ = writeln!(out, "{process:<width$} | {line}");
         }
         Event::Skipped { lines } => eprintln!("corral: ({lines} lines skipped: this client read too slowly)"),

@@ -233,3 +233,45 @@ fn the_longest_dependency_chain_the_size_limit_admits_loads_and_a_cycle_that_lon
     assert!(f.stderr.contains(&format!("dependency cycle ({n} processes): a -> b -> c")), "{}", &f.stderr[..f.stderr.len().min(2000)]);
     assert!(f.stderr.len() < 4000, "the error names the cycle briefly, not all {n} members");
 }
+
+#[test]
+fn terminal_escapes_from_a_process_are_neutralised_in_labelled_output_and_kept_in_log_files() {
+    let p = Project::new();
+    // A forged line (carriage return, erase line, a fake label), a screen clear,
+    // a title change, a cursor jump, and a colour left on.
+    let evil = r#"printf 'ok\r\033[2Kdb | forged\n\033[2J\033[Hcleared\n\033]0;pwned\007titled\n\033[5;1Hjump\n\033[41mred without reset\n'"#;
+    p.config(json!({"processes": {
+        "evil": {"command": evil, "log_location": "evil.log"},
+        "db": {"command": "sleep 0.3; echo db line"}
+    }}));
+    let f = p.up(&[]);
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert_eq!(f.lines_of("evil"), ["ok^Mdb | forged", "cleared", "titled", "jump", "\x1b[41mred without reset\x1b[0m"]);
+    for line in f.stdout.lines() {
+        let (label, _) = line.split_once(" | ").unwrap();
+        assert!(["evil", "db  "].contains(&label), "every line starts with a real label: {line:?}");
+        // Only SGR sequences remain: every ESC starts `ESC [ digits/; m`.
+        for (i, _) in line.match_indices('\x1b') {
+            let rest = &line[i + 1..];
+            let end = rest.find('m').unwrap_or_else(|| panic!("a non-SGR escape in {line:?}"));
+            assert!(rest.starts_with('[') && rest[1..end].chars().all(|c| c.is_ascii_digit() || c == ';'), "{line:?}");
+        }
+        assert!(!line.contains('\r') && !line.contains('\x07'), "{line:?}");
+    }
+    assert_eq!(f.lines_of("db"), ["db line"]);
+    // The log file has the raw bytes.
+    let log = p.read("evil.log");
+    assert!(log.starts_with("ok\r\x1b[2Kdb | forged\n\x1b[2J\x1b[Hcleared\n\x1b]0;pwned\x07titled\n"), "{log:?}");
+}
+
+#[test]
+fn process_names_with_bidi_overrides_or_zero_width_characters_are_rejected() {
+    let p = Project::new();
+    for name in ["db\u{202e}ipa", "a\u{200b}pi", "\u{2066}x", "api\u{feff}"] {
+        p.config(json!({"processes": {name: {"command": "true"}}}));
+        let f = p.corral(&["check", "-f", "dev.json"]);
+        assert_eq!(f.status, 2, "{name:?}: {}", f.stderr);
+        assert!(f.stderr.contains("invalid process name") && f.stderr.contains("direction-changing"), "{}", f.stderr);
+        assert!(!f.stderr.contains(name), "the name is shown escaped: {}", f.stderr);
+    }
+}

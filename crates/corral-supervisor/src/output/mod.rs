@@ -8,8 +8,10 @@ pub mod feed;
 pub mod lines;
 pub mod reader;
 pub mod sink;
+pub mod terminal;
 
 pub use feed::{tail, Feed, FeedLine};
 pub use lines::{LineSplitter, Lines};
 pub use reader::{forward, forward_watching, ReadyLine, MAX_LINE};
 pub use sink::{Sink, SinkConfig, SinkHandle, SourceId};
+pub use terminal::sanitize;

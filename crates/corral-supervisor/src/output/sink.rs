@@ -89,6 +89,7 @@ impl Sink {
             files: files.into_iter().map(|f| f.map(LogFile::new)).collect(),
             combined: combined.map(LogFile::new),
             feed: config.feed.clone(),
+            scratch: Vec::new(),
         };
         let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || writer.run(rx))?;
         Ok(Sink { handle: SinkHandle { tx }, thread })
@@ -165,6 +166,8 @@ struct Writer {
     files: Vec<Option<LogFile>>,
     combined: Option<LogFile>,
     feed: Option<std::sync::Arc<super::feed::Feed>>,
+    /// Reused for the terminal-safe form of each line.
+    scratch: Vec<u8>,
 }
 
 impl Writer {
@@ -183,9 +186,13 @@ impl Writer {
     fn write(&mut self, src: SourceId, lines: &Lines) {
         if let Some(out) = &mut self.stdout {
             let prefix = &self.prefixes[src];
+            let scratch = &mut self.scratch;
             let res = lines.iter().try_for_each(|l| {
+                // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
+                scratch.clear();
+                super::terminal::sanitize_into(l, scratch);
                 out.write_all(prefix)?;
-                out.write_all(l)?;
+                out.write_all(scratch)?;
                 out.write_all(b"\n")
             });
             if let Err(e) = res {
