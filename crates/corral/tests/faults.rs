@@ -275,3 +275,61 @@ fn process_names_with_bidi_overrides_or_zero_width_characters_are_rejected() {
         assert!(!f.stderr.contains(name), "the name is shown escaped: {}", f.stderr);
     }
 }
+
+#[test]
+fn sigterm_while_a_post_hook_runs_forever_exits_0_and_leaves_nothing() {
+    let p = Project::new();
+    p.config(json!({"post_hook": "echo post running; sleep 300", "processes": {"a": {"command": "true"}}}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("post running");
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert_eq!(f.status, 0, "a run stopped by a signal exits 0\n{}", f.stderr);
+    p.assert_nothing_left();
+}
+
+/// Starts a run whose `hook` ignores SIGTERM, waits until it says `hooked`, and sends SIGTERM `signals` times.
+fn stop_a_stubborn_hook(hook: &str, signals: usize) -> (Project, support::Finished) {
+    let p = Project::new();
+    let stubborn = "trap '' TERM; echo hooked; while true; do sleep 0.1; done";
+    let config = if hook == "pre_hook" {
+        json!({"pre_hook": stubborn, "processes": {"a": {"command": "touch started"}}})
+    } else {
+        json!({"post_hook": stubborn, "processes": {"a": {"command": "true"}}})
+    };
+    p.config(config);
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("hooked");
+    for _ in 0..signals {
+        run.signal(Signal::SIGTERM);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let f = run.wait();
+    p.assert_nothing_left();
+    (p, f)
+}
+
+#[test]
+fn a_pre_hook_ignoring_sigterm_is_killed_after_the_stop_timeout() {
+    let (p, f) = stop_a_stubborn_hook("pre_hook", 1);
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert!(f.stderr.contains("pre_hook: still running 10s after SIGTERM; sending SIGKILL"), "{}", f.stderr);
+    assert!(!p.file("started").exists(), "nothing started after a stopped pre_hook");
+}
+
+#[test]
+fn a_second_sigterm_ends_a_run_whose_pre_hook_ignores_sigterm() {
+    let (p, f) = stop_a_stubborn_hook("pre_hook", 2);
+    assert_eq!(f.status, 130, "{}", f.stderr);
+    assert!(f.stderr.contains("again: killing pre_hook now"), "{}", f.stderr);
+    assert!(!p.file("started").exists());
+}
+
+#[test]
+fn a_post_hook_ignoring_sigterm_is_killed_after_the_stop_timeout_or_at_a_second_signal() {
+    let (_, f) = stop_a_stubborn_hook("post_hook", 1);
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert!(f.stderr.contains("post_hook: still running 10s after SIGTERM; sending SIGKILL"), "{}", f.stderr);
+    let (_, f) = stop_a_stubborn_hook("post_hook", 2);
+    assert_eq!(f.status, 130, "{}", f.stderr);
+}
