@@ -51,6 +51,23 @@ pub fn signal_pid(pid: i32, sig: Signal) {
     }
 }
 
+/// Sends `sig` to the group corral created for the process `leader` (whose
+/// pgid was its pid) and, if the leader has since left that group (`setpgid`
+/// into corral's group or another), to the leader itself: a signal to the
+/// group alone would miss it. Only for a leader not yet reaped (its pid cannot
+/// have been reused).
+pub fn signal_leader_and_group(leader: i32, sig: Signal) {
+    signal_group(leader, sig);
+    if left_its_group(leader) {
+        signal_pid(leader, sig);
+    }
+}
+
+/// Whether `leader` lives in a process group other than its own.
+pub fn left_its_group(leader: i32) -> bool {
+    matches!(nix::unistd::getpgid(Some(Pid::from_raw(leader))), Ok(pg) if pg.as_raw() != leader)
+}
+
 /// Whether any process (zombies included, until reaped) is in group `pgid`.
 pub fn group_exists(pgid: i32) -> bool {
     !matches!(kill(Pid::from_raw(-pgid), None), Err(Errno::ESRCH))
@@ -141,12 +158,12 @@ impl Registry {
         let own_group = nix::unistd::getpgrp().as_raw();
         let targets = |reg: &Registry| -> (Vec<i32>, Vec<i32>) {
             reg.reap_orphans();
-            let groups: Vec<i32> = reg.groups.lock().unwrap().iter().copied().filter(|g| group_exists(*g)).collect();
+            let groups: Vec<i32> = reg.groups.lock().unwrap().iter().copied().filter(|g| group_exists(*g) || reg.escaped_leader(*g)).collect();
             let orphans: Vec<i32> = reg.orphans().into_iter().filter(|p| procfs::is_live(*p)).collect();
             (groups, orphans)
         };
         let hit = |sig: Signal, groups: &[i32], orphans: &[i32]| {
-            groups.iter().for_each(|g| signal_group(*g, sig));
+            groups.iter().for_each(|g| self.signal_group_and_leader(*g, sig));
             for &p in orphans {
                 signal_pid(p, sig);
                 // An orphan that left our group may lead a group (or session) of its own.
@@ -185,10 +202,26 @@ impl Registry {
         }
     }
 
-    /// Kills every known group at once (the second Ctrl-C).
+    /// Kills every known group at once, and every leader that left its group (the second Ctrl-C).
     pub fn kill_all_groups(&self) {
-        for g in self.groups.lock().unwrap().iter() {
-            signal_group(*g, Signal::SIGKILL);
+        let groups: Vec<i32> = self.groups.lock().unwrap().iter().copied().collect();
+        for g in groups {
+            self.signal_group_and_leader(g, Signal::SIGKILL);
+        }
+    }
+
+    /// Whether the leader of group `g` is a live child not yet reaped that left its group.
+    fn escaped_leader(&self, g: i32) -> bool {
+        self.owned.lock().unwrap().contains(&g) && procfs::is_live(g) && left_its_group(g)
+    }
+
+    /// [`signal_leader_and_group`] where the leader is still owned (not reaped,
+    /// so its pid is still its own); the group alone otherwise.
+    fn signal_group_and_leader(&self, g: i32, sig: Signal) {
+        if self.owned.lock().unwrap().contains(&g) {
+            signal_leader_and_group(g, sig);
+        } else {
+            signal_group(g, sig);
         }
     }
 

@@ -333,3 +333,54 @@ fn a_post_hook_ignoring_sigterm_is_killed_after_the_stop_timeout_or_at_a_second_
     let (_, f) = stop_a_stubborn_hook("post_hook", 2);
     assert_eq!(f.status, 130, "{}", f.stderr);
 }
+
+#[test]
+fn a_leader_that_leaves_its_process_group_is_still_stopped() {
+    let p = Project::new();
+    // `mover.py TARGET NAME`: moves into corral's group (`corral`) or the group
+    // whose id is in the file TARGET, then notes SIGTERM without dying of it.
+    p.write("mover.py", r#"
+import os, signal, sys, time
+target, name = sys.argv[1], sys.argv[2]
+if target == "corral":
+    pgid = os.getpgid(os.getppid())
+else:
+    while not os.path.exists(target) or not open(target).read().strip():
+        time.sleep(0.02)
+    pgid = int(open(target).read())
+os.setpgid(0, pgid)
+signal.signal(signal.SIGTERM, lambda *a: open("term-" + name, "w").close())
+print("moved", os.getpgid(0) != os.getpid(), flush=True)
+time.sleep(300)
+"#);
+    p.config(json!({"processes": {
+        "to_corral": {"command": "exec python3 mover.py corral to_corral", "shutdown": {"timeout_seconds": 1}},
+        "neighbour": {"command": "echo $$ > neighbour.tmp; mv neighbour.tmp neighbour.pid; exec sleep 300"},
+        "to_neighbour": {"command": "exec python3 mover.py neighbour.pid to_neighbour", "shutdown": {"timeout_seconds": 1}}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(HANG_GUARD, || run.stdout().matches("moved True").count() == 2), "{}\n{}", run.stdout(), run.stderr());
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert!(p.file("term-to_corral").exists() && p.file("term-to_neighbour").exists(), "the stop signal reached both leaders");
+    assert!(f.stderr.contains("to_corral: still running 1s after it was asked to stop; sending SIGKILL"), "{}", f.stderr);
+    p.assert_nothing_left();
+}
+
+#[test]
+fn a_second_signal_ends_the_run_and_kills_a_leader_that_left_its_group() {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "escaper": {"command": "exec python3 -c 'import os, signal, time\nos.setpgid(0, os.getpgid(os.getppid()))\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint(\"moved\", flush=True)\ntime.sleep(300)'",
+                    "shutdown": {"timeout_seconds": 300}}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("moved");
+    run.signal(Signal::SIGTERM);
+    assert!(wait_until(HANG_GUARD, || run.stderr().contains("escaper: stopping")), "{}", run.stderr());
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert_eq!(f.status, 130, "{}", f.stderr);
+    p.assert_nothing_left();
+}
