@@ -384,3 +384,23 @@ fn a_second_signal_ends_the_run_and_kills_a_leader_that_left_its_group() {
     assert_eq!(f.status, 130, "{}", f.stderr);
     p.assert_nothing_left();
 }
+
+#[test]
+fn leftovers_of_a_restarted_process_are_stopped_before_it_starts_again() {
+    let p = Project::new();
+    // Each run leaves a background job that ignores SIGTERM, and first reports
+    // which jobs of earlier runs are still alive.
+    let command = r#"for j in $(cat jobs.txt 2>/dev/null); do kill -0 $j 2>/dev/null && echo "job $j still alive"; done
+sh -c 'trap "" TERM; while true; do sleep 0.05; done' & echo $! >> jobs.txt
+echo run; sleep 0.1; exit 1"#;
+    p.config(json!({"processes": {
+        "leaky": {"command": command, "shutdown": {"timeout_seconds": 0.5},
+                  "availability": {"restart": "on_failure", "max_restarts": 3, "backoff_seconds": 0.1}}
+    }}));
+    let f = p.up(&[]);
+    assert_eq!(f.status, 1, "{}", f.stderr);
+    assert_eq!(f.lines_of("leaky"), ["run"; 4], "four runs, and no job of an earlier run alive at the start of the next\n{}", f.stderr);
+    assert_eq!(f.stderr.matches("leaky: stopping what is left of its previous run").count(), 3, "{}", f.stderr);
+    assert!(f.stderr.contains("leftovers of its previous run still there after 500ms; sending SIGKILL"), "{}", f.stderr);
+    p.assert_nothing_left();
+}

@@ -146,4 +146,36 @@ pub(super) async fn wait_command(stopping: &mut Option<Stopping>) -> i32 {
     }
 }
 
-
+/// Before a restart: stops what is left of the previous run's process group
+/// (a background job, a grandchild that kept running) with the stop's
+/// escalation: `shutdown.signal` to the group, SIGKILL after
+/// `shutdown.timeout_seconds`, then a bounded wait. Without this, every
+/// restart of a process that leaves something behind would add one more.
+pub(super) async fn clear_leftovers(spec: &ProcessSpec, ctx: &ActorContext, group: i32) {
+    ctx.registry.reap_orphans();
+    if !group_exists(group) {
+        return;
+    }
+    tracing::info!("{}: stopping what is left of its previous run (process group {group}) before starting it again", spec.name);
+    let sig = Signal::try_from(spec.stop.signal.number()).unwrap_or(Signal::SIGTERM);
+    signal_group(group, sig);
+    let mut deadline = Instant::now() + spec.stop.timeout;
+    let mut killed = false;
+    loop {
+        ctx.registry.reap_orphans();
+        if !group_exists(group) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            if killed {
+                tracing::error!("{}: leftovers of its previous run survive SIGKILL; starting it anyway", spec.name);
+                return;
+            }
+            tracing::warn!("{}: leftovers of its previous run still there after {:?}; sending SIGKILL", spec.name, spec.stop.timeout);
+            signal_group(group, Signal::SIGKILL);
+            killed = true;
+            deadline = Instant::now() + KILL_BOUND;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
