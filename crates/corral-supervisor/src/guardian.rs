@@ -19,12 +19,20 @@
 //! daemons that left their group), repeating until none is left. The pre_hook
 //! shell is spared at first: it sees end of file on its own control pipe,
 //! exits, and its `trap … EXIT` runs; then its group is killed too.
+//!
+//! Each watches the other. The guardian ignores the stop signals meant for
+//! corral or a terminal (SIGINT, SIGTERM, SIGHUP, SIGQUIT: a `kill` of the
+//! wrong pid, a `pkill`, a terminal closing must not disarm it) and learns of
+//! corral's death from end of file on its pipe. corral watches the guardian
+//! through a pidfd ([`wait_exit`]): if it ends anyway (SIGKILL, the OOM
+//! killer), corral says so loudly and starts a new one, telling it every
+//! group it knows (see `Registry::watch_guardian`).
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufRead, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,6 +52,9 @@ const TRAP_BOUND: Duration = Duration::from_secs(60);
 pub struct Guardian {
     child: Child,
     link: File,
+    /// How it was started, to start another like it.
+    exe: PathBuf,
+    run_id: String,
 }
 
 impl Guardian {
@@ -68,7 +79,25 @@ impl Guardian {
             .env_remove(RUN_ID_VAR)
             .process_group(0)
             .spawn()?;
-        Ok(Guardian { child, link: File::from(write) })
+        Ok(Guardian { child, link: File::from(write), exe: self_exe.to_path_buf(), run_id: run_id.to_string() })
+    }
+
+    /// Starts a guardian like this one (to replace it once it has died).
+    pub fn respawn(&self) -> io::Result<Guardian> {
+        Guardian::spawn(&self.exe, &self.run_id)
+    }
+
+    /// Collects the exit status of a guardian that has ended (a description of it).
+    pub fn reap(mut self) -> String {
+        match self.child.try_wait() {
+            Ok(Some(s)) => s.to_string(),
+            Ok(None) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                "unresponsive".to_string()
+            }
+            Err(e) => e.to_string(),
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -109,8 +138,9 @@ impl Guardian {
 
 /// The guardian process. Returns its exit status.
 pub fn guardian_main(run_id: &str) -> i32 {
-    // Terminal signals are for corral; corral decides what happens.
-    for sig in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGPIPE] {
+    // Stop and terminal signals are for corral; corral decides what happens.
+    // Only SIGKILL ends the guardian, and corral notices that and starts another.
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGPIPE, Signal::SIGUSR1, Signal::SIGUSR2] {
         unsafe {
             let _ = signal(sig, SigHandler::SigIgn);
         }
@@ -133,6 +163,23 @@ pub fn guardian_main(run_id: &str) -> i32 {
     let stopped = clean_up(run_id, &groups, hook);
     eprintln!("corral-guard: corral ended without stopping its processes; killed {stopped} process(es) of run {run_id}");
     0
+}
+
+/// Waits until process `pid` (a child of corral's) has ended, through a pidfd.
+pub async fn wait_exit(pid: i32) -> io::Result<()> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just returned to us and is owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // SAFETY: the AsyncFd owns the descriptor; nothing else closes or replaces it.
+    let fd = unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)? };
+    // A pidfd becomes readable when the process exits.
+    let _ready = fd.readable().await?;
+    Ok(())
 }
 
 fn clean_up(run_id: &str, groups: &BTreeSet<i32>, hook: Option<i32>) -> usize {

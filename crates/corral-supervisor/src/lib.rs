@@ -96,6 +96,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
         }
     };
     let registry = Arc::new(Registry::new(guardian));
+    registry.watch_guardian(); // issue 14: a guardian that dies is replaced
     if let Err(e) = registry::become_subreaper() {
         tracing::warn!("cannot become a subreaper ({e}): processes that leave their group may outlive corral");
     }

@@ -29,6 +29,8 @@ pub struct Registry {
     /// Process groups corral created and has not seen empty yet.
     groups: Mutex<BTreeSet<i32>>,
     guardian: Mutex<Option<Guardian>>,
+    /// The pre_hook's group, to tell a replacement guardian.
+    hook: Mutex<Option<i32>>,
 }
 
 /// Makes this process the reaper of its orphaned descendants.
@@ -76,7 +78,7 @@ pub fn group_exists(pgid: i32) -> bool {
 impl Registry {
     pub fn new(guardian: Option<Guardian>) -> Registry {
         let owned = guardian.as_ref().map(|g| g.pid()).into_iter().collect();
-        Registry { owned: Mutex::new(owned), groups: Mutex::default(), guardian: Mutex::new(guardian) }
+        Registry { owned: Mutex::new(owned), groups: Mutex::default(), guardian: Mutex::new(guardian), hook: Mutex::default() }
     }
 
     /// Spawns `cmd` in a new process group of its own. The command is consumed
@@ -101,6 +103,7 @@ impl Registry {
     /// Tells the guardian that `pgid` is the pre_hook's group, whose EXIT trap
     /// should be allowed to run if corral dies.
     pub fn note_hook_group(&self, pgid: i32) {
+        *self.hook.lock().unwrap() = Some(pgid);
         if let Some(g) = &*self.guardian.lock().unwrap() {
             g.hook_group(pgid);
         }
@@ -223,6 +226,52 @@ impl Registry {
         } else {
             signal_group(g, sig);
         }
+    }
+
+    /// Watches the guardian (through a pidfd) for the whole run: if it ends
+    /// before it is dismissed, says so and starts a new one that is told every
+    /// group; if that fails, warns that a `kill -9` of corral would now leak.
+    pub fn watch_guardian(self: &std::sync::Arc<Registry>) {
+        let weak = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(pid) = weak.upgrade().and_then(|r| r.guardian.lock().unwrap().as_ref().map(Guardian::pid)) else { return };
+                if let Err(e) = crate::guardian::wait_exit(pid).await {
+                    tracing::warn!("cannot watch the guardian (pid {pid}): {e}; if it dies, corral will not notice");
+                    return;
+                }
+                match weak.upgrade() {
+                    Some(registry) if registry.replace_guardian(pid) => continue,
+                    _ => return,
+                }
+            }
+        });
+    }
+
+    /// Replaces the guardian `dead` if it is still the current one (not
+    /// dismissed). Whether a new one now runs.
+    fn replace_guardian(&self, dead: i32) -> bool {
+        let Some(old) = self.guardian.lock().unwrap().take_if(|g| g.pid() == dead) else { return false };
+        let new = old.respawn();
+        let status = old.reap();
+        self.release(dead);
+        let new = match new {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!("the guardian (pid {dead}) ended ({status}) and no new one can start ({e}): if corral is killed now, its processes will survive it");
+                return false;
+            }
+        };
+        tracing::error!("the guardian (pid {dead}) ended unexpectedly ({status}); started a new one (pid {})", new.pid());
+        self.owned.lock().unwrap().insert(new.pid());
+        for g in self.groups.lock().unwrap().iter() {
+            new.watch_group(*g);
+        }
+        if let Some(h) = *self.hook.lock().unwrap() {
+            new.hook_group(h);
+        }
+        *self.guardian.lock().unwrap() = Some(new);
+        true
     }
 
     /// Tells the guardian the run ended normally, and waits for it to exit.

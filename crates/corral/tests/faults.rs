@@ -404,3 +404,38 @@ echo run; sleep 0.1; exit 1"#;
     assert!(f.stderr.contains("leftovers of its previous run still there after 500ms; sending SIGKILL"), "{}", f.stderr);
     p.assert_nothing_left();
 }
+
+/// corral's guardian: its child running `corral-guard` (or `corral __guard`).
+fn guardian_of(corral: i32) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).find(|&pid| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<i32>().ok());
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        ppid == Some(corral) && (cmd.contains("corral-guard") || cmd.contains("__guard")) && support::is_live(pid)
+    })
+}
+
+#[test]
+fn the_guardian_ignores_sigterm_and_one_that_dies_is_replaced() {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "daemon": {"command": "setsid sh -c 'sleep 301' & echo up; exec sleep 300"}
+    }}));
+    let mut run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("up");
+    let first = guardian_of(run.pid()).expect("a guardian");
+    // A stray SIGTERM (a `pkill`, a wrong pid) does not disarm it.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(first), Signal::SIGTERM).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(support::is_live(first), "the guardian survived SIGTERM");
+    // One that dies anyway is replaced, and corral says so.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(first), Signal::SIGKILL).unwrap();
+    assert!(wait_until(HANG_GUARD, || run.stderr().contains("started a new one")), "{}", run.stderr());
+    let second = guardian_of(run.pid()).expect("a new guardian");
+    assert_ne!(first, second);
+    // The new guardian knows the run: kill -9 of corral leaves nothing.
+    run.signal(Signal::SIGKILL);
+    run.child.wait().unwrap();
+    p.assert_nothing_left();
+}
