@@ -439,3 +439,53 @@ fn the_guardian_ignores_sigterm_and_one_that_dies_is_replaced() {
     run.child.wait().unwrap();
     p.assert_nothing_left();
 }
+
+#[test]
+fn a_stalled_stdout_does_not_starve_log_files_or_the_logs_ring() {
+    let p = Project::new();
+    // 40,000 lines (about 2.6 MB): far more than a pipe and corral's stdout queue hold.
+    p.config(json!({"processes": {
+        "talker": {"command": "i=0; while [ $i -lt 40000 ]; do i=$((i+1)); echo \"line $i of the talker, padded to make it a little longer\"; done; exec sleep 300",
+                   "log_location": "talker.log"}
+    }}));
+    let mut child = Command::new(support::CORRAL)
+        .args(["up", "-f", "dev.json"])
+        .current_dir(p.path())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(p.file("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    // Held open and never read: a paused pager.
+    let stalled = child.stdout.take();
+    let lines = || p.read("talker.log").lines().count();
+    assert!(wait_until(HANG_GUARD, || lines() == 40_000), "the log file got {} of 40000 lines while stdout was stalled", lines());
+    let logs = p.corral(&["logs", "--config", "dev.json", "-n", "1", "talker"]);
+    assert_eq!(logs.lines_of("talker"), ["line 40000 of the talker, padded to make it a little longer"], "{}", logs.stderr);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(wait_until(HANG_GUARD, || matches!(child.try_wait(), Ok(Some(_)))), "corral did not exit with its stdout stalled");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    drop(stalled);
+    let err = p.read("stderr.txt");
+    assert!(err.contains("stdout has not been read for 2s"), "{err}");
+    assert_eq!(lines(), 40_000);
+    p.assert_nothing_left();
+}
+
+#[test]
+fn a_log_location_that_blocks_on_open_is_a_clear_error_not_a_hang() {
+    let p = Project::new();
+    // A FIFO nobody reads: open() for writing would block for ever.
+    nix::unistd::mkfifo(&p.file("fifo.log"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    p.config(json!({"processes": {"w": {"command": "touch started", "log_location": "fifo.log"}}}));
+    let f = p.up(&[]);
+    assert_eq!(f.status, 2, "{}", f.stderr);
+    assert!(f.stderr.contains("cannot open log file") && f.stderr.contains("fifo.log") && f.stderr.contains("FIFO"), "{}", f.stderr);
+    assert!(!p.file("started").exists(), "nothing started");
+    // A FIFO with a reader is a valid destination.
+    let path = p.file("fifo.log");
+    let reader = std::thread::spawn(move || std::fs::read_to_string(path).unwrap());
+    p.config(json!({"processes": {"w": {"command": "echo through the fifo", "log_location": "fifo.log"}}}));
+    let f = p.up(&[]);
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert_eq!(reader.join().unwrap(), "through the fifo\n");
+}

@@ -8,6 +8,7 @@ pub mod feed;
 pub mod lines;
 pub mod reader;
 pub mod sink;
+pub mod stdout;
 pub mod terminal;
 
 pub use feed::{tail, Feed, FeedLine};
