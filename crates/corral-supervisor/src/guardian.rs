@@ -12,13 +12,16 @@
 //!
 //! corral keeps the write end of a pipe whose read end is the guardian's stdin
 //! (close-on-exec, so no child inherits it). It writes `+PGID` / `-PGID` as
-//! groups appear and disappear, `h PGID` for the pre_hook's group, and `bye`
-//! at a normal end. End of file without `bye` means corral died: the guardian
-//! SIGKILLs every group it was told about, then every live process whose
-//! environment carries this run's `CORRAL_RUN_ID` (that finds double-forked
-//! daemons that left their group), repeating until none is left. The pre_hook
-//! shell is spared at first: it sees end of file on its own control pipe,
-//! exits, and its `trap … EXIT` runs; then its group is killed too.
+//! groups appear and disappear, `h PGID` for the pre_hook's group, `c PATH`
+//! for the run's cgroup, `o PID START` for an orphan re-parented to corral
+//! (without a cgroup), and `bye` at a normal end. End of file without `bye`
+//! means corral died: the guardian SIGKILLs every group it was told about,
+//! every process of the run's cgroup, every orphan it was told about that is
+//! still the same process (same start time), then every live process whose
+//! environment carries this run's `CORRAL_RUN_ID`, repeating until none is
+//! left. The pre_hook's group is spared at first: its shell sees end of file
+//! on its own control pipe, exits, and its `trap … EXIT` runs; then the hook's
+//! group and whatever is left in the cgroup are killed too.
 //!
 //! Each watches the other. The guardian ignores the stop signals meant for
 //! corral or a terminal (SIGINT, SIGTERM, SIGHUP, SIGQUIT: a `kill` of the
@@ -40,6 +43,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{signal, SigHandler, Signal};
 
 use crate::env::RUN_ID_VAR;
+use crate::platform::cgroup::RunCgroup;
 use crate::procfs;
 use crate::registry::{signal_group, signal_pid};
 
@@ -119,6 +123,15 @@ impl Guardian {
     pub fn hook_group(&self, pgid: i32) {
         self.send(&format!("h {pgid}\n"));
     }
+    pub fn cgroup(&self, dir: &Path) {
+        // A path with a newline cannot be sent on this line protocol (corral names it corral-PID).
+        if let Some(dir) = dir.to_str().filter(|d| !d.contains('\n')) {
+            self.send(&format!("c {dir}\n"));
+        }
+    }
+    pub fn orphan(&self, pid: i32, start: u64) {
+        self.send(&format!("o {pid} {start}\n"));
+    }
 
     /// A normal end: the guardian exits without touching anything.
     pub fn dismiss(mut self) {
@@ -145,22 +158,31 @@ pub fn guardian_main(run_id: &str) -> i32 {
             let _ = signal(sig, SigHandler::SigIgn);
         }
     }
-    let mut groups = BTreeSet::new();
-    let mut hook = None;
+    let mut run = Known::default();
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let line = line.trim();
         if line == "bye" {
             return 0;
         } else if let Some(g) = line.strip_prefix('+').and_then(|g| g.parse::<i32>().ok()) {
-            groups.insert(g);
+            run.groups.insert(g);
         } else if let Some(g) = line.strip_prefix('-').and_then(|g| g.parse::<i32>().ok()) {
-            groups.remove(&g);
+            run.groups.remove(&g);
         } else if let Some(g) = line.strip_prefix("h ").and_then(|g| g.parse::<i32>().ok()) {
-            hook = Some(g);
+            run.hook = Some(g);
+        } else if let Some(dir) = line.strip_prefix("c ") {
+            run.cgroup = Some(RunCgroup::at(dir));
+        } else if let Some((pid, start)) = line.strip_prefix("o ").and_then(|o| o.split_once(' ')) {
+            if let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) {
+                // Keep the list bounded: forget orphans that are gone.
+                if run.orphans.len() > 4096 {
+                    run.orphans.retain(|&(p, s)| procfs::stat(p).is_some_and(|st| st.start == s));
+                }
+                run.orphans.push((pid, start));
+            }
         }
     }
-    let stopped = clean_up(run_id, &groups, hook);
+    let stopped = clean_up(run_id, &run);
     eprintln!("corral-guard: corral ended without stopping its processes; killed {stopped} process(es) of run {run_id}");
     0
 }
@@ -182,13 +204,38 @@ pub async fn wait_exit(pid: i32) -> io::Result<()> {
     Ok(())
 }
 
-fn clean_up(run_id: &str, groups: &BTreeSet<i32>, hook: Option<i32>) -> usize {
+/// What the guardian was told about the run.
+#[derive(Default)]
+struct Known {
+    groups: BTreeSet<i32>,
+    hook: Option<i32>,
+    cgroup: Option<RunCgroup>,
+    /// Orphans re-parented to corral: pid and start time.
+    orphans: Vec<(i32, u64)>,
+}
+
+fn clean_up(run_id: &str, run: &Known) -> usize {
     let marker = format!("{RUN_ID_VAR}={run_id}");
     let me = std::process::id() as i32;
-    for &g in groups.iter().filter(|g| Some(**g) != hook) {
+    let hook = run.hook;
+    for &g in run.groups.iter().filter(|g| Some(**g) != hook) {
         signal_group(g, Signal::SIGKILL);
     }
-    let mut stopped = kill_marked(&marker, me, hook);
+    let mut stopped = 0;
+    for &(pid, start) in &run.orphans {
+        // The same process only: a pid reused since then has another start time.
+        if let Some(s) = procfs::stat(pid).filter(|s| s.start == start && s.state != 'Z') {
+            stopped += 1;
+            signal_pid(pid, Signal::SIGKILL);
+            if Some(s.pgid) != hook && s.pgid != me && s.pgid > 1 {
+                signal_group(s.pgid, Signal::SIGKILL);
+            }
+        }
+    }
+    if let Some(cg) = &run.cgroup {
+        stopped += kill_cgroup_sparing(cg, hook);
+    }
+    stopped += kill_marked(&marker, me, hook);
     if let Some(h) = hook {
         let deadline = Instant::now() + TRAP_BOUND;
         while !procfs::live_group_members(h).is_empty() && Instant::now() < deadline {
@@ -197,7 +244,39 @@ fn clean_up(run_id: &str, groups: &BTreeSet<i32>, hook: Option<i32>) -> usize {
         signal_group(h, Signal::SIGKILL);
         stopped += kill_marked(&marker, me, None);
     }
+    if let Some(cg) = &run.cgroup {
+        // Everything left, the trap's own leftovers included, then the cgroup itself.
+        cg.kill();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while cg.is_populated() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        cg.remove();
+    }
     stopped
+}
+
+/// SIGKILLs every process of the cgroup outside the group `spare` (the
+/// pre_hook, whose trap must run), until a scan finds none. How many it found.
+fn kill_cgroup_sparing(cg: &RunCgroup, spare: Option<i32>) -> usize {
+    if spare.is_none() {
+        let n = cg.pids().len();
+        cg.kill();
+        return n;
+    }
+    let mut total = 0;
+    for _ in 0..100 {
+        let found: Vec<i32> = cg.pids().into_iter().filter(|&p| procfs::stat(p).is_some_and(|s| s.state != 'Z' && Some(s.pgid) != spare)).collect();
+        if found.is_empty() {
+            break;
+        }
+        total += found.len();
+        for p in found {
+            signal_pid(p, Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    total
 }
 
 /// SIGKILLs every live process carrying `marker` (and its group), sparing the

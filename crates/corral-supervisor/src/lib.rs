@@ -24,6 +24,7 @@ pub mod hooks;
 pub mod notify;
 pub mod output;
 pub mod plan;
+pub mod platform;
 pub mod probes;
 pub mod procfs;
 pub mod registry;

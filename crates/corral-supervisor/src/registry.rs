@@ -8,6 +8,12 @@
 //! must reap those orphans, and only those: a `waitpid(-1)` would steal the exit
 //! statuses tokio waits for, so [`Registry::reap_orphans`] waits only for
 //! children whose pids corral does not own.
+//!
+//! Where a cgroup v2 subtree is writable, the run also gets a cgroup of its
+//! own ([`crate::platform::cgroup`]) that every process joins before it execs:
+//! the sweep and the guardian then reach daemons that left every group and
+//! scrubbed their environment. Elsewhere (the fallback), orphans re-parented to
+//! corral are reported to the guardian (pid and start time) as corral sees them.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io;
@@ -21,6 +27,7 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 use crate::guardian::Guardian;
+use crate::platform::cgroup::RunCgroup;
 use crate::procfs;
 
 pub struct Registry {
@@ -31,7 +38,23 @@ pub struct Registry {
     guardian: Mutex<Option<Guardian>>,
     /// The pre_hook's group, to tell a replacement guardian.
     hook: Mutex<Option<i32>>,
+    /// The run's cgroup, and its `cgroup.procs` held open for children to join.
+    cgroup: Option<(RunCgroup, std::os::fd::OwnedFd)>,
+    /// Orphans already reported to the guardian (fallback mode).
+    reported: Mutex<HashSet<i32>>,
 }
+
+/// How a run keeps hold of its processes (shown with `-v`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Containment {
+    /// Every process is in this cgroup v2 directory.
+    Cgroup(std::path::PathBuf),
+    /// Process groups, the subreaper and the guardian; why no cgroup.
+    Groups(String),
+}
+
+/// How often corral looks for new orphans to tell the guardian of (fallback mode).
+const ORPHAN_SCAN: Duration = Duration::from_secs(1);
 
 /// Makes this process the reaper of its orphaned descendants.
 pub fn become_subreaper() -> io::Result<()> {
@@ -78,13 +101,68 @@ pub fn group_exists(pgid: i32) -> bool {
 impl Registry {
     pub fn new(guardian: Option<Guardian>) -> Registry {
         let owned = guardian.as_ref().map(|g| g.pid()).into_iter().collect();
-        Registry { owned: Mutex::new(owned), groups: Mutex::default(), guardian: Mutex::new(guardian), hook: Mutex::default() }
+        let created = if std::env::var_os("CORRAL_CGROUP").is_some_and(|v| v == "off") {
+            Err("CORRAL_CGROUP=off".to_string())
+        } else {
+            RunCgroup::create(&format!("corral-{}", std::process::id()))
+        };
+        let cgroup = match created {
+            Ok(cg) => match cg.join_fd() {
+                Ok(fd) => Ok((cg, fd)),
+                Err(e) => {
+                    cg.remove();
+                    Err(format!("cannot open its cgroup.procs: {e}"))
+                }
+            },
+            Err(why) => Err(why),
+        };
+        let cgroup = match cgroup {
+            Ok(c) => {
+                tracing::debug!("containment: every process joins the cgroup {}", c.0.path().display());
+                if let Some(g) = &guardian {
+                    g.cgroup(c.0.path());
+                }
+                Some(c)
+            }
+            Err(why) => {
+                tracing::debug!("containment: process groups, subreaper and guardian ({why})");
+                None
+            }
+        };
+        Registry {
+            owned: Mutex::new(owned),
+            groups: Mutex::default(),
+            guardian: Mutex::new(guardian),
+            hook: Mutex::default(),
+            cgroup,
+            reported: Mutex::default(),
+        }
+    }
+
+    /// Which containment this run has.
+    pub fn containment(&self) -> Containment {
+        match &self.cgroup {
+            Some((cg, _)) => Containment::Cgroup(cg.path().to_path_buf()),
+            None => Containment::Groups("no writable cgroup v2 subtree".into()),
+        }
     }
 
     /// Spawns `cmd` in a new process group of its own. The command is consumed
     /// so that the parent's copies of the child's pipe ends close right away.
     pub fn spawn(&self, mut cmd: Command) -> io::Result<(Child, i32)> {
         cmd.process_group(0).kill_on_drop(false);
+        if let Some((_, procs)) = &self.cgroup {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(procs);
+            // SAFETY: runs in the child between fork and exec and only calls write(2),
+            // which is async-signal-safe. Writing "0" moves the writer into the cgroup,
+            // before it can fork. A failure leaves it outside (process groups still apply).
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::libc::write(fd, b"0".as_ptr().cast(), 1);
+                    Ok(())
+                });
+            }
+        }
         // Hold the lock across fork so the orphan reaper can never see this pid
         // before it is marked as owned.
         let mut owned = self.owned.lock().unwrap();
@@ -162,7 +240,12 @@ impl Registry {
         let targets = |reg: &Registry| -> (Vec<i32>, Vec<i32>) {
             reg.reap_orphans();
             let groups: Vec<i32> = reg.groups.lock().unwrap().iter().copied().filter(|g| group_exists(*g) || reg.escaped_leader(*g)).collect();
-            let orphans: Vec<i32> = reg.orphans().into_iter().filter(|p| procfs::is_live(*p)).collect();
+            let mut orphans: Vec<i32> = reg.orphans().into_iter().filter(|p| procfs::is_live(*p)).collect();
+            // Members of the run's cgroup: whatever left every group and was re-parented past corral.
+            if let Some((cg, _)) = &reg.cgroup {
+                let members: Vec<i32> = cg.pids().into_iter().filter(|p| procfs::is_live(*p) && !orphans.contains(p)).collect();
+                orphans.extend(members);
+            }
             (groups, orphans)
         };
         let hit = |sig: Signal, groups: &[i32], orphans: &[i32]| {
@@ -179,6 +262,7 @@ impl Registry {
         };
         let (groups, orphans) = targets(self);
         if groups.is_empty() && orphans.is_empty() {
+            self.remove_cgroup();
             return;
         }
         tracing::info!("stopping {} leftover process group(s) and {} orphan(s)", groups.len(), orphans.len());
@@ -189,6 +273,7 @@ impl Registry {
             tokio::time::sleep(Duration::from_millis(10)).await;
             let (groups, orphans) = targets(self);
             if groups.is_empty() && orphans.is_empty() {
+                self.remove_cgroup();
                 return;
             }
             if start.elapsed() >= grace + hard {
@@ -201,15 +286,55 @@ impl Registry {
                 }
                 killing = true;
                 hit(Signal::SIGKILL, &groups, &orphans);
+                if let Some((cg, _)) = &self.cgroup {
+                    cg.kill();
+                }
             }
         }
     }
 
-    /// Kills every known group at once, and every leader that left its group (the second Ctrl-C).
+    /// Kills every known group at once, every leader that left its group,
+    /// and everything in the run's cgroup (the second Ctrl-C).
     pub fn kill_all_groups(&self) {
         let groups: Vec<i32> = self.groups.lock().unwrap().iter().copied().collect();
         for g in groups {
             self.signal_group_and_leader(g, Signal::SIGKILL);
+        }
+        if let Some((cg, _)) = &self.cgroup {
+            cg.kill();
+        }
+    }
+
+    /// Removes the run's cgroup once nothing is left in it.
+    fn remove_cgroup(&self) {
+        if let Some((cg, _)) = &self.cgroup {
+            if !cg.is_populated() {
+                cg.remove();
+            }
+        }
+    }
+
+    /// Fallback mode: tells the guardian about orphans re-parented to corral
+    /// that it has not heard of (pid and start time, so it can never hit
+    /// another process that got the pid later). In cgroup mode the cgroup holds them.
+    pub fn report_orphans(&self) {
+        if self.cgroup.is_some() {
+            return;
+        }
+        let orphans = self.orphans();
+        let mut reported = self.reported.lock().unwrap();
+        reported.retain(|p| orphans.contains(p));
+        let guardian = self.guardian.lock().unwrap();
+        let Some(g) = &*guardian else { return };
+        for pid in orphans {
+            if reported.contains(&pid) {
+                continue;
+            }
+            if let Some(stat) = procfs::stat(pid).filter(|s| s.state != 'Z') {
+                tracing::debug!("told the guardian of orphan {pid}");
+                g.orphan(pid, stat.start);
+                reported.insert(pid);
+            }
         }
     }
 
@@ -236,7 +361,19 @@ impl Registry {
         tokio::spawn(async move {
             loop {
                 let Some(pid) = weak.upgrade().and_then(|r| r.guardian.lock().unwrap().as_ref().map(Guardian::pid)) else { return };
-                if let Err(e) = crate::guardian::wait_exit(pid).await {
+                let exit = crate::guardian::wait_exit(pid);
+                tokio::pin!(exit);
+                let mut tick = tokio::time::interval(ORPHAN_SCAN);
+                let ended = loop {
+                    tokio::select! {
+                        r = &mut exit => break r,
+                        _ = tick.tick() => match weak.upgrade() {
+                            Some(r) => r.report_orphans(),
+                            None => return,
+                        },
+                    }
+                };
+                if let Err(e) = ended {
                     tracing::warn!("cannot watch the guardian (pid {pid}): {e}; if it dies, corral will not notice");
                     return;
                 }
@@ -270,6 +407,10 @@ impl Registry {
         if let Some(h) = *self.hook.lock().unwrap() {
             new.hook_group(h);
         }
+        if let Some((cg, _)) = &self.cgroup {
+            new.cgroup(cg.path());
+        }
+        self.reported.lock().unwrap().clear();
         *self.guardian.lock().unwrap() = Some(new);
         true
     }

@@ -489,3 +489,51 @@ fn a_log_location_that_blocks_on_open_is_a_clear_error_not_a_hang() {
     assert_eq!(f.status, 0, "{}", f.stderr);
     assert_eq!(reader.join().unwrap(), "through the fifo\n");
 }
+
+/// A daemon that scrubs its environment (so no marker finds it), leaves its
+/// session and is re-parented to corral; `kill -9` of corral must still end it.
+fn scrubbed_daemon_dies_with_corral(env: &[(&str, &str)]) -> String {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "spawner": {"command": "env -i setsid sh -c '(exec sleep 300) & echo $! > daemon.pid'; echo launched; exec sleep 300"}
+    }}));
+    let mut run = p.start_with(&["up", "-f", "dev.json", "-v"], env);
+    run.wait_for("launched");
+    let daemon: i32 = {
+        assert!(wait_until(HANG_GUARD, || p.read("daemon.pid").trim().parse::<i32>().is_ok()));
+        p.read("daemon.pid").trim().parse().unwrap()
+    };
+    assert!(support::is_live(daemon));
+    let environ = std::fs::read(format!("/proc/{daemon}/environ")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&environ).contains("CORRAL"), "the daemon carries no marker of the run");
+    let fallback = run.stderr().contains("containment: process groups");
+    if fallback {
+        // Without a cgroup, corral learns of the orphan when it scans its children.
+        assert!(wait_until(HANG_GUARD, || run.stderr().contains(&format!("told the guardian of orphan {daemon}"))), "{}", run.stderr());
+    }
+    run.signal(Signal::SIGKILL);
+    run.child.wait().unwrap();
+    let gone = wait_until(Duration::from_secs(20), || !support::is_live(daemon));
+    if !gone {
+        unsafe { nix::libc::kill(daemon, nix::libc::SIGKILL) };
+    }
+    assert!(gone, "the daemon {daemon} survived kill -9 of corral");
+    p.assert_nothing_left();
+    run.stderr()
+}
+
+#[test]
+fn a_daemon_that_scrubs_its_environment_dies_with_a_killed_corral() {
+    let stderr = scrubbed_daemon_dies_with_corral(&[]);
+    // Root on a machine with a writable cgroup v2 hierarchy (this one): the run has a cgroup.
+    let v2 = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().contains(" - cgroup2 ");
+    if v2 && nix::unistd::getuid().is_root() {
+        assert!(stderr.contains("containment: every process joins the cgroup"), "{stderr}");
+    }
+}
+
+#[test]
+fn without_a_cgroup_a_daemon_that_scrubs_its_environment_dies_with_a_killed_corral() {
+    let stderr = scrubbed_daemon_dies_with_corral(&[("CORRAL_CGROUP", "off")]);
+    assert!(stderr.contains("containment: process groups, subreaper and guardian (CORRAL_CGROUP=off)"), "{stderr}");
+}

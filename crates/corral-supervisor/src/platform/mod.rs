@@ -1,0 +1,3 @@
+//! Linux-specific mechanisms behind one boundary.
+
+pub mod cgroup;
