@@ -42,6 +42,8 @@ pub struct Registry {
     cgroup: Option<(RunCgroup, std::os::fd::OwnedFd)>,
     /// Orphans already reported to the guardian (fallback mode).
     reported: Mutex<HashSet<i32>>,
+    /// corral's descriptor limit before it raised it, for every child.
+    nofile: Option<crate::platform::rlimit::Original>,
 }
 
 /// How a run keeps hold of its processes (shown with `-v`).
@@ -136,6 +138,7 @@ impl Registry {
             hook: Mutex::default(),
             cgroup,
             reported: Mutex::default(),
+            nofile: crate::platform::rlimit::raise_nofile(),
         }
     }
 
@@ -151,17 +154,23 @@ impl Registry {
     /// so that the parent's copies of the child's pipe ends close right away.
     pub fn spawn(&self, mut cmd: Command) -> io::Result<(Child, i32)> {
         cmd.process_group(0).kill_on_drop(false);
-        if let Some((_, procs)) = &self.cgroup {
-            let fd = std::os::fd::AsRawFd::as_raw_fd(procs);
-            // SAFETY: runs in the child between fork and exec and only calls write(2),
-            // which is async-signal-safe. Writing "0" moves the writer into the cgroup,
-            // before it can fork. A failure leaves it outside (process groups still apply).
-            unsafe {
-                cmd.pre_exec(move || {
+        let join = self.cgroup.as_ref().map(|(_, procs)| std::os::fd::AsRawFd::as_raw_fd(procs));
+        let nofile = self.nofile;
+        // SAFETY: runs in the child between fork and exec and only calls write(2)
+        // and setrlimit(2), which are async-signal-safe. Writing "0" moves the
+        // writer into the cgroup, before it can fork (a failure leaves it outside;
+        // process groups still apply). The child gets corral's original
+        // descriptor limit back (see `platform::rlimit`).
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(fd) = join {
                     nix::libc::write(fd, b"0".as_ptr().cast(), 1);
-                    Ok(())
-                });
-            }
+                }
+                if let Some(n) = nofile {
+                    n.restore();
+                }
+                Ok(())
+            });
         }
         // Hold the lock across fork so the orphan reaper can never see this pid
         // before it is marked as owned.

@@ -537,3 +537,81 @@ fn without_a_cgroup_a_daemon_that_scrubs_its_environment_dies_with_a_killed_corr
     let stderr = scrubbed_daemon_dies_with_corral(&[("CORRAL_CGROUP", "off")]);
     assert!(stderr.contains("containment: process groups, subreaper and guardian (CORRAL_CGROUP=off)"), "{stderr}");
 }
+
+/// Starts `corral up -f dev.json` under `prlimit --nofile=SOFT:HARD`; stderr to `stderr.txt`.
+fn up_with_nofile(p: &Project, limit: &str) -> std::process::Child {
+    Command::new("prlimit")
+        .args([&format!("--nofile={limit}"), "--", support::CORRAL, "up", "-f", "dev.json"])
+        .current_dir(p.path())
+        .env_remove("CORRAL_CONFIG")
+        .env_remove("CORRAL_PROJECT")
+        .stdout(std::fs::File::create(p.file("stdout.txt")).unwrap())
+        .stderr(std::fs::File::create(p.file("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn four_hundred_idle_or_half_sent_connections_under_a_low_fd_limit_do_not_stop_ps_or_restarts() {
+    use std::io::Write;
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "steady": {"command": "echo steady; exec sleep 300"},
+        "crash": {"command": "echo run; sleep 0.1; exit 1", "availability": {"restart": "on_failure", "backoff_seconds": 0.1}}
+    }}));
+    let socket = {
+        let out = p.corral(&["ps", "-f", "dev.json"]);
+        let path = out.stderr.split("no socket at ").nth(1).expect(&out.stderr).trim_end().trim_end_matches(')').to_string();
+        std::path::PathBuf::from(path)
+    };
+    let mut child = up_with_nofile(&p, "256:256");
+    let pid = child.id() as i32;
+    let restarts = || p.read("stderr.txt").matches("crash: restarting in").count();
+    assert!(wait_until(HANG_GUARD, || socket.exists() && restarts() >= 2), "{}", p.read("stderr.txt"));
+    // 400 connections: half say nothing, half send half a request.
+    let mut conns = Vec::new();
+    for i in 0..400 {
+        match std::os::unix::net::UnixStream::connect(&socket) {
+            Ok(mut s) => {
+                if i % 2 == 1 {
+                    let _ = s.write_all(br#"{"id": 1, "comm"#);
+                }
+                conns.push(s);
+            }
+            Err(e) => panic!("connection {i}: {e}"),
+        }
+    }
+    // corral still answers, and still restarts its process.
+    let ps = p.corral(&["ps", "-f", "dev.json", "--json"]);
+    assert_eq!(ps.status, 0, "{}", ps.stderr);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&ps.stdout).unwrap();
+    assert_eq!(list.len(), 2);
+    let before = restarts();
+    assert!(wait_until(HANG_GUARD, || restarts() >= before + 5), "restarts stopped at {}: {}", restarts(), p.read("stderr.txt"));
+    // It never ran out of descriptors (its own count stays under the limit).
+    assert!(fd_count(pid) < 256, "{} descriptors", fd_count(pid));
+    let err = p.read("stderr.txt");
+    assert!(!err.contains("Too many open files") || err.contains("retrying every"), "{err}");
+    assert!(!err.contains("could not start"), "{err}");
+    drop(conns);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    assert!(wait_until(HANG_GUARD, || matches!(child.try_wait(), Ok(Some(_)))));
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    p.assert_nothing_left();
+}
+
+#[test]
+fn corral_raises_its_own_fd_limit_and_gives_its_processes_the_original() {
+    let p = Project::new();
+    p.config(json!({"processes": {"show": {"command": "echo soft=$(ulimit -Sn); exec sleep 300"}}}));
+    let mut child = up_with_nofile(&p, "1024:8192");
+    let pid = child.id() as i32;
+    assert!(wait_until(HANG_GUARD, || p.read("stdout.txt").contains("soft=")), "{}", p.read("stderr.txt"));
+    assert!(p.read("stdout.txt").contains("show | soft=1024"), "{}", p.read("stdout.txt"));
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    assert_eq!(open_files.split_whitespace().nth(3), Some("8192"), "{open_files}");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    assert!(wait_until(HANG_GUARD, || matches!(child.try_wait(), Ok(Some(_)))));
+    p.assert_nothing_left();
+}

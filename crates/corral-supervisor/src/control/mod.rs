@@ -6,6 +6,7 @@
 //! other side.
 
 pub mod client;
+pub mod limits;
 pub mod project;
 pub mod protocol;
 pub mod server;

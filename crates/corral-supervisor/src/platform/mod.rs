@@ -1,3 +1,4 @@
 //! Linux-specific mechanisms behind one boundary.
 
 pub mod cgroup;
+pub mod rlimit;
