@@ -615,3 +615,19 @@ fn corral_raises_its_own_fd_limit_and_gives_its_processes_the_original() {
     assert!(wait_until(HANG_GUARD, || matches!(child.try_wait(), Ok(Some(_)))));
     p.assert_nothing_left();
 }
+
+#[test]
+fn the_logs_ring_is_bounded_for_short_and_empty_lines() {
+    // The ring counted only the text of each line: 50,000 empty lines cost it
+    // nothing, so it kept them all (the memory creep of a crash loop with output).
+    let p = Project::new();
+    p.config(json!({"processes": {"blank": {"command": "i=0; while [ $i -lt 50000 ]; do echo; i=$((i+1)); done; echo done; exec sleep 300"}}}));
+    let run = p.start(&["up", "-f", "dev.json", "-q"]);
+    run.wait_for("blank | done");
+    let logs = p.corral(&["logs", "--config", "dev.json", "-n", "1000000", "blank"]);
+    assert_eq!(logs.status, 0, "{}", logs.stderr);
+    let kept = logs.lines_of("blank").len();
+    assert!(kept > 1000 && kept < 10_000, "the ring kept {kept} lines");
+    run.signal(Signal::SIGTERM);
+    assert_eq!(run.wait().status, 0);
+}

@@ -14,8 +14,13 @@ use tokio::sync::broadcast;
 
 use super::sink::SourceId;
 
-/// Bytes of recent output kept per source.
+/// Bytes of recent output kept per source, the cost of each line included.
 const RING_BYTES: usize = 256 * 1024;
+/// What a line costs beyond its text: its entry in the ring and its shared
+/// string's header. Counting only the text let short lines hold several times
+/// the budget, and empty lines (which cost nothing by that count) grow the
+/// ring without bound: the memory creep of a crash loop with output.
+const LINE_COST: usize = std::mem::size_of::<FeedLine>() + 2 * std::mem::size_of::<usize>();
 /// Lines a slow follower may fall behind before it misses some.
 const FOLLOW_QUEUE: usize = 4096;
 
@@ -67,13 +72,17 @@ impl Feed {
         *seq += 1;
         let entry = FeedLine { seq: *seq, source, line: text };
         if let Some(ring) = rings.get_mut(source) {
-            ring.bytes += entry.line.len();
+            ring.bytes += entry.line.len() + LINE_COST;
             ring.lines.push_back(entry.clone());
             while ring.bytes > RING_BYTES {
                 match ring.lines.pop_front() {
-                    Some(old) => ring.bytes -= old.line.len(),
+                    Some(old) => ring.bytes -= old.line.len() + LINE_COST,
                     None => break,
                 }
+            }
+            // A ring that shrank from a burst gives its memory back.
+            if ring.lines.capacity() > 2 * ring.lines.len() + 64 {
+                ring.lines.shrink_to(ring.lines.len() + 16);
             }
         }
         drop(guard);
@@ -151,6 +160,16 @@ mod tests {
         let kept = f.recent(&[0], usize::MAX).len();
         assert!(kept <= RING_BYTES / 1024 + 1, "{kept} lines kept");
         assert_eq!(f.source_of("b"), Some(1));
+    }
+
+    #[test]
+    fn empty_lines_are_bounded_too() {
+        let f = Feed::new(vec!["a".into()], vec![None]);
+        for _ in 0..100_000 {
+            f.push(0, b"");
+        }
+        let kept = f.recent(&[0], usize::MAX).len();
+        assert!(kept <= RING_BYTES / LINE_COST, "{kept} empty lines kept");
     }
 
     #[test]
