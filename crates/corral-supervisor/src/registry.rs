@@ -44,6 +44,9 @@ pub struct Registry {
     reported: Mutex<HashSet<i32>>,
     /// corral's descriptor limit before it raised it, for every child.
     nofile: Option<crate::platform::rlimit::Original>,
+    /// Whether the first child's cgroup was checked, and whether it had not joined.
+    join_checked: std::sync::atomic::AtomicBool,
+    join_failed: std::sync::atomic::AtomicBool,
 }
 
 /// How a run keeps hold of its processes (shown with `-v`).
@@ -139,13 +142,16 @@ impl Registry {
             cgroup,
             reported: Mutex::default(),
             nofile: crate::platform::rlimit::raise_nofile(),
+            join_checked: Default::default(),
+            join_failed: Default::default(),
         }
     }
 
     /// Which containment this run has.
     pub fn containment(&self) -> Containment {
         match &self.cgroup {
-            Some((cg, _)) => Containment::Cgroup(cg.path().to_path_buf()),
+            Some((cg, _)) if self.in_cgroup_mode() => Containment::Cgroup(cg.path().to_path_buf()),
+            Some(_) => Containment::Groups("processes do not join the run's cgroup".into()),
             None => Containment::Groups("no writable cgroup v2 subtree".into()),
         }
     }
@@ -184,7 +190,30 @@ impl Registry {
         if let Some(g) = &*self.guardian.lock().unwrap() {
             g.watch_group(pid);
         }
+        self.check_joined(pid);
         Ok((child, pid))
+    }
+
+    /// After the first spawn in cgroup mode: did the child really join (the
+    /// write in `pre_exec` cannot report)? If not, the run falls back to
+    /// reporting orphans to the guardian, and says so.
+    fn check_joined(&self, pid: i32) {
+        let Some((cg, _)) = &self.cgroup else { return };
+        if self.join_checked.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let name = cg.path().file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let joined = own.lines().any(|l| l.starts_with("0::") && l.trim_end().ends_with(&format!("/{name}")));
+        // A child that already exited cannot be checked; only a readable, different cgroup is a failure.
+        if !joined && own.lines().any(|l| l.starts_with("0::")) {
+            tracing::warn!("processes do not join the cgroup {}; containment falls back to process groups, subreaper and guardian", cg.path().display());
+            self.join_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn in_cgroup_mode(&self) -> bool {
+        self.cgroup.is_some() && !self.join_failed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Tells the guardian that `pgid` is the pre_hook's group, whose EXIT trap
@@ -327,7 +356,7 @@ impl Registry {
     /// that it has not heard of (pid and start time, so it can never hit
     /// another process that got the pid later). In cgroup mode the cgroup holds them.
     pub fn report_orphans(&self) {
-        if self.cgroup.is_some() {
+        if self.in_cgroup_mode() {
             return;
         }
         let orphans = self.orphans();

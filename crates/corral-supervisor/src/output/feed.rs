@@ -113,10 +113,17 @@ impl Feed {
 /// The last `n` lines of a log file, reading backwards from its end (at most 64 MiB).
 pub fn tail(path: &Path, n: usize) -> std::io::Result<Vec<String>> {
     use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
     const BLOCK: u64 = 64 * 1024;
     const LIMIT: u64 = 64 * 1024 * 1024;
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
+    // O_NONBLOCK: a log_location that is a FIFO must neither block this open nor
+    // have its data read away from its real reader; only regular files are read.
+    let mut f = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a regular file", path.display())));
+    }
+    let len = meta.len();
     let mut start = len;
     let mut data = Vec::new();
     // One newline more than lines wanted, so the first line kept is whole.
