@@ -193,7 +193,11 @@ async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, 
     let last = recent.last().map_or(0, |l| l.seq);
     // One process with a log file, asked for more than the ring holds: the file has it all.
     let from_file = match (sources.as_slice(), recent.len() < lines) {
-        ([one], true) => shared.feed.file(*one).and_then(|f| crate::output::tail(f, lines).ok()).filter(|t| t.len() > recent.len()).map(|t| (*one, t)),
+        // Off the runtime, with a deadline (issue 14: no file operation may block the supervisor).
+        ([one], true) => match shared.feed.file(*one) {
+            Some(f) => crate::output::tail_bounded(f.to_path_buf(), lines).await.ok().filter(|t| t.len() > recent.len()).map(|t| (*one, t)),
+            None => None,
+        },
         _ => None,
     };
     match from_file {

@@ -110,6 +110,20 @@ impl Feed {
     }
 }
 
+/// How long reading a log file back (`corral logs`) may take.
+const TAIL_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// [`tail`] off the runtime, for at most [`TAIL_BOUND`]: a log file on a stalled
+/// mount must not hold up the supervisor.
+pub async fn tail_bounded(path: PathBuf, n: usize) -> std::io::Result<Vec<String>> {
+    let shown = path.display().to_string();
+    match tokio::time::timeout(TAIL_BOUND, tokio::task::spawn_blocking(move || tail(&path, n))).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(std::io::Error::other(e)),
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("reading {shown} took more than {TAIL_BOUND:?}"))),
+    }
+}
+
 /// The last `n` lines of a log file, reading backwards from its end (at most 64 MiB).
 pub fn tail(path: &Path, n: usize) -> std::io::Result<Vec<String>> {
     use std::io::{Read, Seek, SeekFrom};
