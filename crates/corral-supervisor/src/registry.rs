@@ -462,3 +462,10 @@ impl Registry {
         }
     }
 }
+
+impl Drop for Registry {
+    /// A run that ends early (an error before the sweep) leaves no empty cgroup behind.
+    fn drop(&mut self) {
+        self.remove_cgroup();
+    }
+}
