@@ -3,11 +3,12 @@
 //!
 //! Processes are numbered in name order (the order of `Config::processes`), so
 //! indices are stable and deterministic across runs.
+//!
+//! Every algorithm here is iterative (explicit stacks and queues, no recursion):
+//! a valid config may hold a dependency chain as long as the size limit admits
+//! (hundreds of thousands of links), and recursion that deep overflows the stack.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use petgraph::algo::tarjan_scc;
-use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{Condition, Config};
@@ -52,33 +53,29 @@ impl DepGraph {
         }
     }
 
-    fn petgraph(&self) -> DiGraph<usize, ()> {
-        let mut g = DiGraph::new();
-        let nodes: Vec<NodeIndex> = (0..self.names.len()).map(|i| g.add_node(i)).collect();
-        for (i, ds) in self.deps.iter().enumerate() {
-            for &(j, _) in ds {
-                g.add_edge(nodes[i], nodes[j], ());
-            }
-        }
-        g
-    }
-
     /// One error per cycle, naming every process in it in dependency order.
     fn cycles(&self) -> Vec<Diagnostic> {
-        let g = self.petgraph();
         let mut out = Vec::new();
-        for scc in tarjan_scc(&g) {
-            let members: BTreeSet<usize> = scc.iter().map(|n| g[*n]).collect();
+        for scc in self.strongly_connected() {
+            let members: BTreeSet<usize> = scc.into_iter().collect();
             let first = *members.iter().next().unwrap();
             let self_loop = self.deps[first].iter().any(|&(j, _)| j == first);
             if members.len() < 2 && !self_loop {
                 continue;
             }
             let cycle = self.walk_cycle(first, &members);
-            let shown: Vec<&str> = cycle.iter().map(|&i| self.names[i].as_str()).collect();
+            // A cycle through thousands of processes is named by its start and its length.
+            const SHOWN: usize = 20;
+            let mut shown: Vec<&str> = cycle.iter().take(SHOWN).map(|&i| self.names[i].as_str()).collect();
+            if cycle.len() > SHOWN + 1 {
+                shown.truncate(SHOWN - 1);
+                shown.push("…");
+                shown.push(self.names[first].as_str());
+            }
+            let length = if cycle.len() > SHOWN + 1 { format!(" ({} processes)", cycle.len() - 1) } else { String::new() };
             out.push(Diagnostic::error(
                 format!("processes.{}.depends_on", self.names[first]),
-                format!("dependency cycle: {}", shown.join(" -> ")),
+                format!("dependency cycle{length}: {}", shown.join(" -> ")),
             ));
         }
         out
@@ -143,16 +140,80 @@ impl DepGraph {
         out
     }
 
-    /// Dependencies before dependents (the graph is acyclic once built).
+    /// Dependencies before dependents (the graph is acyclic once built):
+    /// Kahn's algorithm, taking ready processes in index (name) order.
     pub fn start_order(&self) -> Vec<usize> {
-        let g = self.petgraph();
-        let mut order: Vec<usize> = petgraph::algo::toposort(&g, None)
-            .expect("DepGraph::build rejects cycles")
-            .into_iter()
-            .map(|n| g[n])
-            .collect();
-        order.reverse();
+        let mut waiting: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut ready: VecDeque<usize> = (0..self.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut order = Vec::with_capacity(self.len());
+        while let Some(i) = ready.pop_front() {
+            order.push(i);
+            for &d in &self.dependents[i] {
+                waiting[d] -= 1;
+                if waiting[d] == 0 {
+                    ready.push_back(d);
+                }
+            }
+        }
+        assert_eq!(order.len(), self.len(), "DepGraph::build rejects cycles");
         order
+    }
+
+    /// The strongly connected components (Tarjan's algorithm with an explicit
+    /// stack of (node, next edge) frames instead of recursion).
+    fn strongly_connected(&self) -> Vec<Vec<usize>> {
+        const UNSEEN: usize = usize::MAX;
+        let n = self.len();
+        let mut index = vec![UNSEEN; n];
+        let mut low = vec![0; n];
+        let mut on_stack = vec![false; n];
+        let mut stack = Vec::new();
+        let mut next = 0;
+        let mut out = Vec::new();
+        for root in 0..n {
+            if index[root] != UNSEEN {
+                continue;
+            }
+            let mut frames = vec![(root, 0usize)];
+            index[root] = next;
+            low[root] = next;
+            next += 1;
+            stack.push(root);
+            on_stack[root] = true;
+            while let Some(&mut (v, ref mut edge)) = frames.last_mut() {
+                if let Some(&(w, _)) = self.deps[v].get(*edge) {
+                    *edge += 1;
+                    if index[w] == UNSEEN {
+                        index[w] = next;
+                        low[w] = next;
+                        next += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        frames.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                    continue;
+                }
+                frames.pop();
+                if let Some(&(parent, _)) = frames.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    let mut scc = Vec::new();
+                    loop {
+                        let w = stack.pop().expect("v is on the stack");
+                        on_stack[w] = false;
+                        scc.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    out.push(scc);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -216,6 +277,40 @@ mod tests {
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert!(text.iter().any(|t| t.contains("dependency cycle: a -> b -> c -> a")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("dependency cycle: s -> s")), "{text:?}");
+    }
+
+    /// A config of `n` processes where each depends on the next; `close` makes the last depend on the first.
+    fn chain(n: usize, close: bool) -> Config {
+        let mut processes = serde_json::Map::new();
+        for i in 0..n {
+            let mut p = serde_json::json!({"command": "x"});
+            if i + 1 < n || close {
+                p["depends_on"] = serde_json::json!({ format!("p{:06}", (i + 1) % n): {} });
+            }
+            processes.insert(format!("p{i:06}"), p);
+        }
+        serde_json::from_value(serde_json::json!({ "processes": processes })).unwrap()
+    }
+
+    #[test]
+    fn a_chain_of_200_000_processes_needs_no_deep_stack() {
+        // Run on a small stack: any recursion per link would overflow it.
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let g = DepGraph::build(&chain(200_000, false)).unwrap();
+                let order = g.start_order();
+                assert_eq!(order.first().map(|&i| g.name(i)), Some("p199999"));
+                assert_eq!(order.last().map(|&i| g.name(i)), Some("p000000"));
+                assert_eq!(g.closure(&[0]).len(), 200_000);
+                let errs = DepGraph::build(&chain(200_000, true)).unwrap_err();
+                assert_eq!(errs.len(), 1);
+                assert!(errs[0].message.starts_with("dependency cycle (200000 processes): p000000 -> p000001 -> p000002"), "{}", errs[0].message);
+                assert!(errs[0].message.ends_with("p000018 -> … -> p000000"), "{}", errs[0].message);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

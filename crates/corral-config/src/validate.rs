@@ -50,14 +50,25 @@ pub fn validate(config: &Config) -> Vec<Diagnostic> {
     out
 }
 
+/// Characters that print nothing yet change how a name reads: bidi overrides,
+/// embeddings and isolates (which reorder what follows, so "db\u{202e}ipa"
+/// shows as another name), zero-width characters and other invisible format
+/// characters.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{3164}' | '\u{feff}' | '\u{ffa0}' | '\u{fff9}'..='\u{fffb}'
+        | '\u{e0000}'..='\u{e007f}')
+}
+
 fn validate_process(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
     let at = |field: &str| format!("processes.{name}.{field}");
     if name.len() > MAX_NAME {
         out.push(Diagnostic::error(format!("processes.{}…", &name[..name.char_indices().nth(32).map_or(name.len(), |(i, _)| i)]), format!("a process name is at most {MAX_NAME} bytes, this one has {}", name.len())));
-    } else if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+    } else if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible(c) || c == '/') {
         out.push(Diagnostic::error(
-            format!("processes.{name}"),
-            format!("invalid process name {name:?}: use letters, digits and punctuation other than '/', no spaces"),
+            format!("processes.{}", name.escape_debug()),
+            format!("invalid process name {name:?}: use letters, digits and punctuation other than '/', no spaces, no invisible or direction-changing characters"),
         ));
     }
 

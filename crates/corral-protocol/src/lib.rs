@@ -13,13 +13,15 @@
 //!   first, then exactly one [`Response`] or [`ErrorBody`];
 //! - [`ProcessInfo`]: one process as `ps` shows it, with its [`ProcessState`]
 //!   and last [`Exit`] as typed values;
-//! - [`Client`]: a blocking client over `std::os::unix::net`.
+//! - [`Client`]: a blocking client over `std::os::unix::net`;
+//! - [`terminal`]: the rule for showing a process's line on a terminal.
 
 mod client;
 mod event;
 mod process;
 mod request;
 mod response;
+pub mod terminal;
 
 pub use client::{CallError, Client};
 pub use event::Event;

@@ -55,6 +55,8 @@ pub enum ErrorCode {
     Failed,
     /// Part of the protocol this server does not implement yet.
     Unsupported,
+    /// The server has as many connections as it takes; try again later.
+    Busy,
     /// A code this client does not know (a newer server).
     #[serde(other)]
     Other,

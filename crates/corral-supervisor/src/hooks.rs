@@ -16,6 +16,13 @@
 //! file, the shell exits and the trap still runs. The text is `eval`ed, never
 //! pasted into the script, so nothing in it is expanded or re-quoted by corral.
 //! The shell must be POSIX-compatible (bash, dash, zsh in sh mode).
+//!
+//! Hooks are stopped like processes ([`stop_hook`]): a stop signal sends
+//! SIGTERM to the hook's group (and to the shell itself, should it have left
+//! the group), SIGKILL follows after [`HOOK_STOP_TIMEOUT`], and the run's
+//! second stop signal kills at once (exit status 130). A hook stopped by the
+//! run's first signal does not change the exit status: a stopped run exits 0.
+//! Every wait after a SIGKILL has a deadline.
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -30,7 +37,7 @@ use tokio::process::Child;
 
 use crate::env::{Env, EnvChanges};
 use crate::output::{forward, SinkHandle, SourceId};
-use crate::registry::{signal_group, Registry};
+use crate::registry::{signal_group, signal_pid, Registry};
 use crate::signals::StopSignals;
 use crate::spawn::{output_pipe, place_fds};
 
@@ -51,6 +58,15 @@ const MAX_ENV_DUMP: u64 = 16 * 1024 * 1024;
 
 /// How long the pre_hook's EXIT trap may run at the end before its group is killed.
 const TRAP_BOUND: Duration = Duration::from_secs(60);
+
+/// Between SIGTERM and SIGKILL when a hook is stopped (a process's default `shutdown.timeout_seconds`).
+pub const HOOK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait for a hook's shell after SIGKILL before giving up on it.
+const KILL_BOUND: Duration = Duration::from_secs(5);
+
+/// The exit status of a run ended by a second stop signal.
+const FORCED_STATUS: i32 = 130;
 
 /// Where hooks run and where their output goes.
 pub struct HookContext<'a> {
@@ -125,23 +141,29 @@ impl PreHook {
                 return Err((Some(hook), HookFailed { status: 1 }));
             }
         };
-        let mut stopped = false;
-        loop {
-            tokio::select! {
-                r = env_pipe.read_to_end(&mut dump) => {
-                    if let Err(e) = r {
-                        tracing::warn!("pre_hook: reading its environment: {e}");
-                    }
-                    break;
+        let stopped = tokio::select! {
+            r = env_pipe.read_to_end(&mut dump) => {
+                if let Err(e) = r {
+                    tracing::warn!("pre_hook: reading its environment: {e}");
                 }
-                sig = signals.next(), if !stopped => {
-                    tracing::info!("received {sig} during pre_hook: stopping it");
-                    signal_group(pid, Signal::SIGTERM);
-                    stopped = true;
-                }
+                false
             }
+            sig = signals.next() => {
+                tracing::info!("received {sig} during pre_hook: stopping it");
+                true
+            }
+        };
+        if stopped {
+            let (status, forced) = stop_hook(&mut hook.child, pid, "pre_hook", signals).await;
+            if status.is_some() {
+                ctx.registry.release(pid);
+            }
+            tracing::info!("pre_hook: stopped ({})", status.map_or("still there".to_string(), |s| s.to_string()));
+            // The pre_hook shell is gone: there is no EXIT trap left to run at the end.
+            hook.control = None;
+            return Err((Some(hook), HookFailed { status: if forced { FORCED_STATUS } else { 0 } }));
         }
-        if !dump.is_empty() && !stopped {
+        if !dump.is_empty() {
             let changes = EnvChanges::between(env, &EnvChanges::parse_dump(&dump));
             tracing::info!("pre_hook: done ({} variable(s) exported, {} unset)", changes.set.len(), changes.unset.len());
             return Ok((hook, changes));
@@ -149,13 +171,9 @@ impl PreHook {
         // The shell ended before reporting: the hook failed, exited, or was stopped.
         let status = hook.wait_exit(ctx.registry, signals).await;
         match status {
-            0 if !stopped => {
+            0 => {
                 tracing::warn!("pre_hook: exited with status 0 before finishing (an explicit `exit`?); its exports and traps are lost");
                 Ok((hook, EnvChanges::default()))
-            }
-            s if stopped => {
-                tracing::info!("pre_hook: stopped ({s})");
-                Err((Some(hook), HookFailed { status: 0 }))
             }
             s => {
                 tracing::error!("pre_hook: failed with status {s}; nothing was started");
@@ -168,15 +186,20 @@ impl PreHook {
         signal_group(self.pid, Signal::SIGKILL);
     }
 
+    /// Waits for the shell that has stopped reporting (it failed or exited);
+    /// a stop signal meanwhile stops it.
     async fn wait_exit(&mut self, registry: &Registry, signals: &mut StopSignals) -> i32 {
-        let status = loop {
-            tokio::select! {
-                s = self.child.wait() => break s,
-                _ = signals.next() => self.kill(),
+        let status = tokio::select! {
+            s = self.child.wait() => s.ok().map(exit_status_of),
+            sig = signals.next() => {
+                tracing::info!("received {sig} during pre_hook: stopping it");
+                stop_hook(&mut self.child, self.pid, "pre_hook", signals).await.0
             }
         };
-        registry.release(self.pid);
-        status.map(exit_status_of).unwrap_or(1)
+        if status.is_some() {
+            registry.release(self.pid);
+        }
+        status.unwrap_or(1)
     }
 
     /// Ends the run for the hook shell: it exits with `status`, running its EXIT
@@ -189,20 +212,21 @@ impl PreHook {
             registry.release(self.pid);
             return;
         }
-        tokio::select! {
-            _ = self.child.wait() => {}
+        let done = tokio::select! {
+            s = self.child.wait() => s.is_ok(),
             _ = tokio::time::sleep(TRAP_BOUND) => {
                 tracing::warn!("pre_hook: its EXIT trap is still running after {TRAP_BOUND:?}; killing it");
                 self.kill();
-                let _ = self.child.wait().await;
+                wait_bounded(&mut self.child, "pre_hook").await
             }
             sig = signals.next() => {
-                tracing::warn!("received {sig}: killing the pre_hook's EXIT trap");
-                self.kill();
-                let _ = self.child.wait().await;
+                tracing::warn!("received {sig}: stopping the pre_hook's EXIT trap");
+                stop_hook(&mut self.child, self.pid, "pre_hook", signals).await.0.is_some()
             }
+        };
+        if done {
+            registry.release(self.pid);
         }
-        registry.release(self.pid);
     }
 }
 
@@ -219,23 +243,81 @@ pub async fn run_post_hook(ctx: &HookContext<'_>, source: SourceId, text: &str, 
     };
     tracing::info!("post_hook: started (pid {})", launched.pid);
     let reader = tokio::spawn(forward(launched.output, source, ctx.sink.clone()));
-    let status = loop {
-        tokio::select! {
-            s = launched.child.wait() => break s.map(exit_status_of).unwrap_or(1),
-            sig = signals.next() => {
-                tracing::warn!("received {sig}: killing the post_hook");
-                signal_group(launched.pid, Signal::SIGKILL);
-            }
+    let (status, stopped) = tokio::select! {
+        s = launched.child.wait() => (Some(s.map(exit_status_of).unwrap_or(1)), None),
+        sig = signals.next() => {
+            tracing::info!("received {sig}: stopping the post_hook");
+            let (status, forced) = stop_hook(&mut launched.child, launched.pid, "post_hook", signals).await;
+            (status, Some(forced))
         }
     };
-    ctx.registry.release(launched.pid);
+    if status.is_some() {
+        ctx.registry.release(launched.pid);
+    }
     let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
+    let status = status.unwrap_or(1);
+    if let Some(forced) = stopped {
+        // Stopped by a signal: the run exits as a stopped run does (0), or 130 after a second signal.
+        tracing::info!("post_hook: stopped ({status})");
+        return if forced { FORCED_STATUS } else { 0 };
+    }
     if status == 0 {
         tracing::info!("post_hook: done");
     } else {
         tracing::error!("post_hook: failed with status {status}");
     }
     status
+}
+
+/// Stops a hook's shell `child` (leader of group `pid`) after a stop signal
+/// was received: SIGTERM to the group and the shell, SIGKILL after
+/// [`HOOK_STOP_TIMEOUT`]; if this is the run's second signal, or another one
+/// arrives, SIGKILL at once. Returns the wait status (`None` if the shell
+/// survived SIGKILL for [`KILL_BOUND`]) and whether the stop was forced.
+pub async fn stop_hook(child: &mut Child, pid: i32, name: &str, signals: &mut StopSignals) -> (Option<i32>, bool) {
+    let hit = |sig| {
+        signal_group(pid, sig);
+        signal_pid(pid, sig);
+    };
+    let mut forced = signals.received() >= 2;
+    hit(if forced { Signal::SIGKILL } else { Signal::SIGTERM });
+    let mut killed = forced;
+    let mut deadline = tokio::time::Instant::now() + if forced { KILL_BOUND } else { HOOK_STOP_TIMEOUT };
+    loop {
+        tokio::select! {
+            s = child.wait() => return (s.ok().map(exit_status_of), forced),
+            _ = tokio::time::sleep_until(deadline) => {
+                if killed {
+                    tracing::error!("{name}: survives SIGKILL after {KILL_BOUND:?}; giving up on it");
+                    return (None, forced);
+                }
+                tracing::warn!("{name}: still running {HOOK_STOP_TIMEOUT:?} after SIGTERM; sending SIGKILL to its group");
+                hit(Signal::SIGKILL);
+                killed = true;
+                deadline = tokio::time::Instant::now() + KILL_BOUND;
+            }
+            sig = signals.next() => {
+                tracing::warn!("received {sig} again: killing {name} now");
+                hit(Signal::SIGKILL);
+                if !killed {
+                    deadline = tokio::time::Instant::now() + KILL_BOUND;
+                }
+                killed = true;
+                forced = true;
+            }
+        }
+    }
+}
+
+/// Waits for `child` after it was SIGKILLed, for at most [`KILL_BOUND`]. Whether it was reaped.
+async fn wait_bounded(child: &mut Child, name: &str) -> bool {
+    match tokio::time::timeout(KILL_BOUND, child.wait()).await {
+        Ok(r) => r.is_ok(),
+        Err(_) => {
+            tracing::error!("{name}: survives SIGKILL after {KILL_BOUND:?}; giving up on it");
+            false
+        }
+    }
 }
 
 fn spawn_forwarder(read: OwnedFd, source: SourceId, sink: SinkHandle) {

@@ -8,6 +8,12 @@
 //! must reap those orphans, and only those: a `waitpid(-1)` would steal the exit
 //! statuses tokio waits for, so [`Registry::reap_orphans`] waits only for
 //! children whose pids corral does not own.
+//!
+//! Where a cgroup v2 subtree is writable, the run also gets a cgroup of its
+//! own ([`crate::platform::cgroup`]) that every process joins before it execs:
+//! the sweep and the guardian then reach daemons that left every group and
+//! scrubbed their environment. Elsewhere (the fallback), orphans re-parented to
+//! corral are reported to the guardian (pid and start time) as corral sees them.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io;
@@ -21,6 +27,7 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 use crate::guardian::Guardian;
+use crate::platform::cgroup::RunCgroup;
 use crate::platform::procfs;
 
 pub struct Registry {
@@ -29,7 +36,30 @@ pub struct Registry {
     /// Process groups corral created and has not seen empty yet.
     groups: Mutex<BTreeSet<i32>>,
     guardian: Mutex<Option<Guardian>>,
+    /// The pre_hook's group, to tell a replacement guardian.
+    hook: Mutex<Option<i32>>,
+    /// The run's cgroup, and its `cgroup.procs` held open for children to join.
+    cgroup: Option<(RunCgroup, std::os::fd::OwnedFd)>,
+    /// Orphans already reported to the guardian (fallback mode).
+    reported: Mutex<HashSet<i32>>,
+    /// corral's descriptor limit before it raised it, for every child.
+    nofile: Option<crate::platform::rlimit::Original>,
+    /// Whether the first child's cgroup was checked, and whether it had not joined.
+    join_checked: std::sync::atomic::AtomicBool,
+    join_failed: std::sync::atomic::AtomicBool,
 }
+
+/// How a run keeps hold of its processes (shown with `-v`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Containment {
+    /// Every process is in this cgroup v2 directory.
+    Cgroup(std::path::PathBuf),
+    /// Process groups, the subreaper and the guardian; why no cgroup.
+    Groups(String),
+}
+
+/// How often corral looks for new orphans to tell the guardian of (fallback mode).
+const ORPHAN_SCAN: Duration = Duration::from_secs(1);
 
 /// Makes this process the reaper of its orphaned descendants.
 pub fn become_subreaper() -> io::Result<()> {
@@ -51,6 +81,23 @@ pub fn signal_pid(pid: i32, sig: Signal) {
     }
 }
 
+/// Sends `sig` to the group corral created for the process `leader` (whose
+/// pgid was its pid) and, if the leader has since left that group (`setpgid`
+/// into corral's group or another), to the leader itself: a signal to the
+/// group alone would miss it. Only for a leader not yet reaped (its pid cannot
+/// have been reused).
+pub fn signal_leader_and_group(leader: i32, sig: Signal) {
+    signal_group(leader, sig);
+    if left_its_group(leader) {
+        signal_pid(leader, sig);
+    }
+}
+
+/// Whether `leader` lives in a process group other than its own.
+pub fn left_its_group(leader: i32) -> bool {
+    matches!(nix::unistd::getpgid(Some(Pid::from_raw(leader))), Ok(pg) if pg.as_raw() != leader)
+}
+
 /// Whether any process (zombies included, until reaped) is in group `pgid`.
 pub fn group_exists(pgid: i32) -> bool {
     !matches!(kill(Pid::from_raw(-pgid), None), Err(Errno::ESRCH))
@@ -59,13 +106,78 @@ pub fn group_exists(pgid: i32) -> bool {
 impl Registry {
     pub fn new(guardian: Option<Guardian>) -> Registry {
         let owned = guardian.as_ref().map(|g| g.pid()).into_iter().collect();
-        Registry { owned: Mutex::new(owned), groups: Mutex::default(), guardian: Mutex::new(guardian) }
+        let created = if std::env::var_os("CORRAL_CGROUP").is_some_and(|v| v == "off") {
+            Err("CORRAL_CGROUP=off".to_string())
+        } else {
+            RunCgroup::create(&format!("corral-{}", std::process::id()))
+        };
+        let cgroup = match created {
+            Ok(cg) => match cg.join_fd() {
+                Ok(fd) => Ok((cg, fd)),
+                Err(e) => {
+                    cg.remove();
+                    Err(format!("cannot open its cgroup.procs: {e}"))
+                }
+            },
+            Err(why) => Err(why),
+        };
+        let cgroup = match cgroup {
+            Ok(c) => {
+                tracing::debug!("containment: every process joins the cgroup {}", c.0.path().display());
+                if let Some(g) = &guardian {
+                    g.cgroup(c.0.path());
+                }
+                Some(c)
+            }
+            Err(why) => {
+                tracing::debug!("containment: process groups, subreaper and guardian ({why})");
+                None
+            }
+        };
+        Registry {
+            owned: Mutex::new(owned),
+            groups: Mutex::default(),
+            guardian: Mutex::new(guardian),
+            hook: Mutex::default(),
+            cgroup,
+            reported: Mutex::default(),
+            nofile: crate::platform::rlimit::raise_nofile(),
+            join_checked: Default::default(),
+            join_failed: Default::default(),
+        }
+    }
+
+    /// Which containment this run has.
+    pub fn containment(&self) -> Containment {
+        match &self.cgroup {
+            Some((cg, _)) if self.in_cgroup_mode() => Containment::Cgroup(cg.path().to_path_buf()),
+            Some(_) => Containment::Groups("processes do not join the run's cgroup".into()),
+            None => Containment::Groups("no writable cgroup v2 subtree".into()),
+        }
     }
 
     /// Spawns `cmd` in a new process group of its own. The command is consumed
     /// so that the parent's copies of the child's pipe ends close right away.
     pub fn spawn(&self, mut cmd: Command) -> io::Result<(Child, i32)> {
         cmd.process_group(0).kill_on_drop(false);
+        let join = self.cgroup.as_ref().map(|(_, procs)| std::os::fd::AsRawFd::as_raw_fd(procs));
+        let nofile = self.nofile;
+        // SAFETY: runs in the child between fork and exec and only calls write(2)
+        // and setrlimit(2), which are async-signal-safe. Writing "0" moves the
+        // writer into the cgroup, before it can fork (a failure leaves it outside;
+        // process groups still apply). The child gets corral's original
+        // descriptor limit back (see `platform::rlimit`).
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(fd) = join {
+                    nix::libc::write(fd, b"0".as_ptr().cast(), 1);
+                }
+                if let Some(n) = nofile {
+                    n.restore();
+                }
+                Ok(())
+            });
+        }
         // Hold the lock across fork so the orphan reaper can never see this pid
         // before it is marked as owned.
         let mut owned = self.owned.lock().unwrap();
@@ -78,12 +190,36 @@ impl Registry {
         if let Some(g) = &*self.guardian.lock().unwrap() {
             g.watch_group(pid);
         }
+        self.check_joined(pid);
         Ok((child, pid))
+    }
+
+    /// After the first spawn in cgroup mode: did the child really join (the
+    /// write in `pre_exec` cannot report)? If not, the run falls back to
+    /// reporting orphans to the guardian, and says so.
+    fn check_joined(&self, pid: i32) {
+        let Some((cg, _)) = &self.cgroup else { return };
+        if self.join_checked.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let name = cg.path().file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let joined = own.lines().any(|l| l.starts_with("0::") && l.trim_end().ends_with(&format!("/{name}")));
+        // A child that already exited cannot be checked; only a readable, different cgroup is a failure.
+        if !joined && own.lines().any(|l| l.starts_with("0::")) {
+            tracing::warn!("processes do not join the cgroup {}; containment falls back to process groups, subreaper and guardian", cg.path().display());
+            self.join_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn in_cgroup_mode(&self) -> bool {
+        self.cgroup.is_some() && !self.join_failed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Tells the guardian that `pgid` is the pre_hook's group, whose EXIT trap
     /// should be allowed to run if corral dies.
     pub fn note_hook_group(&self, pgid: i32) {
+        *self.hook.lock().unwrap() = Some(pgid);
         if let Some(g) = &*self.guardian.lock().unwrap() {
             g.hook_group(pgid);
         }
@@ -141,12 +277,17 @@ impl Registry {
         let own_group = nix::unistd::getpgrp().as_raw();
         let targets = |reg: &Registry| -> (Vec<i32>, Vec<i32>) {
             reg.reap_orphans();
-            let groups: Vec<i32> = reg.groups.lock().unwrap().iter().copied().filter(|g| group_exists(*g)).collect();
-            let orphans: Vec<i32> = reg.orphans().into_iter().filter(|p| procfs::is_live(*p)).collect();
+            let groups: Vec<i32> = reg.groups.lock().unwrap().iter().copied().filter(|g| group_exists(*g) || reg.escaped_leader(*g)).collect();
+            let mut orphans: Vec<i32> = reg.orphans().into_iter().filter(|p| procfs::is_live(*p)).collect();
+            // Members of the run's cgroup: whatever left every group and was re-parented past corral.
+            if let Some((cg, _)) = &reg.cgroup {
+                let members: Vec<i32> = cg.pids().into_iter().filter(|p| procfs::is_live(*p) && !orphans.contains(p)).collect();
+                orphans.extend(members);
+            }
             (groups, orphans)
         };
         let hit = |sig: Signal, groups: &[i32], orphans: &[i32]| {
-            groups.iter().for_each(|g| signal_group(*g, sig));
+            groups.iter().for_each(|g| self.signal_group_and_leader(*g, sig));
             for &p in orphans {
                 signal_pid(p, sig);
                 // An orphan that left our group may lead a group (or session) of its own.
@@ -159,6 +300,7 @@ impl Registry {
         };
         let (groups, orphans) = targets(self);
         if groups.is_empty() && orphans.is_empty() {
+            self.remove_cgroup();
             return;
         }
         tracing::info!("stopping {} leftover process group(s) and {} orphan(s)", groups.len(), orphans.len());
@@ -169,6 +311,7 @@ impl Registry {
             tokio::time::sleep(Duration::from_millis(10)).await;
             let (groups, orphans) = targets(self);
             if groups.is_empty() && orphans.is_empty() {
+                self.remove_cgroup();
                 return;
             }
             if start.elapsed() >= grace + hard {
@@ -181,15 +324,133 @@ impl Registry {
                 }
                 killing = true;
                 hit(Signal::SIGKILL, &groups, &orphans);
+                if let Some((cg, _)) = &self.cgroup {
+                    cg.kill();
+                }
             }
         }
     }
 
-    /// Kills every known group at once (the second Ctrl-C).
+    /// Kills every known group at once, every leader that left its group,
+    /// and everything in the run's cgroup (the second Ctrl-C).
     pub fn kill_all_groups(&self) {
-        for g in self.groups.lock().unwrap().iter() {
-            signal_group(*g, Signal::SIGKILL);
+        let groups: Vec<i32> = self.groups.lock().unwrap().iter().copied().collect();
+        for g in groups {
+            self.signal_group_and_leader(g, Signal::SIGKILL);
         }
+        if let Some((cg, _)) = &self.cgroup {
+            cg.kill();
+        }
+    }
+
+    /// Removes the run's cgroup once nothing is left in it.
+    fn remove_cgroup(&self) {
+        if let Some((cg, _)) = &self.cgroup {
+            if !cg.is_populated() {
+                cg.remove();
+            }
+        }
+    }
+
+    /// Fallback mode: tells the guardian about orphans re-parented to corral
+    /// that it has not heard of (pid and start time, so it can never hit
+    /// another process that got the pid later). In cgroup mode the cgroup holds them.
+    pub fn report_orphans(&self) {
+        if self.in_cgroup_mode() {
+            return;
+        }
+        let orphans = self.orphans();
+        let mut reported = self.reported.lock().unwrap();
+        reported.retain(|p| orphans.contains(p));
+        let guardian = self.guardian.lock().unwrap();
+        let Some(g) = &*guardian else { return };
+        for pid in orphans {
+            if reported.contains(&pid) {
+                continue;
+            }
+            if let Some(stat) = procfs::stat(pid).filter(|s| s.state != 'Z') {
+                tracing::debug!("told the guardian of orphan {pid}");
+                g.orphan(pid, stat.start);
+                reported.insert(pid);
+            }
+        }
+    }
+
+    /// Whether the leader of group `g` is a live child not yet reaped that left its group.
+    fn escaped_leader(&self, g: i32) -> bool {
+        self.owned.lock().unwrap().contains(&g) && procfs::is_live(g) && left_its_group(g)
+    }
+
+    /// [`signal_leader_and_group`] where the leader is still owned (not reaped,
+    /// so its pid is still its own); the group alone otherwise.
+    fn signal_group_and_leader(&self, g: i32, sig: Signal) {
+        if self.owned.lock().unwrap().contains(&g) {
+            signal_leader_and_group(g, sig);
+        } else {
+            signal_group(g, sig);
+        }
+    }
+
+    /// Watches the guardian (through a pidfd) for the whole run: if it ends
+    /// before it is dismissed, says so and starts a new one that is told every
+    /// group; if that fails, warns that a `kill -9` of corral would now leak.
+    pub fn watch_guardian(self: &std::sync::Arc<Registry>) {
+        let weak = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(pid) = weak.upgrade().and_then(|r| r.guardian.lock().unwrap().as_ref().map(Guardian::pid)) else { return };
+                let exit = crate::guardian::wait_exit(pid);
+                tokio::pin!(exit);
+                let mut tick = tokio::time::interval(ORPHAN_SCAN);
+                let ended = loop {
+                    tokio::select! {
+                        r = &mut exit => break r,
+                        _ = tick.tick() => match weak.upgrade() {
+                            Some(r) => r.report_orphans(),
+                            None => return,
+                        },
+                    }
+                };
+                if let Err(e) = ended {
+                    tracing::warn!("cannot watch the guardian (pid {pid}): {e}; if it dies, corral will not notice");
+                    return;
+                }
+                match weak.upgrade() {
+                    Some(registry) if registry.replace_guardian(pid) => continue,
+                    _ => return,
+                }
+            }
+        });
+    }
+
+    /// Replaces the guardian `dead` if it is still the current one (not
+    /// dismissed). Whether a new one now runs.
+    fn replace_guardian(&self, dead: i32) -> bool {
+        let Some(old) = self.guardian.lock().unwrap().take_if(|g| g.pid() == dead) else { return false };
+        let new = old.respawn();
+        let status = old.reap();
+        self.release(dead);
+        let new = match new {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!("the guardian (pid {dead}) ended ({status}) and no new one can start ({e}): if corral is killed now, its processes will survive it");
+                return false;
+            }
+        };
+        tracing::error!("the guardian (pid {dead}) ended unexpectedly ({status}); started a new one (pid {})", new.pid());
+        self.owned.lock().unwrap().insert(new.pid());
+        for g in self.groups.lock().unwrap().iter() {
+            new.watch_group(*g);
+        }
+        if let Some(h) = *self.hook.lock().unwrap() {
+            new.hook_group(h);
+        }
+        if let Some((cg, _)) = &self.cgroup {
+            new.cgroup(cg.path());
+        }
+        self.reported.lock().unwrap().clear();
+        *self.guardian.lock().unwrap() = Some(new);
+        true
     }
 
     /// Tells the guardian the run ended normally, and waits for it to exit.
@@ -199,5 +460,12 @@ impl Registry {
             g.dismiss();
             self.release(pid);
         }
+    }
+}
+
+impl Drop for Registry {
+    /// A run that ends early (an error before the sweep) leaves no empty cgroup behind.
+    fn drop(&mut self) {
+        self.remove_cgroup();
     }
 }

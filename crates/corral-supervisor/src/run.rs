@@ -45,6 +45,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
         }
     };
     let registry = Arc::new(Registry::new(guardian));
+    registry.watch_guardian(); // a guardian that dies is replaced (see guardian.rs)
     if let Err(e) = registry::become_subreaper() {
         tracing::warn!("cannot become a subreaper ({e}): processes that leave their group may outlive corral");
     }

@@ -34,6 +34,8 @@ pub(crate) struct StopSignals {
     after: bool,
     /// Requests made before the processes started, for the dispatcher.
     parked: Vec<ControlRequest>,
+    /// Stop signals received so far in this run (a second one means "now").
+    received: u32,
 }
 
 /// What reaches the dispatcher.
@@ -54,6 +56,7 @@ impl StopSignals {
             standing: Vec::new(),
             after: false,
             parked: Vec::new(),
+            received: 0,
         })
     }
 
@@ -76,12 +79,21 @@ impl StopSignals {
 
     /// For the dispatcher: the next stop signal or control request. Cancel-safe.
     pub(crate) async fn next_input(&mut self) -> RunInput {
-        tokio::select! {
+        let input = tokio::select! {
             _ = self.int.recv() => RunInput::Stop("SIGINT"),
             _ = self.term.recv() => RunInput::Stop("SIGTERM"),
             _ = self.hup.recv() => RunInput::Stop("SIGHUP"),
             Some(req) = recv(&mut self.requests) => RunInput::Control(req),
+        };
+        if let RunInput::Stop(_) = input {
+            self.received += 1;
         }
+        input
+    }
+
+    /// How many stop signals the run has received so far, whoever waited for them.
+    pub(crate) fn received(&self) -> u32 {
+        self.received
     }
 
     /// For the phases without a dispatcher: waits for the next stop (a signal,

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use corral_protocol::{CallError, Client, Event, ProcessInfo, RequestCommand, Response};
+use corral_protocol::{CallError, Client, Containment, Event, ProcessInfo, RequestCommand, Response};
 use corral_supervisor::control::project::Project;
 
 /// Connects, or prints why not and gives the exit status.
@@ -78,6 +78,16 @@ pub fn ps(project: &Project, json: bool) -> i32 {
         let cells: Vec<String> = r.iter().enumerate().map(|(i, c)| if i == 7 { c.clone() } else { format!("{c:<w$}", w = widths[i]) }).collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
+    // The run's containment (the same for every process): how nothing escapes it.
+    match list.first().and_then(|p| p.containment) {
+        Some(Containment::Cgroup) => {
+            let _ = writeln!(out, "containment: a cgroup v2 for the run (every descendant is stopped through it)");
+        }
+        Some(Containment::ProcessGroup) => {
+            let _ = writeln!(out, "containment: process groups, subreaper and guardian (no writable cgroup v2)");
+        }
+        None => {}
+    }
     0
 }
 
@@ -100,6 +110,8 @@ fn print_event(ev: Event, width: usize) {
     let mut out = std::io::stdout().lock();
     match ev {
         Event::Log { process, line } => {
+            // Terminal-safe as in the foreground run (issue 14: escapes from processes).
+            let line = String::from_utf8_lossy(&corral_protocol::terminal::sanitize(line.as_bytes())).into_owned();
             let _ = writeln!(out, "{process:<width$} | {line}");
         }
         Event::Skipped { lines } => eprintln!("corral: ({lines} lines skipped: this client read too slowly)"),

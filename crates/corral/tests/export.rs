@@ -292,7 +292,7 @@ fn procfile_of_every_field_is_valid_for_honcho_and_matches_the_golden_file() {
     let out = dir.path().join("out");
     let o = Command::new("honcho").arg("check").current_dir(&out).output().unwrap();
     let text = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success() && text.contains("Valid procfile detected (cache, db, events, migrate, api, notifier, worker)"), "{text}");
+    assert!(o.status.success() && text.contains("Valid procfile detected (cache, db, events, notifier, migrate, api, worker)"), "{text}");
     check_golden("every-field.Procfile", &std::fs::read_to_string(out.join("Procfile")).unwrap());
     for field in ["processes.api.depends_on.db", "processes.db.readiness_probe", "processes.report.disabled", "processes.events.listen"] {
         assert!(stderr.contains(&format!("warning: export procfile: {field}: ")), "no warning for {field}:\n{stderr}");

@@ -184,3 +184,215 @@ fn an_unwritable_log_file_is_a_clear_error_and_processes_keep_running() {
     assert!(f.stderr.contains("cannot create log directory") && f.stderr.contains("blocker"), "{}", f.stderr);
     assert!(!p.file("started").exists());
 }
+
+#[test]
+fn sigterm_while_a_post_hook_runs_forever_exits_0_and_leaves_nothing() {
+    let p = Project::new();
+    p.config(json!({"post_hook": "echo post running; sleep 300", "processes": {"a": {"command": "true"}}}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("post running");
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert_eq!(f.status, 0, "a run stopped by a signal exits 0\n{}", f.stderr);
+    p.assert_nothing_left();
+}
+
+/// Starts a run whose `hook` ignores SIGTERM, waits until it says `hooked`, and sends SIGTERM `signals` times.
+fn stop_a_stubborn_hook(hook: &str, signals: usize) -> (Project, support::Finished) {
+    let p = Project::new();
+    let stubborn = "trap '' TERM; echo hooked; while true; do sleep 0.1; done";
+    let config = if hook == "pre_hook" {
+        json!({"pre_hook": stubborn, "processes": {"a": {"command": "touch started"}}})
+    } else {
+        json!({"post_hook": stubborn, "processes": {"a": {"command": "true"}}})
+    };
+    p.config(config);
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("hooked");
+    for _ in 0..signals {
+        run.signal(Signal::SIGTERM);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let f = run.wait();
+    p.assert_nothing_left();
+    (p, f)
+}
+
+#[test]
+fn a_pre_hook_ignoring_sigterm_is_killed_after_the_stop_timeout() {
+    let (p, f) = stop_a_stubborn_hook("pre_hook", 1);
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert!(f.stderr.contains("pre_hook: still running 10s after SIGTERM; sending SIGKILL"), "{}", f.stderr);
+    assert!(!p.file("started").exists(), "nothing started after a stopped pre_hook");
+}
+
+#[test]
+fn a_second_sigterm_ends_a_run_whose_pre_hook_ignores_sigterm() {
+    let (p, f) = stop_a_stubborn_hook("pre_hook", 2);
+    assert_eq!(f.status, 130, "{}", f.stderr);
+    assert!(f.stderr.contains("again: killing pre_hook now"), "{}", f.stderr);
+    assert!(!p.file("started").exists());
+}
+
+#[test]
+fn a_post_hook_ignoring_sigterm_is_killed_after_the_stop_timeout_or_at_a_second_signal() {
+    let (_, f) = stop_a_stubborn_hook("post_hook", 1);
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert!(f.stderr.contains("post_hook: still running 10s after SIGTERM; sending SIGKILL"), "{}", f.stderr);
+    let (_, f) = stop_a_stubborn_hook("post_hook", 2);
+    assert_eq!(f.status, 130, "{}", f.stderr);
+}
+
+#[test]
+fn a_leader_that_leaves_its_process_group_is_still_stopped() {
+    let p = Project::new();
+    // `mover.py TARGET NAME`: moves into corral's group (`corral`) or the group
+    // whose id is in the file TARGET, then notes SIGTERM without dying of it.
+    p.write("mover.py", r#"
+import os, signal, sys, time
+target, name = sys.argv[1], sys.argv[2]
+if target == "corral":
+    pgid = os.getpgid(os.getppid())
+else:
+    while not os.path.exists(target) or not open(target).read().strip():
+        time.sleep(0.02)
+    pgid = int(open(target).read())
+os.setpgid(0, pgid)
+signal.signal(signal.SIGTERM, lambda *a: open("term-" + name, "w").close())
+print("moved", os.getpgid(0) != os.getpid(), flush=True)
+time.sleep(300)
+"#);
+    p.config(json!({"processes": {
+        "to_corral": {"command": "exec python3 mover.py corral to_corral", "shutdown": {"timeout_seconds": 1}},
+        "neighbour": {"command": "echo $$ > neighbour.tmp; mv neighbour.tmp neighbour.pid; exec sleep 300"},
+        "to_neighbour": {"command": "exec python3 mover.py neighbour.pid to_neighbour", "shutdown": {"timeout_seconds": 1}}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(HANG_GUARD, || run.stdout().matches("moved True").count() == 2), "{}\n{}", run.stdout(), run.stderr());
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert!(p.file("term-to_corral").exists() && p.file("term-to_neighbour").exists(), "the stop signal reached both leaders");
+    assert!(f.stderr.contains("to_corral: still running 1s after it was asked to stop; sending SIGKILL"), "{}", f.stderr);
+    p.assert_nothing_left();
+}
+
+#[test]
+fn a_second_signal_ends_the_run_and_kills_a_leader_that_left_its_group() {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "escaper": {"command": "exec python3 -c 'import os, signal, time\nos.setpgid(0, os.getpgid(os.getppid()))\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint(\"moved\", flush=True)\ntime.sleep(300)'",
+                    "shutdown": {"timeout_seconds": 300}}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("moved");
+    run.signal(Signal::SIGTERM);
+    assert!(wait_until(HANG_GUARD, || run.stderr().contains("escaper: stopping")), "{}", run.stderr());
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert_eq!(f.status, 130, "{}", f.stderr);
+    p.assert_nothing_left();
+}
+
+#[test]
+fn leftovers_of_a_restarted_process_are_stopped_before_it_starts_again() {
+    let p = Project::new();
+    // Each run leaves a background job that ignores SIGTERM, and first reports
+    // which jobs of earlier runs are still alive.
+    let command = r#"for j in $(cat jobs.txt 2>/dev/null); do kill -0 $j 2>/dev/null && echo "job $j still alive"; done
+sh -c 'trap "" TERM; while true; do sleep 0.05; done' & echo $! >> jobs.txt
+echo run; sleep 0.1; exit 1"#;
+    p.config(json!({"processes": {
+        "leaky": {"command": command, "shutdown": {"timeout_seconds": 0.5},
+                  "availability": {"restart": "on_failure", "max_restarts": 3, "backoff_seconds": 0.1}}
+    }}));
+    let f = p.up(&[]);
+    assert_eq!(f.status, 1, "{}", f.stderr);
+    assert_eq!(f.lines_of("leaky"), ["run"; 4], "four runs, and no job of an earlier run alive at the start of the next\n{}", f.stderr);
+    assert_eq!(f.stderr.matches("leaky: stopping what is left of its previous run").count(), 3, "{}", f.stderr);
+    assert!(f.stderr.contains("leftovers of its previous run still there after 500ms; sending SIGKILL"), "{}", f.stderr);
+    p.assert_nothing_left();
+}
+
+/// corral's guardian: its child running `corral-guard` (or `corral __guard`).
+fn guardian_of(corral: i32) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).find(|&pid| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<i32>().ok());
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        ppid == Some(corral) && (cmd.contains("corral-guard") || cmd.contains("__guard")) && support::is_live(pid)
+    })
+}
+
+#[test]
+fn the_guardian_ignores_sigterm_and_one_that_dies_is_replaced() {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "daemon": {"command": "setsid sh -c 'sleep 301' & echo up; exec sleep 300"}
+    }}));
+    let mut run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("up");
+    let first = guardian_of(run.pid()).expect("a guardian");
+    // A stray SIGTERM (a `pkill`, a wrong pid) does not disarm it.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(first), Signal::SIGTERM).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(support::is_live(first), "the guardian survived SIGTERM");
+    // One that dies anyway is replaced, and corral says so.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(first), Signal::SIGKILL).unwrap();
+    assert!(wait_until(HANG_GUARD, || run.stderr().contains("started a new one")), "{}", run.stderr());
+    let second = guardian_of(run.pid()).expect("a new guardian");
+    assert_ne!(first, second);
+    // The new guardian knows the run: kill -9 of corral leaves nothing.
+    run.signal(Signal::SIGKILL);
+    run.child.wait().unwrap();
+    p.assert_nothing_left();
+}
+
+/// A daemon that scrubs its environment (so no marker finds it), leaves its
+/// session and is re-parented to corral; `kill -9` of corral must still end it.
+fn scrubbed_daemon_dies_with_corral(env: &[(&str, &str)]) -> String {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "spawner": {"command": "env -i setsid sh -c '(exec sleep 300) & echo $! > daemon.pid'; echo launched; exec sleep 300"}
+    }}));
+    let mut run = p.start_with(&["up", "-f", "dev.json", "-v"], env);
+    run.wait_for("launched");
+    let daemon: i32 = {
+        assert!(wait_until(HANG_GUARD, || p.read("daemon.pid").trim().parse::<i32>().is_ok()));
+        p.read("daemon.pid").trim().parse().unwrap()
+    };
+    assert!(support::is_live(daemon));
+    let environ = std::fs::read(format!("/proc/{daemon}/environ")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&environ).contains("CORRAL"), "the daemon carries no marker of the run");
+    let fallback = run.stderr().contains("containment: process groups");
+    if fallback {
+        // Without a cgroup, corral learns of the orphan when it scans its children.
+        assert!(wait_until(HANG_GUARD, || run.stderr().contains(&format!("told the guardian of orphan {daemon}"))), "{}", run.stderr());
+    }
+    run.signal(Signal::SIGKILL);
+    run.child.wait().unwrap();
+    let gone = wait_until(Duration::from_secs(20), || !support::is_live(daemon));
+    if !gone {
+        unsafe { nix::libc::kill(daemon, nix::libc::SIGKILL) };
+    }
+    assert!(gone, "the daemon {daemon} survived kill -9 of corral");
+    p.assert_nothing_left();
+    run.stderr()
+}
+
+#[test]
+fn a_daemon_that_scrubs_its_environment_dies_with_a_killed_corral() {
+    let stderr = scrubbed_daemon_dies_with_corral(&[]);
+    // Root on a machine with a writable cgroup v2 hierarchy (this one): the run has a cgroup.
+    let v2 = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().contains(" - cgroup2 ");
+    if v2 && nix::unistd::getuid().is_root() {
+        assert!(stderr.contains("containment: every process joins the cgroup"), "{stderr}");
+    }
+}
+
+#[test]
+fn without_a_cgroup_a_daemon_that_scrubs_its_environment_dies_with_a_killed_corral() {
+    let stderr = scrubbed_daemon_dies_with_corral(&[("CORRAL_CGROUP", "off")]);
+    assert!(stderr.contains("containment: process groups, subreaper and guardian (CORRAL_CGROUP=off)"), "{stderr}");
+}

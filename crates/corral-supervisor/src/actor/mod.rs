@@ -99,23 +99,33 @@ pub(crate) fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, res: R
 }
 
 async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>, mut cmds: mpsc::UnboundedReceiver<ActorCommand>) {
+    // The process group of the previous run, whose leftovers go before a restart.
+    let mut previous: Option<i32> = None;
     loop {
         match cmds.recv().await {
-            Some(ActorCommand::Start) => run_once(index, &spec, &env, &res, &ctx, &mut cmds).await,
+            Some(ActorCommand::Start) => {
+                if let Some(group) = previous.take() {
+                    stop::clear_leftovers(&spec, &ctx, group).await;
+                }
+                previous = run_once(index, &spec, &env, &res, &ctx, &mut cmds).await;
+            }
             Some(_) => continue,
             None => return,
         }
     }
 }
 
-/// One run of the process, from spawn to the reported exit.
-async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &Arc<ActorContext>, cmds: &mut mpsc::UnboundedReceiver<ActorCommand>) {
+/// One run of the process, from spawn to the reported exit. Returns its process group.
+async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &Arc<ActorContext>, cmds: &mut mpsc::UnboundedReceiver<ActorCommand>) -> Option<i32> {
     let report = |ev| {
         let _ = ctx.events.send((index, ev));
     };
     let (launched, ready_fd) = match start(spec, env, res, ctx) {
         Ok(l) => l,
-        Err(msg) => return report(Event::SpawnFailed(msg)),
+        Err(msg) => {
+            report(Event::SpawnFailed(msg));
+            return None;
+        }
     };
     let pid = launched.pid;
     report(Event::Spawned { pid });
@@ -132,6 +142,7 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
     // Let the last lines arrive before the exit is reported, within a bound.
     let _ = tokio::time::timeout(DRAIN_BOUND, reader).await;
     report(Event::Exited(exit));
+    Some(pid)
 }
 
 /// Spawns one run with what the process asked for: `$NOTIFY_SOCKET` and

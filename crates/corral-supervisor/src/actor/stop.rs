@@ -2,6 +2,12 @@
 //! the watchdog's signal), then SIGKILL to the whole group at the deadline, or
 //! at once if the shutdown command fails. During a stop, a run counts as ended
 //! only when its whole group is gone.
+//!
+//! Signals reach the process itself as well as its group: a leader that left
+//! the group corral created (`setpgid` into another) would otherwise never hear
+//! them. And every wait after a SIGKILL has a deadline ([`KILL_BOUND`]): a
+//! process that survives it is given up on (and left to the final sweep)
+//! rather than holding the run open forever.
 
 use std::time::Duration;
 
@@ -15,7 +21,11 @@ pub(super) use crate::time::sleep_until;
 use crate::hooks::exit_status_of;
 use crate::output::{forward, SourceId};
 use crate::plan::{ProcessSpec, Program};
-use crate::registry::{group_exists, signal_group, signal_pid};
+use crate::registry::{group_exists, signal_group, signal_leader_and_group, signal_pid};
+use crate::state::ExitKind;
+
+/// How long to wait for a process after SIGKILL before giving up on it.
+pub(super) const KILL_BOUND: Duration = Duration::from_secs(5);
 use crate::spawn::{command, launch};
 
 /// A stop in progress.
@@ -39,7 +49,9 @@ pub(super) fn begin_stop(spec: &ProcessSpec, env: &Env, ctx: &ActorContext, sour
             }
             Err(e) => {
                 tracing::warn!("{}: shutdown command could not start ({e}); killing its process group", spec.name);
-                kill_now(spec, pid, Some(&mut stopping));
+                let mut slot = Some(stopping);
+                kill_now(spec, pid, &mut slot);
+                return slot.expect("kill_now keeps the stop");
             }
         }
     } else {
@@ -48,7 +60,7 @@ pub(super) fn begin_stop(spec: &ProcessSpec, env: &Env, ctx: &ActorContext, sour
         if spec.stop.parent_only {
             signal_pid(pid, sig);
         } else {
-            signal_group(pid, sig);
+            signal_leader_and_group(pid, sig);
         }
     }
     stopping
@@ -63,16 +75,34 @@ pub(super) fn begin_abort(spec: &ProcessSpec, pid: i32) -> Stopping {
     Stopping { deadline: Instant::now() + spec.stop.timeout, command: None, killed: false }
 }
 
-/// SIGKILL to the process group (and to the shutdown command's group).
-pub(super) fn kill_now(spec: &ProcessSpec, pid: i32, stopping: Option<&mut Stopping>) {
+/// SIGKILL to the process, its group and the shutdown command's group; the
+/// wait for its exit is bounded from now on.
+pub(super) fn kill_now(spec: &ProcessSpec, pid: i32, stopping: &mut Option<Stopping>) {
     tracing::debug!("{}: SIGKILL to process group {pid}", spec.name);
-    signal_group(pid, Signal::SIGKILL);
-    if let Some(s) = stopping {
+    signal_leader_and_group(pid, Signal::SIGKILL);
+    let s = stopping.get_or_insert_with(|| Stopping { deadline: Instant::now(), command: None, killed: false });
+    if !s.killed {
         s.killed = true;
-        if let Some((_, cpid)) = &s.command {
-            signal_group(*cpid, Signal::SIGKILL);
-        }
+        s.deadline = Instant::now() + KILL_BOUND;
     }
+    if let Some((_, cpid)) = &s.command {
+        signal_group(*cpid, Signal::SIGKILL);
+    }
+}
+
+/// The stop's deadline passed: SIGKILL if not sent yet; if it was, the process
+/// survived it for [`KILL_BOUND`]: give up waiting (the final sweep tries
+/// again) and report it as killed.
+pub(super) fn deadline_passed(spec: &ProcessSpec, ctx: &ActorContext, pid: i32, stopping: &mut Option<Stopping>) -> Option<ExitKind> {
+    if stopping.as_ref().is_some_and(|s| s.killed) {
+        tracing::error!("{}: still there {KILL_BOUND:?} after SIGKILL; giving up on it", spec.name);
+        // Released: the final sweep now treats it as an orphan of corral's.
+        ctx.registry.release(pid);
+        return Some(ExitKind::Signal(Signal::SIGKILL as i32));
+    }
+    tracing::warn!("{}: still running {:?} after it was asked to stop; sending SIGKILL to its process group", spec.name, spec.stop.timeout);
+    kill_now(spec, pid, stopping);
+    None
 }
 
 /// After the leader exited during a stop: wait until the rest of its group is
@@ -85,9 +115,15 @@ pub(super) async fn finish_stop(spec: &ProcessSpec, ctx: &ActorContext, pid: i32
         }
         if Instant::now() >= s.deadline && !s.killed {
             tracing::warn!("{}: processes of its group outlived it by {:?}; sending SIGKILL", spec.name, spec.stop.timeout);
-            kill_now(spec, pid, Some(&mut s));
+            // The leader is reaped: its pid may be reused, so only the group is signalled.
+            signal_group(pid, Signal::SIGKILL);
+            if let Some((_, cpid)) = &s.command {
+                signal_group(*cpid, Signal::SIGKILL);
+            }
+            s.killed = true;
+            s.deadline = Instant::now() + KILL_BOUND;
         }
-        if s.killed && Instant::now() >= s.deadline + Duration::from_secs(5) {
+        if s.killed && Instant::now() >= s.deadline {
             tracing::error!("{}: its process group survives SIGKILL; giving up on it", spec.name);
             break;
         }
@@ -110,4 +146,36 @@ pub(super) async fn wait_command(stopping: &mut Option<Stopping>) -> i32 {
     }
 }
 
-
+/// Before a restart: stops what is left of the previous run's process group
+/// (a background job, a grandchild that kept running) with the stop's
+/// escalation: `shutdown.signal` to the group, SIGKILL after
+/// `shutdown.timeout_seconds`, then a bounded wait. Without this, every
+/// restart of a process that leaves something behind would add one more.
+pub(super) async fn clear_leftovers(spec: &ProcessSpec, ctx: &ActorContext, group: i32) {
+    ctx.registry.reap_orphans();
+    if !group_exists(group) {
+        return;
+    }
+    tracing::info!("{}: stopping what is left of its previous run (process group {group}) before starting it again", spec.name);
+    let sig = Signal::try_from(spec.stop.signal.number()).unwrap_or(Signal::SIGTERM);
+    signal_group(group, sig);
+    let mut deadline = Instant::now() + spec.stop.timeout;
+    let mut killed = false;
+    loop {
+        ctx.registry.reap_orphans();
+        if !group_exists(group) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            if killed {
+                tracing::error!("{}: leftovers of its previous run survive SIGKILL; starting it anyway", spec.name);
+                return;
+            }
+            tracing::warn!("{}: leftovers of its previous run still there after {:?}; sending SIGKILL", spec.name, spec.stop.timeout);
+            signal_group(group, Signal::SIGKILL);
+            killed = true;
+            deadline = Instant::now() + KILL_BOUND;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -5,7 +5,7 @@
 use tokio::process::Child;
 use tokio::sync::mpsc;
 
-use super::stop::{begin_abort, begin_stop, finish_stop, kill_now, sleep_until, wait_command, Stopping};
+use super::stop::{begin_abort, begin_stop, deadline_passed, finish_stop, kill_now, sleep_until, wait_command, Stopping};
 use super::notify_watchdog::{NotifyWatch, WatchEvent};
 use super::{ActorCommand, Event, ActorContext, Probes};
 use crate::env::Env;
@@ -28,7 +28,8 @@ pub(super) async fn supervise(
     let mut stopping: Option<Stopping> = None;
     let mut commands_open = true;
     loop {
-        let deadline = stopping.as_ref().filter(|s| !s.killed).map(|s| s.deadline);
+        // Before SIGKILL: when to send it; after: how long to wait for the exit.
+        let deadline = stopping.as_ref().map(|s| s.deadline);
         let has_command = stopping.as_ref().is_some_and(|s| s.command.is_some());
         tokio::select! {
             status = child.wait() => {
@@ -56,11 +57,11 @@ pub(super) async fn supervise(
                     watch.disarm();
                     stopping = Some(begin_abort(spec, pid));
                 }
-                Some(ActorCommand::Kill) => kill_now(spec, pid, stopping.as_mut()),
+                Some(ActorCommand::Kill) => kill_now(spec, pid, &mut stopping),
                 Some(_) => {}
                 None => {
                     commands_open = false;
-                    kill_now(spec, pid, stopping.as_mut());
+                    kill_now(spec, pid, &mut stopping);
                 }
             },
             status = wait_command(&mut stopping), if has_command => {
@@ -69,7 +70,7 @@ pub(super) async fn supervise(
                 ctx.registry.release(cpid);
                 if status != 0 {
                     tracing::warn!("{}: shutdown command failed with status {status}; killing its process group", spec.name);
-                    kill_now(spec, pid, Some(s));
+                    kill_now(spec, pid, &mut stopping);
                 }
             }
             ev = watch.next(), if stopping.is_none() => {
@@ -79,8 +80,9 @@ pub(super) async fn supervise(
                 }));
             }
             _ = sleep_until(deadline), if deadline.is_some() => {
-                tracing::warn!("{}: still running {:?} after it was asked to stop; sending SIGKILL to its process group", spec.name, spec.stop.timeout);
-                kill_now(spec, pid, stopping.as_mut());
+                if let Some(exit) = deadline_passed(spec, ctx, pid, &mut stopping) {
+                    return exit;
+                }
             }
         }
     }

@@ -5,5 +5,6 @@
 //! [`project`] says where a project's socket and lock live, `server` is the
 //! listening side inside `corral up`.
 
+pub(crate) mod limits;
 pub mod project;
 pub(crate) mod server;

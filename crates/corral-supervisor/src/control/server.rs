@@ -54,13 +54,27 @@ pub(crate) fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRe
     let hello = Hello { project: project.id.clone(), pid: std::process::id(), version: env!("CARGO_PKG_VERSION").into(), protocol: VERSION };
     let shared = Arc::new(Shared { requests, states, feed, hello });
     let uid = nix::unistd::getuid().as_raw();
+    // Connection cap, idle timeout and accept backoff: see `limits` (issue 14).
+    let limits = super::limits::Limits::new();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            match stream.peer_cred() {
-                Ok(cred) if cred.uid() == uid => {
-                    tokio::spawn(serve(stream, shared.clone()));
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    limits.accept_failed(&e).await;
+                    continue;
                 }
+            };
+            match stream.peer_cred() {
+                Ok(cred) if cred.uid() == uid => match limits.admit() {
+                    Some(slot) => {
+                        tokio::spawn(serve(stream, shared.clone(), slot));
+                    }
+                    None => {
+                        let mut stream = stream;
+                        let _ = stream.write_all(&ServerMessage::error(0, ErrorCode::Busy, "too many connections; try again").to_line()).await;
+                    }
+                },
                 other => {
                     let who = other.map(|c| c.uid().to_string()).unwrap_or_else(|e| e.to_string());
                     tracing::warn!("control socket: refused a connection from uid {who}");
@@ -73,14 +87,15 @@ pub(crate) fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRe
     Ok(Server { task, path })
 }
 
-async fn serve(stream: UnixStream, shared: Arc<Shared>) {
+async fn serve(stream: UnixStream, shared: Arc<Shared>, slot: super::limits::Slot) {
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
     loop {
-        let line = match read_line(&mut rd).await {
-            Ok(Some(l)) => l,
-            Ok(None) => return,
-            Err(Oversized) => {
+        let line = match slot.next_request(read_line(&mut rd)).await {
+            None => return,
+            Some(Ok(Some(l))) => l,
+            Some(Ok(None)) => return,
+            Some(Err(Oversized)) => {
                 let msg = ServerMessage::error(0, ErrorCode::TooLarge, format!("a request is at most {MAX_REQUEST} bytes; closing this connection"));
                 let _ = wr.write_all(&msg.to_line()).await;
                 return;
@@ -178,7 +193,11 @@ async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, 
     let last = recent.last().map_or(0, |l| l.seq);
     // One process with a log file, asked for more than the ring holds: the file has it all.
     let from_file = match (sources.as_slice(), recent.len() < lines) {
-        ([one], true) => shared.feed.file(*one).and_then(|f| crate::output::tail(f, lines).ok()).filter(|t| t.len() > recent.len()).map(|t| (*one, t)),
+        // Off the runtime, with a deadline (issue 14: no file operation may block the supervisor).
+        ([one], true) => match shared.feed.file(*one) {
+            Some(f) => crate::output::tail_bounded(f.to_path_buf(), lines).await.ok().filter(|t| t.len() > recent.len()).map(|t| (*one, t)),
+            None => None,
+        },
         _ => None,
     };
     match from_file {

@@ -76,17 +76,25 @@ pub(crate) struct Core<H> {
     watching: bool,
     /// The ports allocated for this run (shown by `ps`).
     ports: Vec<Allocation>,
+    /// How the run keeps hold of its processes (shown by `ps`), once known.
+    containment: Option<corral_protocol::Containment>,
 }
 
 impl<H> Core<H> {
     pub(crate) fn new(records: Vec<ProcessRecord<H>>, root: PathBuf, watching: bool, ports: Vec<Allocation>) -> Core<H> {
-        Core { records, root, cause: None, force_deadline: None, gave_up: false, pending_stops: Vec::new(), watching, ports }
+        Core { records, root, cause: None, force_deadline: None, gave_up: false, pending_stops: Vec::new(), watching, ports, containment: None }
+    }
+
+    /// Says how the run keeps hold of its processes (a cgroup, or process groups).
+    pub(crate) fn set_containment(&mut self, containment: corral_protocol::Containment) {
+        self.containment = Some(containment);
     }
 
     /// Process `i` as `ps` shows it, at `now`.
     pub(crate) fn info(&self, i: usize, now: Instant) -> corral_protocol::ProcessInfo {
         let mut info = self.records[i].info(now);
         info.ports = self.ports.iter().filter(|a| a.process == i).map(|a| (a.name.clone(), a.port)).collect();
+        info.containment = self.containment;
         info
     }
 

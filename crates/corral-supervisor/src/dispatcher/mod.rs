@@ -91,7 +91,11 @@ impl Dispatcher {
                 ProcessRecord::new(spec, actor)
             })
             .collect();
-        let core = Core::new(records, root, changes.is_some(), ports);
+        let mut core = Core::new(records, root, changes.is_some(), ports);
+        core.set_containment(match registry.containment() {
+            crate::registry::Containment::Cgroup(_) => corral_protocol::Containment::Cgroup,
+            crate::registry::Containment::Groups(_) => corral_protocol::Containment::ProcessGroup,
+        });
         Dispatcher { core, events, registry, state_events, replies: HashMap::new(), next_reply: 0, changes }
     }
 

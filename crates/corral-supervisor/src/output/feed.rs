@@ -14,8 +14,13 @@ use tokio::sync::broadcast;
 
 use super::sink::SourceId;
 
-/// Bytes of recent output kept per source.
+/// Bytes of recent output kept per source, the cost of each line included.
 const RING_BYTES: usize = 256 * 1024;
+/// What a line costs beyond its text: its entry in the ring and its shared
+/// string's header. Counting only the text let short lines hold several times
+/// the budget, and empty lines (which cost nothing by that count) grow the
+/// ring without bound: the memory creep of a crash loop with output.
+const LINE_COST: usize = std::mem::size_of::<FeedLine>() + 2 * std::mem::size_of::<usize>();
 /// Lines a slow follower may fall behind before it misses some.
 const FOLLOW_QUEUE: usize = 4096;
 
@@ -67,13 +72,17 @@ impl Feed {
         *seq += 1;
         let entry = FeedLine { seq: *seq, source, line: text };
         if let Some(ring) = rings.get_mut(source) {
-            ring.bytes += entry.line.len();
+            ring.bytes += entry.line.len() + LINE_COST;
             ring.lines.push_back(entry.clone());
             while ring.bytes > RING_BYTES {
                 match ring.lines.pop_front() {
-                    Some(old) => ring.bytes -= old.line.len(),
+                    Some(old) => ring.bytes -= old.line.len() + LINE_COST,
                     None => break,
                 }
+            }
+            // A ring that shrank from a burst gives its memory back.
+            if ring.lines.capacity() > 2 * ring.lines.len() + 64 {
+                ring.lines.shrink_to(ring.lines.len() + 16);
             }
         }
         drop(guard);
@@ -101,13 +110,34 @@ impl Feed {
     }
 }
 
+/// How long reading a log file back (`corral logs`) may take.
+const TAIL_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// [`tail`] off the runtime, for at most [`TAIL_BOUND`]: a log file on a stalled
+/// mount must not hold up the supervisor.
+pub async fn tail_bounded(path: PathBuf, n: usize) -> std::io::Result<Vec<String>> {
+    let shown = path.display().to_string();
+    match tokio::time::timeout(TAIL_BOUND, tokio::task::spawn_blocking(move || tail(&path, n))).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(std::io::Error::other(e)),
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("reading {shown} took more than {TAIL_BOUND:?}"))),
+    }
+}
+
 /// The last `n` lines of a log file, reading backwards from its end (at most 64 MiB).
 pub fn tail(path: &Path, n: usize) -> std::io::Result<Vec<String>> {
     use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
     const BLOCK: u64 = 64 * 1024;
     const LIMIT: u64 = 64 * 1024 * 1024;
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
+    // O_NONBLOCK: a log_location that is a FIFO must neither block this open nor
+    // have its data read away from its real reader; only regular files are read.
+    let mut f = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a regular file", path.display())));
+    }
+    let len = meta.len();
     let mut start = len;
     let mut data = Vec::new();
     // One newline more than lines wanted, so the first line kept is whole.
@@ -151,6 +181,16 @@ mod tests {
         let kept = f.recent(&[0], usize::MAX).len();
         assert!(kept <= RING_BYTES / 1024 + 1, "{kept} lines kept");
         assert_eq!(f.source_of("b"), Some(1));
+    }
+
+    #[test]
+    fn empty_lines_are_bounded_too() {
+        let f = Feed::new(vec!["a".into()], vec![None]);
+        for _ in 0..100_000 {
+            f.push(0, b"");
+        }
+        let kept = f.recent(&[0], usize::MAX).len();
+        assert!(kept <= RING_BYTES / LINE_COST, "{kept} empty lines kept");
     }
 
     #[test]

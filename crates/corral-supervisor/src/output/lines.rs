@@ -21,6 +21,10 @@ impl Lines {
     pub fn len(&self) -> usize {
         self.ends.len()
     }
+    /// Bytes of text held (newlines not counted).
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
     fn push(&mut self, line: &[u8]) {
         self.data.extend_from_slice(line);
         self.ends.push(self.data.len());

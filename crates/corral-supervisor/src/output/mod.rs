@@ -8,8 +8,9 @@ pub mod feed;
 pub mod lines;
 pub mod reader;
 pub mod sink;
+pub mod stdout;
 
-pub use feed::{tail, Feed, FeedLine};
+pub use feed::{tail, tail_bounded, Feed, FeedLine};
 pub use lines::{LineSplitter, Lines};
 pub use reader::{forward, forward_watching, ReadyLine, MAX_LINE};
 pub use sink::{Sink, SinkConfig, SinkHandle, SourceId};

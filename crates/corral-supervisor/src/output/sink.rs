@@ -1,15 +1,16 @@
 //! The one place process output is written: corral's stdout (labelled, coloured
-//! on a terminal) and the log files.
+//! on a terminal), the log files and the `logs` ring.
 //!
-//! It runs on its own OS thread. A slow or stuck consumer of corral's stdout
-//! (a paused pager, a full pipe) then slows the processes through their pipes,
-//! as a terminal would, but never stalls the async runtime that handles
-//! signals and shutdown. If stdout goes away (EPIPE), corral says so once and
-//! keeps supervising and writing the log files.
+//! It runs on its own OS thread, so a slow disk never stalls the async runtime
+//! that handles signals and shutdown. stdout has a thread of its own behind a
+//! bounded queue ([`super::stdout`]): a stdout nobody reads delays the log
+//! files and the ring by a bounded time, then loses its own lines only.
+//! Log files are opened off the runtime with a deadline ([`open_logs`]): a
+//! FIFO without a reader or a stalled mount is a clear error, not a hang.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::lines::Lines;
+use super::stdout::Stdout;
 
 /// Identifies an output source: a process (by plan index) or a hook.
 pub type SourceId = usize;
@@ -73,18 +75,10 @@ impl Sink {
                 format!("{padded} | ").into_bytes()
             });
         }
-        let files = config
-            .files
-            .iter()
-            .map(|f| f.as_deref().map(open_log).transpose())
-            .collect::<io::Result<Vec<_>>>()?;
-        let combined = config.combined.as_deref().map(open_log).transpose()?;
+        let (files, combined) = open_logs(&config.files, config.combined.as_deref())?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer = Writer {
-            // An owned duplicate of fd 1: unbuffered by std's line-buffered Stdout,
-            // close-on-exec, and closing it does not close corral's stdout.
-            stdout: io::stdout().as_fd().try_clone_to_owned().ok().map(|fd| BufWriter::with_capacity(64 * 1024, File::from(fd))),
-            prefixes,
+            stdout: Stdout::start(prefixes)?,
             plain,
             files: files.into_iter().map(|f| f.map(LogFile::new)).collect(),
             combined: combined.map(LogFile::new),
@@ -115,16 +109,68 @@ impl Sink {
     }
 }
 
+/// How long opening the log files (and creating their directories) may take.
+const OPEN_BOUND: Duration = Duration::from_secs(5);
+
+/// Opens every log file on a helper thread, for at most [`OPEN_BOUND`]: an
+/// `open()` that blocks (a FIFO nobody reads, a stalled network mount) must
+/// not hang corral, which cannot even act on a signal meanwhile. The error
+/// names the path that did not open.
+fn open_logs(files: &[Option<PathBuf>], combined: Option<&Path>) -> io::Result<(Vec<Option<File>>, Option<File>)> {
+    let paths: Vec<PathBuf> = files.iter().flatten().cloned().chain(combined.map(Path::to_path_buf)).collect();
+    if paths.is_empty() {
+        return Ok((files.iter().map(|_| None).collect(), None));
+    }
+    let at = std::sync::Arc::new(std::sync::Mutex::new(None::<PathBuf>));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let current = at.clone();
+    let files = files.to_vec();
+    let combined = combined.map(Path::to_path_buf);
+    // The thread is left behind if an open never returns; corral then exits anyway.
+    std::thread::Builder::new().name("corral-open-logs".into()).spawn(move || {
+        let mut open = |path: &Path| {
+            *current.lock().unwrap() = Some(path.to_path_buf());
+            open_log(path)
+        };
+        let result = (|| {
+            let opened = files.iter().map(|f| f.as_deref().map(&mut open).transpose()).collect::<io::Result<Vec<_>>>()?;
+            let combined = combined.as_deref().map(&mut open).transpose()?;
+            Ok((opened, combined))
+        })();
+        let _ = tx.send(result);
+    })?;
+    match rx.recv_timeout(OPEN_BOUND) {
+        Ok(result) => result,
+        Err(_) => {
+            let path = at.lock().unwrap().clone().unwrap_or_default();
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("cannot open log file {}: still blocked after {OPEN_BOUND:?} (a FIFO without a reader, or a stalled mount?)", path.display()),
+            ))
+        }
+    }
+}
+
 fn open_log(path: &Path) -> io::Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create log directory {}: {e}", dir.display())))?;
     }
-    OpenOptions::new()
+    // O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead of blocking.
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open log file {}: {e}", path.display())))
+        .map_err(|e| match e.raw_os_error() {
+            Some(nix::libc::ENXIO) => io::Error::new(e.kind(), format!("cannot open log file {}: it is a FIFO with no reader", path.display())),
+            _ => io::Error::new(e.kind(), format!("cannot open log file {}: {e}", path.display())),
+        })?;
+    // Writes block as usual once open (a FIFO with a reader is a valid log destination).
+    let flags = nix::fcntl::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), nix::fcntl::FcntlArg::F_GETFL).map_err(io::Error::from)?;
+    let flags = nix::fcntl::OFlag::from_bits_truncate(flags) & !nix::fcntl::OFlag::O_NONBLOCK;
+    nix::fcntl::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), nix::fcntl::FcntlArg::F_SETFL(flags)).map_err(io::Error::from)?;
+    Ok(file)
 }
 
 /// A log file that stops being written after its first error, saying so once.
@@ -159,39 +205,34 @@ impl LogFile {
 }
 
 struct Writer {
-    stdout: Option<BufWriter<File>>,
-    prefixes: Vec<Vec<u8>>,
+    stdout: Option<Stdout>,
     plain: Vec<Vec<u8>>,
     files: Vec<Option<LogFile>>,
     combined: Option<LogFile>,
     feed: Option<std::sync::Arc<super::feed::Feed>>,
 }
 
+/// How long stdout may take for its last lines once the run is over.
+const STDOUT_CLOSE_BOUND: Duration = Duration::from_secs(2);
+
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<(SourceId, Lines)>) {
         while let Some((src, lines)) = rx.blocking_recv() {
-            self.write(src, &lines);
+            self.write(src, lines);
             // Write everything already queued before paying for a flush.
             while let Ok((src, lines)) = rx.try_recv() {
-                self.write(src, &lines);
+                self.write(src, lines);
             }
             self.flush();
         }
         self.flush();
+        if let Some(out) = &mut self.stdout {
+            out.close(STDOUT_CLOSE_BOUND);
+        }
     }
 
-    fn write(&mut self, src: SourceId, lines: &Lines) {
-        if let Some(out) = &mut self.stdout {
-            let prefix = &self.prefixes[src];
-            let res = lines.iter().try_for_each(|l| {
-                out.write_all(prefix)?;
-                out.write_all(l)?;
-                out.write_all(b"\n")
-            });
-            if let Err(e) = res {
-                self.stdout_failed(e);
-            }
-        }
+    /// Log files and the ring first (they must lose nothing), then stdout.
+    fn write(&mut self, src: SourceId, lines: Lines) {
         if let Some(Some(f)) = self.files.get_mut(src) {
             for l in lines.iter() {
                 f.write(&[l, b"\n"]);
@@ -207,25 +248,15 @@ impl Writer {
                 feed.push(src, l);
             }
         }
+        if let Some(out) = &mut self.stdout {
+            out.send(src, lines);
+        }
     }
 
     fn flush(&mut self) {
-        if let Some(out) = &mut self.stdout {
-            if let Err(e) = out.flush() {
-                self.stdout_failed(e);
-            }
-        }
         self.files.iter_mut().flatten().for_each(LogFile::flush);
         if let Some(f) = &mut self.combined {
             f.flush();
         }
-    }
-
-    fn stdout_failed(&mut self, e: io::Error) {
-        // Drop the buffer without flushing it again: that would fail the same way.
-        if let Some(w) = self.stdout.take() {
-            let (_file, _unflushed) = w.into_parts();
-        }
-        tracing::warn!("stdout is no longer writable ({e}); processes keep running and log files are still written");
     }
 }

@@ -7,11 +7,17 @@
 //! - [`pid_exec`]: executing a program whose environment names its own pid
 //!   (`LISTEN_PID`, `WATCHDOG_PID`).
 //!
+//! - [`cgroup`]: a cgroup v2 per run, where one can be created: containment
+//!   that no double-fork or `setsid` escapes;
+//! - [`rlimit`]: corral's own descriptor limit raised, the original restored
+//!   for the processes it starts.
+//!
 //! Not here yet: the subreaper and process-group signalling live in
-//! `registry.rs`, and the guardian's `PR_SET_PDEATHSIG` in `guardian.rs`
-//! (both are being reworked for cgroup containment); they reach /proc only
-//! through this module.
+//! `registry.rs`, and the guardian's `PR_SET_PDEATHSIG` in `guardian.rs`; they
+//! reach /proc only through this module.
 
 pub(crate) mod fds;
 pub(crate) mod pid_exec;
 pub(crate) mod procfs;
+pub(crate) mod cgroup;
+pub(crate) mod rlimit;

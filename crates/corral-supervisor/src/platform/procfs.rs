@@ -35,6 +35,8 @@ pub(crate) struct Stat {
     pub(crate) state: char,
     pub(crate) ppid: i32,
     pub(crate) pgid: i32,
+    /// When it started, in clock ticks after boot: with the pid, a process's identity.
+    pub(crate) start: u64,
 }
 
 pub(crate) fn stat(pid: i32) -> Option<Stat> {
@@ -45,7 +47,9 @@ pub(crate) fn stat(pid: i32) -> Option<Stat> {
     let state = f.next()?.chars().next()?;
     let ppid = f.next()?.parse().ok()?;
     let pgid = f.next()?.parse().ok()?;
-    Some(Stat { state, ppid, pgid })
+    // Fields 6 to 21 (session … itrealvalue), then starttime.
+    let start = f.nth(16)?.parse().ok()?;
+    Some(Stat { state, ppid, pgid, start })
 }
 
 /// A process that exists and is not a zombie.
@@ -81,6 +85,7 @@ mod tests {
         let me = std::process::id() as i32;
         let s = stat(me).unwrap();
         assert!(s.state == 'R' || s.state == 'S');
+        assert!(s.start > 0 && stat(1).is_none_or(|init| init.start <= s.start));
         let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
         assert!(children_of_self().contains(&(child.id() as i32)));
         assert!(is_live(child.id() as i32));

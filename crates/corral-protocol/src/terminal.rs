@@ -1,0 +1,176 @@
+//! Making a process's line safe to show beside other processes' lines.
+//!
+//! Labelled output interleaves many processes on one terminal. A process that
+//! prints `\r\x1b[2K` and then `db | ...` would erase its own label and forge
+//! another process's line; `\x1b[2J` would clear the screen, an OSC sequence
+//! would set the window title (or, on some terminals, the clipboard), and a
+//! colour left on would paint the next process's label. So, for labelled
+//! output only (log files keep the raw bytes):
+//!
+//! - SGR sequences (`ESC [ … m`: colours, bold, underline) are kept, and a
+//!   reset (`ESC [0m`) ends every line that carried one, so no colour leaks
+//!   into the next label;
+//! - every other escape sequence (cursor movement, erase, scroll, OSC, DCS,
+//!   charset switches, terminal resets) and every C1 control is removed;
+//! - other control characters (a carriage return inside a line, backspace,
+//!   bell, …) are shown in caret notation (`^M`, `^H`, `^G`), as `cat -v` does;
+//!   a tab stays a tab.
+//!
+//! The line is handled on its own: a sequence cut by the end of a line is
+//! dropped, and nothing carries over to the next line.
+//!
+//! It lives in the protocol crate because every client that prints a
+//! process's lines (`corral logs`, `attach`, a dashboard) needs the same rule
+//! as the supervisor's own labelled output.
+
+const ESC: u8 = 0x1b;
+const BEL: u8 = 0x07;
+const RESET: &[u8] = b"\x1b[0m";
+
+/// Whether `line` needs any change (the common case needs none).
+fn is_plain(line: &[u8]) -> bool {
+    !line.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f || b == 0xc2)
+}
+
+/// Appends the terminal-safe form of `line` to `out`.
+pub fn sanitize_into(line: &[u8], out: &mut Vec<u8>) {
+    if is_plain(line) {
+        out.extend_from_slice(line);
+        return;
+    }
+    let mut styled = false;
+    let mut i = 0;
+    while i < line.len() {
+        let b = line[i];
+        match b {
+            ESC => {
+                let (len, keep) = escape(&line[i..]);
+                if keep {
+                    out.extend_from_slice(&line[i..i + len]);
+                    styled = true;
+                } else if len == 1 {
+                    out.extend_from_slice(b"^[");
+                }
+                i += len;
+            }
+            b'\t' => {
+                out.push(b);
+                i += 1;
+            }
+            0x00..=0x1f | 0x7f => {
+                out.extend_from_slice(&[b'^', b ^ 0x40]);
+                i += 1;
+            }
+            // U+0080..U+009F in UTF-8: C1 controls (U+009B is a CSI on many terminals).
+            0xc2 if matches!(line.get(i + 1), Some(0x80..=0x9f)) => i += 2,
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    if styled {
+        out.extend_from_slice(RESET);
+    }
+}
+
+/// The terminal-safe form of `line` (allocates; for one-off use).
+pub fn sanitize(line: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(line.len() + RESET.len());
+    sanitize_into(line, &mut out);
+    out
+}
+
+/// The length of the escape sequence at the start of `s` (which begins with
+/// ESC), and whether it is an SGR sequence to keep. A lone ESC has length 1.
+fn escape(s: &[u8]) -> (usize, bool) {
+    match s.get(1) {
+        // CSI: parameters 0x30-0x3F, intermediates 0x20-0x2F, a final 0x40-0x7E.
+        Some(b'[') => {
+            let mut j = 2;
+            while matches!(s.get(j), Some(0x30..=0x3f)) {
+                j += 1;
+            }
+            let params_end = j;
+            while matches!(s.get(j), Some(0x20..=0x2f)) {
+                j += 1;
+            }
+            match s.get(j) {
+                Some(&f @ 0x40..=0x7e) => {
+                    let sgr = f == b'm' && params_end == j && s[2..j].iter().all(|&c| c.is_ascii_digit() || c == b';' || c == b':');
+                    (j + 1, sgr)
+                }
+                // Cut short or malformed: drop what was read as its beginning.
+                _ => (j, false),
+            }
+        }
+        // Strings: OSC, DCS, SOS, PM, APC, up to BEL (OSC) or ST (ESC \), or the end of the line.
+        Some(b']' | b'P' | b'X' | b'^' | b'_') => {
+            let mut j = 2;
+            while j < s.len() {
+                if s[j] == BEL {
+                    return (j + 1, false);
+                }
+                if s[j] == ESC && s.get(j + 1) == Some(&b'\\') {
+                    return (j + 2, false);
+                }
+                j += 1;
+            }
+            (j, false)
+        }
+        // nF sequences (charset designation and the like): intermediates, then a final byte.
+        Some(0x20..=0x2f) => {
+            let mut j = 1;
+            while matches!(s.get(j), Some(0x20..=0x2f)) {
+                j += 1;
+            }
+            (if matches!(s.get(j), Some(0x30..=0x7e)) { j + 1 } else { j }, false)
+        }
+        // Two-byte sequences: ESC c (reset), ESC 7 / ESC 8 (save, restore cursor), ESC M, …
+        Some(0x30..=0x7e) => (2, false),
+        _ => (1, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(line: &str) -> String {
+        String::from_utf8(sanitize(line.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn plain_text_and_tabs_pass_unchanged() {
+        assert_eq!(s("hello\tworld é€"), "hello\tworld é€");
+    }
+
+    #[test]
+    fn colours_are_kept_and_reset_at_the_end_of_the_line() {
+        assert_eq!(s("\x1b[31mred\x1b[0m and \x1b[1;38;5;208mbold"), "\x1b[31mred\x1b[0m and \x1b[1;38;5;208mbold\x1b[0m");
+        assert_eq!(s("\x1b[38:2:1:2:3mrgb"), "\x1b[38:2:1:2:3mrgb\x1b[0m");
+    }
+
+    #[test]
+    fn a_forged_line_cannot_erase_the_label() {
+        assert_eq!(s("ok\r\x1b[2Kdb | forged"), "ok^Mdb | forged");
+        assert_eq!(s("\x1b[1A\x1b[10;1H\x1b[2J\x1b[?25l\x1b[Kx"), "x");
+    }
+
+    #[test]
+    fn osc_dcs_and_other_sequences_are_removed() {
+        assert_eq!(s("a\x1b]0;evil title\x07b"), "ab");
+        assert_eq!(s("a\x1b]52;c;cGFzdGU=\x1b\\b"), "ab");
+        assert_eq!(s("a\x1bPq#0;2;0;0;0\x1b\\b"), "ab");
+        assert_eq!(s("a\x1bcb\x1b7c\x1b8d\x1b(0e\x1b#8f"), "abcdef");
+        assert_eq!(s("a\x1b]0;never ended"), "a");
+        assert_eq!(s("cut \x1b[12"), "cut ");
+    }
+
+    #[test]
+    fn controls_are_shown_and_c1_controls_removed() {
+        assert_eq!(s("bell\x07back\x08del\x7f"), "bell^Gback^Hdel^?");
+        assert_eq!(s("lone\x1b"), "lone^[");
+        assert_eq!(s("c1\u{9b}2Jx\u{85}y"), "c12Jxy");
+    }
+}

@@ -1,0 +1,200 @@
+//! corral's stdout as a consumer that may stall, kept apart from the log files.
+//!
+//! The labelled lines go to their own thread through a bounded queue
+//! ([`QUEUE_BYTES`]). The sink thread, which writes the log files and the
+//! `logs` ring, only hands batches over, so a stdout nobody reads (a paused
+//! `| less`, a stuck log shipper) never holds up the files. The policy:
+//!
+//! - while stdout is read, even slowly, nothing is lost: a full queue makes
+//!   the sink wait, which slows the processes through their pipes, as a
+//!   terminal would;
+//! - when the queue stays full for [`STALL`] (stdout made no progress), stdout
+//!   counts as stalled: its lines are dropped (and counted) instead of waited
+//!   for, and corral says so once on stderr; the log files and the ring go on
+//!   at full speed;
+//! - once stdout has taken everything queued, lines flow again, after a note
+//!   on stderr of how many it missed.
+//!
+//! So a stalled stdout delays the other sinks by at most [`STALL`] per stall,
+//! and holds at most [`QUEUE_BYTES`] of memory.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::lines::Lines;
+use super::sink::SourceId;
+
+/// Bytes of labelled output that may wait for stdout.
+pub const QUEUE_BYTES: usize = 1024 * 1024;
+/// How long stdout may make no progress before its lines are dropped.
+pub const STALL: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<(SourceId, Lines)>,
+    bytes: usize,
+    closed: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Signalled when the writer took something (room) or the sink added something.
+    changed: Condvar,
+}
+
+/// The sink's side: hands batches to the stdout thread under the policy above.
+pub struct Stdout {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    /// Lines dropped since stdout stalled; `Some` while it is stalled.
+    dropped: Option<u64>,
+}
+
+impl Stdout {
+    /// Starts the writer thread on a duplicate of fd 1, with each source's label prefix.
+    pub fn start(prefixes: Vec<Vec<u8>>) -> io::Result<Option<Stdout>> {
+        // An owned duplicate of fd 1: not std's line-buffered Stdout, close-on-exec,
+        // and closing it does not close corral's stdout.
+        let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() else { return Ok(None) };
+        let out = BufWriter::with_capacity(64 * 1024, File::from(fd));
+        let shared = Arc::new(Shared { queue: Mutex::default(), changed: Condvar::new() });
+        let writer = Writer { out, prefixes, scratch: Vec::new(), shared: shared.clone() };
+        let thread = std::thread::Builder::new().name("corral-stdout".into()).spawn(move || writer.run())?;
+        Ok(Some(Stdout { shared, thread: Some(thread), dropped: None }))
+    }
+
+    /// Queues a batch for stdout: waits for room while stdout makes progress,
+    /// drops the batch once it has made none for [`STALL`].
+    pub fn send(&mut self, src: SourceId, lines: Lines) {
+        let mut q = self.shared.queue.lock().unwrap();
+        if let Some(n) = self.dropped {
+            if !q.items.is_empty() {
+                self.dropped = Some(n + lines.len() as u64);
+                return;
+            }
+            tracing::warn!("stdout is being read again; {n} line(s) were not shown there (log files have them)");
+            self.dropped = None;
+        }
+        let deadline = Instant::now() + STALL;
+        while q.bytes > 0 && q.bytes + lines.bytes() > QUEUE_BYTES {
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::warn!(
+                    "stdout has not been read for {STALL:?}; lines for it are dropped until it is read again (log files and `corral logs` get every line)"
+                );
+                self.dropped = Some(lines.len() as u64);
+                return;
+            }
+            q = self.shared.changed.wait_timeout(q, deadline - now).unwrap().0;
+        }
+        if q.closed {
+            return;
+        }
+        q.bytes += lines.bytes();
+        q.items.push_back((src, lines));
+        self.shared.changed.notify_all();
+    }
+
+    /// No more lines: the thread writes what is queued and ends. Waits for it at most `bound`.
+    pub fn close(&mut self, bound: Duration) {
+        self.shared.queue.lock().unwrap().closed = true;
+        self.shared.changed.notify_all();
+        if let Some(n) = self.dropped.take() {
+            tracing::warn!("{n} line(s) were not shown on stdout (it was not being read); log files have them");
+        }
+        let deadline = Instant::now() + bound;
+        if let Some(t) = self.thread.take() {
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                tracing::warn!("stdout did not take the last lines within {bound:?} (it is not being read); exiting without them");
+            }
+        }
+    }
+}
+
+struct Writer {
+    out: BufWriter<File>,
+    prefixes: Vec<Vec<u8>>,
+    /// Reused for the terminal-safe form of each line.
+    scratch: Vec<u8>,
+    shared: Arc<Shared>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        loop {
+            let batch = {
+                let mut q = self.shared.queue.lock().unwrap();
+                loop {
+                    if let Some(item) = q.items.pop_front() {
+                        break Some(item);
+                    }
+                    if q.closed {
+                        break None;
+                    }
+                    // Everything queued is written: flush before sleeping.
+                    drop(q);
+                    if let Err(e) = self.out.flush() {
+                        return self.failed(e);
+                    }
+                    q = self.shared.queue.lock().unwrap();
+                    if q.items.is_empty() && !q.closed {
+                        q = self.shared.changed.wait(q).unwrap();
+                    }
+                }
+            };
+            let Some((src, lines)) = batch else { break };
+            let res = self.write(src, &lines);
+            // Room again only once written: "queued" includes the batch in hand.
+            let mut q = self.shared.queue.lock().unwrap();
+            q.bytes -= lines.bytes();
+            self.shared.changed.notify_all();
+            drop(q);
+            if let Err(e) = res {
+                return self.failed(e);
+            }
+        }
+        if let Err(e) = self.out.flush() {
+            self.failed(e);
+        }
+    }
+
+    fn write(&mut self, src: SourceId, lines: &Lines) -> io::Result<()> {
+        let prefix = &self.prefixes[src];
+        for l in lines.iter() {
+            // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
+            self.scratch.clear();
+            corral_protocol::terminal::sanitize_into(l, &mut self.scratch);
+            self.out.write_all(prefix)?;
+            self.out.write_all(&self.scratch)?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// stdout went away (EPIPE, a closed terminal): say so once, and take
+    /// everything sent from now on without writing it.
+    fn failed(self, e: io::Error) {
+        tracing::warn!("stdout is no longer writable ({e}); processes keep running and log files are still written");
+        let (_file, _unflushed) = self.out.into_parts();
+        let mut q = self.shared.queue.lock().unwrap();
+        loop {
+            q.items.clear();
+            q.bytes = 0;
+            self.shared.changed.notify_all();
+            if q.closed {
+                return;
+            }
+            q = self.shared.changed.wait(q).unwrap();
+        }
+    }
+}
