@@ -20,6 +20,9 @@ pub struct Loaded {
 /// mistake (or an attack on a shared machine) and would only waste memory.
 pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The bytes an editor may put first in a UTF-8 file.
+pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Reads, parses and validates the config at `file`.
 pub fn load_file(file: &Path) -> Result<Loaded, LoadError> {
     let read_err = |source| LoadError::Read { file: file.to_path_buf(), source };
@@ -64,6 +67,13 @@ pub fn load_bytes(bytes: &[u8], file: &Path) -> Result<Loaded, LoadError> {
 }
 
 fn parse(bytes: &[u8], file: &PathBuf) -> Result<(Config, Vec<Vec<String>>), LoadError> {
+    if bytes.starts_with(UTF8_BOM) {
+        return Err(LoadError::Parse {
+            file: file.clone(),
+            path: String::new(),
+            message: "the file starts with a UTF-8 byte order mark (BOM), which JSON does not allow: save it without one".into(),
+        });
+    }
     let mut unknown = Vec::new();
     let mut json = serde_json::Deserializer::from_slice(bytes);
     let result: Result<Config, _> = {
