@@ -403,7 +403,7 @@ where
     impl<'de, V: Deserialize<'de>> Visitor<'de> for M<V> {
         type Value = std::collections::BTreeMap<String, V>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object")
+            f.write_str("a map")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = std::collections::BTreeMap::new();

@@ -5,13 +5,13 @@
 mod check;
 mod cli;
 mod ctl;
+mod discover;
 mod logging;
 mod project;
 mod up;
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 use clap::Parser;
 use corral_supervisor::control::protocol::RequestCommand;
@@ -27,12 +27,13 @@ fn main() {
             println!("{}", serde_json::to_string_pretty(&corral_config::json_schema()).expect("schema serializes"));
             0
         }
-        Command::Check { target } => {
+        Command::Check { target, load } => {
             logging::init(cli.verbose, cli.quiet);
-            check::check(&target.config)
+            check::check(&target.config, &load)
         }
-        Command::Up { target, color, detach, wait, timeout, names } => {
-            let args = up::UpArgs { target: &target, names: &names, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
+        Command::Up { target, load, namespaces, no_deps, color, detach, wait, timeout, names } => {
+            let selection = up::Selection { names: &names, namespaces: &namespaces, no_deps, load: &load };
+            let args = up::UpArgs { target: &target, names: &names, selection, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
             match up::up(args) {
                 Ok(s) => s,
                 Err(e) => {
@@ -54,8 +55,8 @@ fn main() {
 }
 
 /// Runs a client command against the project `config` (or `explicit`) names.
-fn with_project(config: &Path, explicit: Option<&str>, f: impl FnOnce(&corral_supervisor::control::project::Project) -> i32) -> i32 {
-    match project::project(config, explicit, None) {
+fn with_project(config: &[std::path::PathBuf], explicit: Option<&str>, f: impl FnOnce(&corral_supervisor::control::project::Project) -> i32) -> i32 {
+    match project::project(&discover::primary(config), explicit, None) {
         Ok(p) => f(&p),
         Err(e) => {
             eprintln!("corral: error: {e}");

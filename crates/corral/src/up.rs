@@ -25,6 +25,7 @@ use crate::cli::{ColorChoice, Target};
 pub struct UpArgs<'a> {
     pub target: &'a Target,
     pub names: &'a [String],
+    pub selection: Selection<'a>,
     pub color: ColorChoice,
     pub detach: bool,
     pub wait: bool,
@@ -33,23 +34,46 @@ pub struct UpArgs<'a> {
     pub quiet: bool,
 }
 
+/// Which processes to run (see corral_config::select).
+pub struct Selection<'a> {
+    pub names: &'a [String],
+    pub namespaces: &'a [String],
+    pub no_deps: bool,
+    pub load: &'a crate::cli::LoadFlags,
+}
+
 pub fn up(a: UpArgs) -> anyhow::Result<i32> {
     if !a.detach {
         crate::logging::init(a.verbose, a.quiet);
     }
-    let loaded = match load_reporting(&a.target.config, false) {
+    let opts = match crate::discover::options(&a.target.config, a.selection.load) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("corral: error: {e}");
+            return Ok(BAD_CONFIG);
+        }
+    };
+    let mut loaded = match load_reporting(&opts, false) {
         Ok(l) => l,
         Err(status) => return Ok(status),
     };
     let root = std::env::current_dir().context("cannot determine the current directory")?;
-    let plan = match Plan::new(&loaded, a.names, &root) {
+    let names = match corral_config::select(&mut loaded, a.selection.names, a.selection.namespaces, a.selection.no_deps) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("corral: error: {e}; nothing was started");
+            return Ok(BAD_CONFIG);
+        }
+    };
+    let _ = a.names;
+    let plan = match Plan::new(&loaded, &names, &root) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("corral: error: {e}; nothing was started");
             return Ok(BAD_CONFIG);
         }
     };
-    let project = crate::project::project(&a.target.config, a.target.project.as_deref(), loaded.config.name.as_deref()).map_err(anyhow::Error::msg)?;
+    let project = crate::project::project(&opts.files[0], a.target.project.as_deref(), loaded.config.name.as_deref()).map_err(anyhow::Error::msg)?;
     let mut lock = match project.lock() {
         Ok(l) => l,
         Err(e) => {
