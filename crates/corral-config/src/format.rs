@@ -52,7 +52,11 @@ pub(crate) struct Tree {
 
 /// Parses YAML text into a located tree.
 pub(crate) fn parse_yaml(text: &str, file: &Path) -> Result<Tree, LoadError> {
-    let parsed: Result<Spanned<Node>, _> = serde_saphyr::from_str(text);
+    // YAML 1.2 booleans (true/false), as process-compose's yaml.v3 reads an
+    // untyped value: `y:` is a key named "y", `on` is a string.
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    let parsed: Result<Spanned<Node>, _> = serde_saphyr::from_str_with_options(text, options);
     let root = parsed.map_err(|e| yaml_error(&e, file, String::new()))?;
     let mut lines = Lines::default();
     let value = into_value(root, &mut Vec::new(), &mut lines);

@@ -206,7 +206,7 @@ fn schema_is_valid_json_and_names_fields() {
         assert!(text.contains(field), "schema lacks {field}");
     }
     assert!(text.contains("readiness_probe") && text.contains("tcp_socket"));
-    assert!(!text.contains("\"env_file\""), "unsupported fields stay out of the schema");
+    assert!(!text.contains("\"is_tty\"") && !text.contains("\"is_daemon\""), "unsupported fields stay out of the schema");
 }
 
 #[test]

@@ -22,6 +22,8 @@ use crate::diagnostic::{Diagnostic, LoadError};
 use crate::format::{self, Format, Tree};
 use crate::load::Loaded;
 
+pub(crate) use processes::MAX_REPLICAS;
+
 /// What to load, and how.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {

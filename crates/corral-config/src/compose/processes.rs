@@ -271,18 +271,21 @@ pub(crate) fn build_environment(pass: &mut Pass, root: &mut Map<String, Value>, 
         if front.is_empty() {
             continue;
         }
+        // The process's own entries win: the others are left out where it sets the
+        // same name, and appended after its own (so its entries keep their
+        // indices in error messages).
         let own = p.get("environment").map(merge::env_pairs).unwrap_or_default();
         front.retain(|(k, _)| !own.iter().any(|(o, _)| o == k));
-        let mut env: Vec<Value> = front.into_iter().map(|(k, v)| Value::String(format!("{k}={v}"))).collect();
-        match p.remove("environment") {
-            Some(Value::Array(items)) => env.extend(items),
-            Some(Value::Object(m)) => env.extend(m.into_iter().map(|(k, v)| Value::String(format!("{k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))))),
+        let added = front.into_iter().map(|(k, v)| Value::String(format!("{k}={v}")));
+        let env: Vec<Value> = match p.remove("environment") {
+            Some(Value::Array(items)) => items.into_iter().chain(added).collect(),
+            Some(Value::Object(m)) => m.into_iter().map(|(k, v)| Value::String(format!("{k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))).chain(added).collect(),
             Some(other) => {
                 p.insert("environment".into(), other);
                 continue;
             }
-            None => {}
-        }
+            None => added.collect(),
+        };
         p.insert("environment".into(), Value::Array(env));
     }
     if let Some((at, m)) = errors.into_iter().next() {
