@@ -230,6 +230,17 @@ impl<'de> Deserialize<'de> for KeyText {
     }
 }
 
+/// The `name` a config file sets, read without expanding or validating the rest
+/// (client commands find their project with it while the config is being edited).
+pub fn config_name(path: &Path) -> Option<String> {
+    let bytes = crate::load::read_limited(path).ok()?;
+    let value: Value = match Format::of(path) {
+        Format::Json => serde_json::from_slice(&bytes).ok()?,
+        Format::Yaml => parse_yaml(std::str::from_utf8(&bytes).ok()?, path).ok()?.value,
+    };
+    value.get("name")?.as_str().map(str::to_string)
+}
+
 impl Lines {
     /// Where `path` (or, failing that, its nearest ancestor) was written.
     pub fn find(&self, path: &[String]) -> Option<(u64, u64)> {

@@ -33,7 +33,7 @@ pub use activation::{port_env_name, FileMode, Listener, ListenerKind, Ports, Wat
 pub use diagnostic::{Diagnostic, LoadError, Severity};
 pub use graph::DepGraph;
 pub use compose::LoadOptions;
-pub use format::Format;
+pub use format::{config_name, Format};
 pub use load::{load, load_bytes, load_file, Loaded, MAX_CONFIG_BYTES};
 pub use model::*;
 pub use probe::{ExecProbe, HttpGetProbe, Port, Probe, ProbeKind, ProbePort, TcpSocketProbe};
