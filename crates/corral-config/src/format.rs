@@ -56,8 +56,14 @@ pub(crate) fn parse_yaml(text: &str, file: &Path) -> Result<Tree, LoadError> {
     // untyped value: `y:` is a key named "y", `on` is a string.
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
-    let parsed: Result<Spanned<Node>, _> = serde_saphyr::from_str_with_options(text, options);
-    let root = parsed.map_err(|e| yaml_error(&e, file, String::new()))?;
+    let parsed: Result<Spanned<Node>, _> = serde_saphyr::from_str_with_options(text, options.clone());
+    let root = match parsed {
+        Ok(root) => root,
+        Err(e) => {
+            let path = duplicate_key_parent(&e, text, options).unwrap_or_default();
+            return Err(yaml_error(&e, file, path));
+        }
+    };
     let mut lines = Lines::default();
     let value = into_value(root, &mut Vec::new(), &mut lines);
     if value.is_null() {
@@ -65,6 +71,26 @@ pub(crate) fn parse_yaml(text: &str, file: &Path) -> Result<Tree, LoadError> {
         return Ok(Tree { file: file.to_path_buf(), value: Value::Object(Map::new()), lines });
     }
     Ok(Tree { file: file.to_path_buf(), value, lines })
+}
+
+/// For a duplicate key, the path of the mapping that holds it: parsed again
+/// keeping the first of the two, the mapping is the latest one written before
+/// the duplicate that starts in the duplicate's column.
+fn duplicate_key_parent(e: &serde_saphyr::Error, text: &str, mut options: serde_saphyr::Options) -> Option<String> {
+    if !e.without_snippet().to_string().contains("duplicate mapping key") {
+        return None;
+    }
+    let at = e.location()?;
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::FirstWins;
+    let root: Spanned<Node> = serde_saphyr::from_str_with_options(text, options).ok()?;
+    let mut lines = Lines::default();
+    let _ = into_value(root, &mut Vec::new(), &mut lines);
+    lines
+        .0
+        .iter()
+        .filter(|(_, (l, c))| *c == at.column() && *l < at.line())
+        .max_by_key(|(p, (l, _))| (*l, p.len()))
+        .map(|(p, _)| p.clone())
 }
 
 /// A serde-saphyr error as a [`LoadError::Parse`]: its message, without the source

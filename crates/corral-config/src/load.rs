@@ -42,12 +42,10 @@ pub fn load(opts: &crate::compose::LoadOptions) -> Result<Loaded, LoadError> {
     if let [file] = opts.files.as_slice() {
         if crate::format::Format::of(file) == crate::format::Format::Json && opts.env_files.is_none() {
             let bytes = read_limited(file)?;
-            let loaded = load_bytes(&bytes, file);
             let plain = serde_json::from_slice::<serde_json::Value>(&bytes).map(|v| !uses_compose_features(&v)).unwrap_or(true);
             if plain {
-                return loaded;
+                return load_bytes(&bytes, file);
             }
-            loaded?;
         }
     }
     crate::compose::load(opts)
@@ -56,10 +54,14 @@ pub fn load(opts: &crate::compose::LoadOptions) -> Result<Loaded, LoadError> {
 /// Whether a JSON config uses what only the process-compose pipeline does.
 fn uses_compose_features(v: &serde_json::Value) -> bool {
     let set = |v: Option<&serde_json::Value>| v.is_some_and(|v| !v.is_null());
-    ["extends", "vars", "env_cmds"].iter().any(|k| set(v.get(*k)))
-        || v.get("processes").and_then(|p| p.as_object()).is_some_and(|ps| {
-            ps.values().any(|p| ["extends", "vars", "env_file", "replicas", "is_disabled", "is_dotenv_disabled", "is_template_disabled"].iter().any(|k| set(p.get(*k))))
-        })
+    let top = ["extends", "vars", "env_cmds"].into_iter().chain(crate::compose::UNSUPPORTED_TOP_KEYS.iter().map(|(k, _)| *k));
+    let process = || {
+        ["extends", "vars", "env_file", "replicas", "is_disabled", "is_dotenv_disabled", "is_template_disabled"]
+            .into_iter()
+            .chain(crate::compose::UNSUPPORTED_PROCESS_KEYS.iter().map(|(k, _)| *k))
+    };
+    top.into_iter().any(|k| set(v.get(k)))
+        || v.get("processes").and_then(|p| p.as_object()).is_some_and(|ps| ps.values().any(|p| process().any(|k| set(p.get(k)))))
 }
 
 /// The bytes of `file`, refusing anything over [`MAX_CONFIG_BYTES`].

@@ -12,13 +12,20 @@ use crate::load::Loaded;
 /// Narrows `loaded` to a selection; returns the names to plan from (empty: all).
 pub fn select(loaded: &mut Loaded, names: &[String], namespaces: &[String], no_deps: bool) -> Result<Vec<String>, String> {
     let config = &loaded.config;
+    let mut chosen: Vec<String> = Vec::new();
     for n in names {
-        if !config.processes.contains_key(n) {
+        if config.processes.contains_key(n) {
+            chosen.push(n.clone());
+            continue;
+        }
+        // A replicated process is named by the name it was written with: all its replicas.
+        let replicas: Vec<String> = config.processes.keys().filter(|k| is_replica_of(k, n)).cloned().collect();
+        if replicas.is_empty() {
             let known: Vec<&str> = config.processes.keys().map(String::as_str).collect();
             return Err(format!("unknown process {n:?} (known: {})", known.join(", ")));
         }
+        chosen.extend(replicas);
     }
-    let mut chosen: Vec<String> = names.to_vec();
     if !namespaces.is_empty() {
         let mut known: Vec<&str> = config.processes.values().flat_map(|p| p.namespace.0.iter().map(String::as_str)).collect();
         known.sort();
@@ -47,6 +54,11 @@ pub fn select(loaded: &mut Loaded, names: &[String], namespaces: &[String], no_d
         loaded.graph = DepGraph::build(&loaded.config).map_err(|e| e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "))?;
     }
     Ok(chosen)
+}
+
+/// `api-03` is a replica of `api`.
+fn is_replica_of(name: &str, base: &str) -> bool {
+    name.strip_prefix(base).and_then(|r| r.strip_prefix('-')).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

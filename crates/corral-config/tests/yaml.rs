@@ -28,7 +28,7 @@ impl Dir {
 /// Every error of a failed load, one per line.
 fn errors(r: Result<Loaded, LoadError>) -> String {
     match r {
-        Ok(_) => panic!("expected an error"),
+        Ok(l) => panic!("expected an error, loaded {:?}", l.config.processes.keys().collect::<Vec<_>>()),
         Err(LoadError::Invalid { file, diagnostics }) => diagnostics
             .iter()
             .filter(|d| d.severity == Severity::Error)
@@ -45,7 +45,7 @@ const BAD: &[(&str, &str, &str, &[&str], u32)] = &[
     ("bad signal", r#"{"processes": {"a": {"command": "x", "shutdown": {"signal": 99}}}}"#, "processes:\n  a:\n    command: x\n    shutdown:\n      signal: 99\n", &["processes.a.shutdown.signal", "got 99"], 5),
     ("bad env entry", r#"{"processes": {"a": {"command": "x", "environment": ["A=1", "B"]}}}"#, "processes:\n  a:\n    command: x\n    environment:\n      - A=1\n      - B\n", &["processes.a.environment[1]", "got \"B\""], 6),
     ("duplicate process", r#"{"processes": {"a": {"command": "x"}, "a": {"command": "y"}}}"#, "processes:\n  a:\n    command: x\n  a:\n    command: y\n", &["processes", "twice"], 4),
-    ("missing command", r#"{"processes": {"a": {"description": "d"}}}"#, "processes:\n  a:\n    description: d\n", &["processes.a.command: missing"], 2),
+    ("missing command", r#"{"processes": {"a": {"description": "d"}}}"#, "processes:\n  a:\n    description: d\n", &["processes.a.command: missing"], 3),
     ("unknown dependency", r#"{"processes": {"a": {"command": "x", "depends_on": {"zz": {}}}}}"#, "processes:\n  a:\n    command: x\n    depends_on:\n      zz: {}\n", &["processes.a.depends_on.zz"], 5),
     ("negative timeout", r#"{"processes": {"a": {"command": "x", "shutdown": {"timeout_seconds": -1}}}}"#, "processes:\n  a:\n    command: x\n    shutdown:\n      timeout_seconds: -1\n", &["processes.a.shutdown.timeout_seconds", "got -1"], 5),
     ("replicas 0", r#"{"processes": {"a": {"command": "x", "replicas": 0}}}"#, "processes:\n  a:\n    command: x\n    replicas: 0\n", &["processes.a.replicas", "from 1 to 1000, got 0"], 4),

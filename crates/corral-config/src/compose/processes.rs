@@ -296,7 +296,7 @@ pub(crate) fn build_environment(pass: &mut Pass, root: &mut Map<String, Value>, 
 
 /// process-compose keys that change how a process runs and that corral does not
 /// run: an error when set to anything but their zero value (then dropped).
-const UNSUPPORTED_PROCESS_KEYS: &[(&str, &str)] = &[
+pub(crate) const UNSUPPORTED_PROCESS_KEYS: &[(&str, &str)] = &[
     ("is_foreground", "corral runs every process in the background; use `corral up NAME` in a terminal of its own"),
     ("is_elevated", "run corral itself with the privileges a process needs"),
     ("is_interactive", "corral does not hand its terminal to a process"),
@@ -308,7 +308,7 @@ const UNSUPPORTED_PROCESS_KEYS: &[(&str, &str)] = &[
     ("args", "use entrypoint (a program and its arguments) or command"),
 ];
 
-const UNSUPPORTED_TOP_KEYS: &[(&str, &str)] = &[
+pub(crate) const UNSUPPORTED_TOP_KEYS: &[(&str, &str)] = &[
     ("mcp_server", "corral has no MCP server"),
     ("log_format", "corral writes plain log lines"),
 ];
