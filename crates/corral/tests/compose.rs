@@ -189,3 +189,31 @@ fn a_json_file_with_a_bom_is_named() {
     assert_eq!(f.status, 2);
     assert!(f.stderr.contains("byte order mark"), "{}", f.stderr);
 }
+
+/// Three consecutive free ports.
+fn free_base() -> u16 {
+    (0..200)
+        .map(|i| 21000 + (std::process::id() as u16 % 100) * 30 + i * 7)
+        .find(|b| (0..3).all(|k| std::net::TcpListener::bind(("127.0.0.1", b + k)).is_ok()))
+        .expect("free ports")
+}
+
+#[test]
+fn replicas_answer_on_distinct_ports() {
+    let p = Project::new();
+    let base = free_base();
+    std::fs::create_dir_all(p.file("www")).unwrap();
+    std::fs::write(p.file("www/index.html"), "hello").unwrap();
+    p.write(
+        "process-compose.yaml",
+        &format!(
+            "environment: [CORRAL_TEST_MARK={mark}]\nvars:\n  BASE: {base}\nprocesses:\n  web:\n    command: exec python3 -m http.server --bind 127.0.0.1 $$(( {{{{.BASE}}}} + PC_REPLICA_NUM )) --directory www\n    replicas: 3\n    readiness_probe:\n      exec:\n        command: curl -fs http://127.0.0.1:$$(( {{{{.BASE}}}} + PC_REPLICA_NUM ))/ >/dev/null\n      period_seconds: 0.2\n      failure_threshold: 150\n  client:\n    command: 'for i in 0 1 2; do echo \"port $$(( {base} + i )): $$(curl -fs http://127.0.0.1:$$(( {base} + i ))/)\"; done'\n    availability: {{exit_on_end: true}}\n    depends_on:\n      web: {{condition: process_healthy}}\n",
+            mark = p.mark
+        ),
+    );
+    let f = p.corral(&["up"]);
+    assert_eq!(f.status, 0, "{}\n{}", f.stdout, f.stderr);
+    let lines = f.lines_of("client");
+    assert_eq!(lines, (0..3).map(|i| format!("port {}: hello", base + i)).collect::<Vec<_>>(), "{}", f.stderr);
+    assert!(p.survivors().is_empty());
+}
