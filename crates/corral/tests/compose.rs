@@ -178,7 +178,8 @@ fn bad_process_compose_files_are_refused_with_file_line_and_path() {
     rejected("processes:\n  a:\n    command: x\n    replicas: 0\n", &["processes.a.replicas", "got 0", "line 5"]);
     rejected("processes:\n  a:\n    command: x\n    replicas: 100000\n", &["processes.a.replicas", "got 100000"]);
     rejected("processes:\n  a:\n    command: echo {{.NOPE}}\n", &["processes.a.command", "{{.NOPE}}, which is not in vars", "line 4"]);
-    rejected("processes:\n  a:\n    command: echo ${A/b/c}\n", &["not supported", "line 4"]);
+    rejected("processes:\n  a:\n    command: echo ${A@Q}\n", &["not supported", "line 4"]);
+    rejected("processes:\n  a:\n    command: echo {{range .X}}\n", &["processes.a.command", "not supported", "line 4"]);
 }
 
 #[test]
@@ -216,4 +217,57 @@ fn replicas_answer_on_distinct_ports() {
     let lines = f.lines_of("client");
     assert_eq!(lines, (0..3).map(|i| format!("port {}: hello", base + i)).collect::<Vec<_>>(), "{}", f.stderr);
     assert!(p.survivors().is_empty());
+}
+
+/// Examples from process-compose's configuration documentation (indentation
+/// repaired where the page's own YAML does not parse), run end to end.
+#[test]
+fn process_compose_documented_examples() {
+    let run = |yaml: &str| {
+        let p = Project::new();
+        p.write("process-compose.yaml", yaml);
+        let f = p.corral(&["up"]);
+        assert_eq!(f.status, 0, "{yaml}\n{}", f.stderr);
+        f
+    };
+    // Variables: global vars, Go template functions, and $VAR inside a template.
+    let f = run(r#"vars:
+  VERSION: v1.2.3
+  FTR_A_ENABLED: true
+  FTR_B_ENABLED: true
+
+processes:
+  version:
+    command: "echo 'version {{or \"${VERSION_UNSET_IN_TESTS}\" .VERSION}}'"
+  feature:
+    command: "echo '{{if .FTR_A_ENABLED}}Feature A Enabled{{else}}Feature A Disalbed{{end}}'"
+  not_supported:
+    command: "echo 'Hi {{if and .FTR_A_ENABLED .FTR_B_ENABLED}}Not Supported{{end}}'"
+"#);
+    assert_eq!(f.lines_of("version"), ["version v1.2.3"]);
+    assert_eq!(f.lines_of("feature"), ["Feature A Enabled"]);
+    assert_eq!(f.lines_of("not_supported"), ["Hi Not Supported"]);
+
+    // Disable automatic expansion: $$ escapes, disable_env_expansion, and the default.
+    let f = run("processes:\n  foo:\n    command: echo I am $$ENV_TEST\n    environment:\n      - 'ENV_TEST=ready'\n");
+    assert_eq!(f.lines_of("foo"), ["I am ready"]);
+    let f = run("disable_env_expansion: true\nprocesses:\n  foo:\n    command: echo I am $ENV_TEST\n    environment:\n      - 'ENV_TEST=ready'\n");
+    assert_eq!(f.lines_of("foo"), ["I am ready"]);
+    let f = run("processes:\n  foo:\n    command: echo I am $ENV_TEST\n    environment:\n      - 'ENV_TEST=ready'\n");
+    assert_eq!(f.lines_of("foo"), ["I am"]);
+
+    // Environment commands.
+    let f = run(r#"env_cmds:
+  DATE: "date +%Y"
+  OS_NAME: "awk -F= '/^NAME/ {print $2}' /etc/os-release"
+processes:
+  my-process:
+    command: "echo Current year is: $${DATE} on $${OS_NAME}"
+"#);
+    let line = f.lines_of("my-process");
+    assert!(line.len() == 1 && line[0].starts_with("Current year is: 20") && !line[0].ends_with("on "), "{line:?}");
+
+    // Template escaping.
+    let f = run("processes:\n  t:\n    command: 'echo {{ \"{{.State.Running}}\" }}'\n");
+    assert_eq!(f.lines_of("t"), ["{{.State.Running}}"]);
 }
