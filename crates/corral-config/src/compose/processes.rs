@@ -310,7 +310,6 @@ pub(crate) const UNSUPPORTED_PROCESS_KEYS: &[(&str, &str)] = &[
 
 pub(crate) const UNSUPPORTED_TOP_KEYS: &[(&str, &str)] = &[
     ("mcp_server", "corral has no MCP server"),
-    ("log_format", "corral writes plain log lines"),
 ];
 
 pub(crate) fn reject_unsupported_keys(pass: &mut Pass, root: &mut Map<String, Value>) -> Result<(), LoadError> {
