@@ -172,6 +172,9 @@ fn file_and_process_extends() {
     d.write("sub/base.yaml", "extends: ../c.yaml\nprocesses: {}\n");
     let e = errors(d.load(&["c.yaml"]));
     assert!(e.contains("extends cycle") && e.contains("line 1"), "{e}");
+    d.write("sub/base.yaml", "processes:\n  db:\n    command: db\n");
+    let e = errors(d.load(&["sub/base.yaml", "c.yaml"]));
+    assert!(e.contains("also given with -f"), "{e}");
     d.write("c.yaml", "extends: nowhere.yaml\nprocesses:\n  a:\n    command: x\n");
     let e = errors(d.load(&["c.yaml"]));
     assert!(e.contains("c.yaml: extends: cannot read") && e.contains("nowhere.yaml"), "{e}");

@@ -138,6 +138,16 @@ impl Pass<'_> {
             Some(Value::String(base)) if !base.is_empty() => {
                 let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
                 let base_path = environment::resolve(&dir, &base);
+                // process-compose refuses this too: the file would be merged twice.
+                let base_canonical = std::fs::canonicalize(&base_path).unwrap_or_else(|_| base_path.clone());
+                let cycle = base_canonical == canonical || chain.iter().any(|(c, _, _)| *c == base_canonical);
+                if !cycle && self.opts.files.iter().any(|f| std::fs::canonicalize(f).is_ok_and(|c| c == base_canonical)) {
+                    return Err(LoadError::Parse {
+                        file: file.to_path_buf(),
+                        path: "extends".into(),
+                        message: format!("extends {}, which is also given with -f (it would be merged twice){}", base_path.display(), at_line(at)),
+                    });
+                }
                 chain.push((canonical, file.to_path_buf(), at));
                 let result = self.load_with_extends(&base_path, chain);
                 chain.pop();
