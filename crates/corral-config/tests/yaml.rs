@@ -230,3 +230,11 @@ fn yaml_schema_fields_are_documented() {
     }
     let _ = Path::new("");
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let d = Dir::new();
+    d.write("c.yaml", &format!("processes:\n  a:\n    command: x\n    x-deep: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)));
+    let e = errors(d.load(&["c.yaml"]));
+    assert!(e.contains("c.yaml") && e.contains("line 4"), "{e}");
+}
