@@ -55,18 +55,18 @@ pub(crate) fn run_env_cmd(shell: &(String, String), command: &str, dir: &Path) -
         .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot run {} {} …: {e}", shell.0, shell.1))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.by_ref().take(1 << 20).read_to_end(&mut out);
-        out
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut err = Vec::new();
-        let _ = stderr.by_ref().take(4096).read_to_end(&mut err);
-        err
-    });
+    // Readers on threads, collected with a deadline: a process the command left
+    // behind (outside its group) may hold the pipes open for ever.
+    let (tx, rx) = std::sync::mpsc::channel::<(bool, Vec<u8>)>();
+    for (is_out, mut pipe) in [(true, Box::new(child.stdout.take().expect("piped")) as Box<dyn Read + Send>), (false, Box::new(child.stderr.take().expect("piped")))] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.by_ref().take(if is_out { 1 << 20 } else { 4096 }).read_to_end(&mut buf);
+            let _ = tx.send((is_out, buf));
+        });
+    }
+    drop(tx);
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -80,10 +80,17 @@ pub(crate) fn run_env_cmd(shell: &(String, String), command: &str, dir: &Path) -
             Err(e) => return Err(format!("cannot wait for it: {e}")),
         }
     };
-    // Whatever it left running (holding the pipes open) goes with its group.
+    // Whatever it left running in its group goes too.
     kill_group(child.id());
-    let out = reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        let left = ENV_CMD_DEADLINE.saturating_sub(started.elapsed()).max(Duration::from_millis(200));
+        match rx.recv_timeout(left) {
+            Ok((true, b)) => out = b,
+            Ok((false, b)) => err = b,
+            Err(_) => return Err("exited, but something it started keeps its output open (it must not leave processes behind)".into()),
+        }
+    }
     if !status.success() {
         let err = String::from_utf8_lossy(&err);
         let err = err.trim();
@@ -129,6 +136,9 @@ mod tests {
         let t = Instant::now();
         let e = run_env_cmd(&sh(), "sleep 60", &dir).unwrap_err();
         assert!(e.contains("did not finish") && t.elapsed() < Duration::from_secs(30), "{e}");
+        let t = Instant::now();
+        let e = run_env_cmd(&sh(), "setsid sleep 8 & echo v", &dir).unwrap_err();
+        assert!(e.contains("keeps its output open") && t.elapsed() < Duration::from_secs(30), "{e}");
     }
 
     #[test]
