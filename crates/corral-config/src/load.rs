@@ -68,6 +68,11 @@ fn uses_compose_features(v: &serde_json::Value) -> bool {
 pub(crate) fn read_limited(file: &Path) -> Result<Vec<u8>, LoadError> {
     use std::io::Read;
     let read_err = |source| LoadError::Read { file: file.to_path_buf(), source };
+    // A FIFO would block the open itself: look first (only regular files are configs).
+    let meta = std::fs::metadata(file).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(read_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
+    }
     let f = std::fs::File::open(file).map_err(read_err)?;
     let meta = f.metadata().map_err(read_err)?;
     if meta.len() > MAX_CONFIG_BYTES {

@@ -271,3 +271,21 @@ processes:
     let f = run("processes:\n  t:\n    command: 'echo {{ \"{{.State.Running}}\" }}'\n");
     assert_eq!(f.lines_of("t"), ["{{.State.Running}}"]);
 }
+
+#[test]
+fn fifos_never_block_the_load() {
+    let p = Project::new();
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+    nix::unistd::mkfifo(&p.file("fifo.yaml"), mode).unwrap();
+    nix::unistd::mkfifo(&p.file("fifo.env"), mode).unwrap();
+    let f = p.corral(&["up", "-f", "fifo.yaml"]);
+    assert_eq!(f.status, 2);
+    assert!(f.stderr.contains("cannot read fifo.yaml: not a regular file"), "{}", f.stderr);
+    p.write("process-compose.yaml", "processes:\n  a:\n    command: touch started\n    env_file: fifo.env\n");
+    let f = p.corral(&["up"]);
+    assert_eq!(f.status, 2);
+    assert!(f.stderr.contains("fifo.env is not a regular file"), "{}", f.stderr);
+    let f = p.corral(&["up", "--env", "fifo.env"]);
+    assert_eq!(f.status, 2);
+    assert!(f.stderr.contains("not a regular file") && !p.file("started").exists(), "{}", f.stderr);
+}

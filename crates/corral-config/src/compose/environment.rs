@@ -23,6 +23,14 @@ pub(crate) const ENV_CMD_DEADLINE: Duration = Duration::from_secs(5);
 /// process-compose's godotenv does. The error names the file and line where the
 /// parser gives one.
 pub(crate) fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    // A FIFO or a device would block the load (or never end): only regular files.
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    if meta.len() > crate::load::MAX_CONFIG_BYTES {
+        return Err(format!("{} is {} bytes, more than the limit of {}", path.display(), meta.len(), crate::load::MAX_CONFIG_BYTES));
+    }
     let iter = dotenvy::from_path_iter(path).map_err(|e| describe(path, &e))?;
     let mut out: Vec<(String, String)> = Vec::new();
     for item in iter {
@@ -148,5 +156,7 @@ mod tests {
         std::fs::write(&f, "# c\nA=1\nexport B=\"two words\"\nA=3\n").unwrap();
         assert_eq!(read_env_file(&f).unwrap(), vec![("A".into(), "3".into()), ("B".into(), "two words".into())]);
         assert!(read_env_file(&dir.path().join("missing")).unwrap_err().contains("cannot read"));
+        nix::unistd::mkfifo(&dir.path().join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(read_env_file(&dir.path().join("fifo")).unwrap_err().contains("not a regular file"));
     }
 }
