@@ -238,3 +238,17 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let e = errors(d.load(&["c.yaml"]));
     assert!(e.contains("c.yaml") && e.contains("line 4"), "{e}");
 }
+
+#[test]
+fn a_long_extends_chain_and_many_dollars_load() {
+    let d = Dir::new();
+    let mut y = String::from("processes:\n  p0:\n    command: echo $$HOME\n");
+    for i in 1..50_000 {
+        y.push_str(&format!("  p{i}:\n    extends: p{}\n", i - 1));
+    }
+    d.write("c.yaml", &y);
+    let t = std::time::Instant::now();
+    let l = d.load(&["c.yaml"]).unwrap();
+    assert_eq!(l.config.processes["p49999"].command.as_deref(), Some("echo $HOME"));
+    assert!(t.elapsed() < std::time::Duration::from_secs(60), "hang guard");
+}

@@ -23,16 +23,17 @@ pub(crate) fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Res
         };
         out.push_str(&text[i..i + off]);
         i += off;
-        let line = text[..i].matches('\n').count() + 1;
+        // Counted only for an error: counting at every `$` would be quadratic.
+        let line = |at: usize| text[..at].matches('\n').count() + 1;
         match bytes.get(i + 1) {
             Some(b'$') => {
                 out.push('$');
                 i += 2;
             }
             Some(b'{') => {
-                let end = closing_brace(text, i + 2).ok_or((line, "\"${\" without its closing \"}\"".to_string()))?;
+                let end = closing_brace(text, i + 2).ok_or_else(|| (line(i), "\"${\" without its closing \"}\"".to_string()))?;
                 let inner = &text[i + 2..end];
-                out.push_str(&braced(inner, lookup).map_err(|m| (line, m))?);
+                out.push_str(&braced(inner, lookup).map_err(|m| (line(i), m))?);
                 i = end + 1;
             }
             Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {

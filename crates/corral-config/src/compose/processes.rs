@@ -9,6 +9,8 @@ use crate::diagnostic::{Diagnostic, LoadError};
 
 /// Largest `replicas`: more is a typo (and a fork bomb), not a plan.
 pub(crate) const MAX_REPLICAS: u64 = 1000;
+/// Most replicas in one config, all processes together.
+const MAX_TOTAL_REPLICAS: u64 = 10_000;
 
 fn segs(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
@@ -24,56 +26,57 @@ fn processes(root: &mut Map<String, Value>) -> Option<&mut Map<String, Value>> {
 pub(crate) fn resolve_extends(pass: &mut Pass, root: &mut Map<String, Value>) -> Result<(), LoadError> {
     let Some(procs) = processes(root) else { return Ok(()) };
     let names: Vec<String> = procs.keys().cloned().collect();
-    let mut done: Vec<String> = Vec::new();
+    let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
     for name in &names {
-        let mut stack: Vec<String> = Vec::new();
-        resolve_one(pass, procs, name, &mut stack, &mut done)?;
-    }
-    Ok(())
-}
-
-fn resolve_one(pass: &Pass, procs: &mut Map<String, Value>, name: &str, stack: &mut Vec<String>, done: &mut Vec<String>) -> Result<(), LoadError> {
-    if done.iter().any(|d| d == name) {
-        return Ok(());
-    }
-    let parent = match procs.get(name).and_then(|p| p.get("extends")) {
-        None | Some(Value::Null) => {
-            done.push(name.to_string());
-            return Ok(());
+        // Walk up the chain (iteratively: a chain may be as long as the file allows)
+        // until a process that is resolved or extends nothing, then resolve downwards.
+        let mut chain: Vec<String> = Vec::new();
+        let mut current = name.clone();
+        loop {
+            if done.contains(&current) {
+                break;
+            }
+            let at = segs(&["processes", &current, "extends"]);
+            let parent = match procs.get(&current).and_then(|p| p.get("extends")) {
+                None | Some(Value::Null) => {
+                    done.insert(current.clone());
+                    break;
+                }
+                Some(Value::String(p)) if !p.is_empty() => p.clone(),
+                Some(other) => return Err(pass.error(&at, format!("expected the name of another process, got {other}"))),
+            };
+            if parent == current {
+                return Err(pass.error(&at, format!("process {current:?} cannot extend itself")));
+            }
+            if let Some(from) = chain.iter().position(|c| *c == parent) {
+                let mut cycle = chain[from..].to_vec();
+                cycle.push(current.clone());
+                cycle.push(parent.clone());
+                return Err(pass.error(&at, format!("extends cycle: {}", cycle.join(" -> "))));
+            }
+            if !procs.contains_key(&parent) {
+                let mut known: Vec<&str> = procs.keys().map(String::as_str).collect();
+                known.sort();
+                return Err(pass.error(&at, format!("extends unknown process {parent:?} (known: {})", known.join(", "))));
+            }
+            chain.push(current);
+            current = parent;
         }
-        Some(Value::String(p)) if !p.is_empty() => p.clone(),
-        Some(other) => return Err(pass.error(&segs(&["processes", name, "extends"]), format!("expected the name of another process, got {other}"))),
-    };
-    let at = segs(&["processes", name, "extends"]);
-    if parent == name {
-        return Err(pass.error(&at, format!("process {name:?} cannot extend itself")));
+        for child_name in chain.into_iter().rev() {
+            let parent = procs[&child_name]["extends"].as_str().expect("checked above").to_string();
+            let mut base = procs[&parent].clone();
+            if let Some(b) = base.as_object_mut() {
+                b.remove("extends");
+            }
+            let mut child = procs[&child_name].clone();
+            if let Some(c) = child.as_object_mut() {
+                c.remove("extends");
+            }
+            merge::merge(&mut base, &child, "");
+            procs.insert(child_name.clone(), base);
+            done.insert(child_name);
+        }
     }
-    if stack.iter().any(|s| *s == parent) {
-        let mut cycle = stack.clone();
-        cycle.push(name.to_string());
-        cycle.push(parent.clone());
-        let from = cycle.iter().position(|s| *s == parent).unwrap_or(0);
-        return Err(pass.error(&at, format!("extends cycle: {}", cycle[from..].join(" -> "))));
-    }
-    if !procs.contains_key(&parent) {
-        let mut known: Vec<&String> = procs.keys().collect();
-        known.sort();
-        return Err(pass.error(&at, format!("extends unknown process {parent:?} (known: {})", known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))));
-    }
-    stack.push(name.to_string());
-    resolve_one(pass, procs, &parent, stack, done)?;
-    stack.pop();
-    let mut base = procs[&parent].clone();
-    if let Some(b) = base.as_object_mut() {
-        b.remove("extends");
-    }
-    let mut child = procs[name].clone();
-    if let Some(c) = child.as_object_mut() {
-        c.remove("extends");
-    }
-    merge::merge(&mut base, &child, "");
-    procs.insert(name.to_string(), base);
-    done.push(name.to_string());
     Ok(())
 }
 
@@ -114,6 +117,7 @@ pub(crate) fn expand_replicas(pass: &mut Pass, root: &mut Map<String, Value>) ->
     let Some(procs) = processes(root) else { return Ok(()) };
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     let names: Vec<String> = procs.keys().cloned().collect();
+    let mut total = 0u64;
     for name in names {
         let Some(p) = procs.get_mut(&name).and_then(Value::as_object_mut) else { continue };
         let n = match p.remove("replicas") {
@@ -126,6 +130,10 @@ pub(crate) fn expand_replicas(pass: &mut Pass, root: &mut Map<String, Value>) ->
         p.insert("x-corral-replica".into(), Value::from(0));
         if n == 1 {
             continue;
+        }
+        total += n;
+        if total > MAX_TOTAL_REPLICAS {
+            return Err(pass.error(&segs(&["processes", &name, "replicas"]), format!("more than {MAX_TOTAL_REPLICAS} replicas in all")));
         }
         // process-compose's width: 1 + floor(log10(n)), so 10 replicas are NAME-00 … NAME-09.
         let width = n.to_string().len();
