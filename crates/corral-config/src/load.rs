@@ -146,7 +146,7 @@ fn conclude(config: Config, graph: Option<DepGraph>, mut diagnostics: Vec<Diagno
     match graph {
         Some(graph) if !has_errors => Ok(Loaded { config, graph, diagnostics }),
         _ => {
-            diagnostics.sort_by(|a, b| b.severity.cmp(&a.severity));
+            diagnostics.sort_by_key(|d| std::cmp::Reverse(d.severity));
             Err(LoadError::Invalid { file, diagnostics })
         }
     }

@@ -44,6 +44,9 @@ impl LoadOptions {
     }
 }
 
+/// A file being extended: its canonical path, the path as named, where its `extends` is.
+type Extending = (PathBuf, PathBuf, Option<(u64, u64)>);
+
 /// How deep `extends` may chain files; deeper is certainly a mistake.
 const MAX_EXTENDS_DEPTH: usize = 32;
 
@@ -120,7 +123,7 @@ impl Pass<'_> {
     /// Loads `file` and, first, the file it `extends` (recursively); trees are
     /// pushed in merge order. `chain` holds the files being extended, with the
     /// position of their `extends`.
-    fn load_with_extends(&mut self, file: &Path, chain: &mut Vec<(PathBuf, PathBuf, Option<(u64, u64)>)>) -> Result<(), LoadError> {
+    fn load_with_extends(&mut self, file: &Path, chain: &mut Vec<Extending>) -> Result<(), LoadError> {
         let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
         let cycle = chain.iter().any(|(c, _, _)| *c == canonical);
         if cycle || chain.len() > MAX_EXTENDS_DEPTH {
@@ -198,7 +201,7 @@ impl Pass<'_> {
                 let tree = format::parse_yaml(&expanded, file)?;
                 if let Ok(raw) = &raw {
                     if expanded != text {
-                        note_expansions(&mut self.notes, &raw.value, &tree.value, &mut Vec::new(), file, &tree);
+                        note_expansions(&mut self.notes, &raw.value, &tree.value, &mut Vec::new(), &tree);
                     }
                 }
                 tree
@@ -272,13 +275,13 @@ fn set_working_dirs(value: &mut Value, dir: &Path) {
 }
 
 /// A note for every string that load-time expansion changed.
-fn note_expansions(notes: &mut Vec<Diagnostic>, raw: &Value, expanded: &Value, path: &mut Vec<String>, file: &Path, tree: &Tree) {
+fn note_expansions(notes: &mut Vec<Diagnostic>, raw: &Value, expanded: &Value, path: &mut Vec<String>, tree: &Tree) {
     match (raw, expanded) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
                 if let Some(w) = b.get(k) {
                     path.push(k.clone());
-                    note_expansions(notes, v, w, path, file, tree);
+                    note_expansions(notes, v, w, path, tree);
                     path.pop();
                 }
             }
@@ -286,7 +289,7 @@ fn note_expansions(notes: &mut Vec<Diagnostic>, raw: &Value, expanded: &Value, p
         (Value::Array(a), Value::Array(b)) => {
             for (i, (v, w)) in a.iter().zip(b).enumerate() {
                 path.push(i.to_string());
-                note_expansions(notes, v, w, path, file, tree);
+                note_expansions(notes, v, w, path, tree);
                 path.pop();
             }
         }
