@@ -40,7 +40,8 @@ pub fn load_file(file: &Path) -> Result<Loaded, LoadError> {
 /// process-compose pipeline.
 pub fn load(opts: &crate::compose::LoadOptions) -> Result<Loaded, LoadError> {
     if let [file] = opts.files.as_slice() {
-        if crate::format::Format::of(file) == crate::format::Format::Json && opts.env_files.is_none() {
+        let disabling = std::env::var_os("PC_DISABLED_PROCESSES").is_some_and(|v| !v.is_empty());
+        if crate::format::Format::of(file) == crate::format::Format::Json && opts.env_files.is_none() && !disabling {
             let bytes = read_limited(file)?;
             let plain = serde_json::from_slice::<serde_json::Value>(&bytes).map(|v| !uses_compose_features(&v)).unwrap_or(true);
             if plain {

@@ -136,6 +136,8 @@ fn namespaces_no_deps_and_is_disabled() {
     assert_eq!((f.lines_of("db").len(), f.lines_of("api").len()), (0, 1), "{}", f.stdout);
     let f = p.start_with(&["up"], &[("TOOL_OFF", "false")]).wait();
     assert_eq!(f.lines_of("tool"), ["tool"], "{}", f.stderr);
+    let f = p.start_with(&["up"], &[("TOOL_OFF", "false"), ("PC_DISABLED_PROCESSES", "tool,api")]).wait();
+    assert_eq!((f.lines_of("db").len(), f.lines_of("api").len(), f.lines_of("tool").len()), (1, 0, 0), "{}", f.stdout);
     let f = p.corral(&["up", "-n", "nope"]);
     assert_eq!(f.status, 2);
     assert!(f.stderr.contains("no process is in namespace \"nope\""), "{}", f.stderr);
