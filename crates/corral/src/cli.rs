@@ -51,7 +51,7 @@ pub struct LoadFlags {
     #[arg(short = 'e', long = "env", value_name = "FILE")]
     pub env: Vec<PathBuf>,
     /// Do not read .env (or the --env files).
-    #[arg(long, env = "PC_DISABLE_DOTENV")]
+    #[arg(long, env = "PC_DISABLE_DOTENV", value_parser = clap::builder::BoolishValueParser::new())]
     pub disable_dotenv: bool,
 }
 

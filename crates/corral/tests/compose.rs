@@ -85,6 +85,8 @@ fn dotenv_and_env_file_values_reach_processes() {
     assert_eq!(f.lines_of("app"), ["from-dotenv from-dotenv 7000 from-env-file app 0"], "{}", f.stderr);
     let f = p.corral(&["up", "--disable-dotenv"]);
     assert_eq!(f.lines_of("app"), ["   from-env-file app 0"], "{}", f.stderr);
+    let f = p.start_with(&["up"], &[("PC_DISABLE_DOTENV", "1")]).wait();
+    assert_eq!(f.lines_of("app"), ["   from-env-file app 0"], "{}", f.stderr);
     let f = p.corral(&["up", "--env", "custom.env"]);
     assert_eq!(f.lines_of("app"), ["from-custom from-custom  from-env-file app 0"], "{}", f.stderr);
     // As in process-compose: load-time expansion looks in .env first; in the
