@@ -25,7 +25,8 @@
       '';
     };
     config = {
-      packages = lib.mapAttrs (_: set: set.outputs.package) config.${option};
+      packages = lib.mapAttrs (_: set: set.outputs.package) config.${option}
+        // lib.mapAttrs' (name: set: lib.nameValuePair "${name}-image" set.outputs.image) config.${option};
       checks = lib.filterAttrs (_: check: check != null) (lib.mapAttrs (_: set: set.outputs.check) config.${option});
     };
   });

@@ -5,7 +5,7 @@ let
   inherit (lib) mkOption types literalExpression;
   corral = lib.getExe config.package;
   # Subcommands passed through as they are; anything else goes to `corral up`.
-  subcommands = [ "up" "check" "schema" "help" "down" "ps" "logs" "restart" "stop" "start" "wait" "attach" "-h" "--help" "-V" "--version" ];
+  subcommands = [ "up" "check" "schema" "help" "down" "ps" "logs" "restart" "stop" "start" "wait" "attach" "export" "-h" "--help" "-V" "--version" ];
 in
 {
   imports = [
@@ -13,6 +13,8 @@ in
     ./hooks.nix
     ./defaults.nix
     ./test.nix
+    ./outputs/exports.nix
+    ./outputs/image.nix
   ];
 
   options = {

@@ -42,6 +42,27 @@ let
 
     mkShell = { packages ? [ ], ... }: mk "shell" "mkdir $out" { };
 
+    # dockerTools.streamLayeredImage's interface; the result is, as there, an
+    # executable that writes the image to stdout: here a tar of the image's root
+    # (root/: `contents`' bin/ linked into /bin, then `extraCommands`) and its
+    # config (config.json), since the real layer format needs nixpkgs' tools.
+    dockerTools.streamLayeredImage = { name, tag ? null, contents ? [ ], config ? { }, extraCommands ? "", ... }:
+      let
+        layout = mk "${name}-layout" ''
+          mkdir -p $out/root/bin
+          for p in $contents; do
+            if [ -d "$p/bin" ]; then for b in "$p"/bin/*; do ln -sf "$b" "$out/root/bin/"; done; fi
+          done
+          cp "$configJSONPath" $out/config.json
+          cd $out/root
+          ${extraCommands}
+        '' { contents = contents; configJSON = builtins.toJSON config; passAsFile = [ "configJSON" ]; };
+      in
+      (mk "stream-${name}" ''
+        printf '#!/bin/sh\nexec tar -C %s -c .\n' ${layout} > $out
+        chmod +x $out
+      '' { }) // { imageName = name; imageTag = tag; };
+
     # The module's only callPackage is corral's own package (rustPlatform is not available here).
     callPackage = _: _: self.corral;
   } // builtins.mapAttrs hostPackage hostTools;

@@ -159,6 +159,7 @@ pub enum Command {
     },
     /// Print the JSON Schema of the config format.
     Schema,
+    Export(crate::export::ExportArgs),
     #[command(name = "__guard", hide = true)]
     Guard { run_id: String },
     #[command(name = "__env", hide = true)]

@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod ctl;
 mod discover;
+mod export;
 mod logging;
 mod project;
 mod up;
@@ -26,6 +27,10 @@ fn main() {
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&corral_config::json_schema()).expect("schema serializes"));
             0
+        }
+        Command::Export(args) => {
+            logging::init(cli.verbose, cli.quiet);
+            export::run(&args)
         }
         Command::Check { target, load } => {
             logging::init(cli.verbose, cli.quiet);
