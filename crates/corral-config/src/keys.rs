@@ -14,10 +14,18 @@ const TOP_LEVEL_NO_OPS: &[(&str, &str)] = &[
     ("is_tui_disabled", "corral has no TUI"),
     ("disable_ansi_colors", "corral colours only on a terminal and honours NO_COLOR"),
     ("ordered_shutdown", "corral always stops in reverse dependency order"),
+    ("log_format", "corral's own log goes to stderr as plain lines"),
+];
+
+/// Keys of process-compose's `shell` that do nothing in corral.
+const SHELL_NO_OPS: &[(&str, &str)] = &[
+    ("elevated_shell_cmd", "corral does not elevate processes"),
+    ("elevated_shell_arg", "corral does not elevate processes"),
 ];
 
 /// Per-process keys of process-compose that do nothing in corral.
 const PROCESS_NO_OPS: &[(&str, &str)] = &[
+    ("name", "a process's name is its key under processes"),
     ("log_configuration", "corral writes plain log files"),
     ("disable_ansi_colors", "corral passes output through unchanged"),
 ];
@@ -32,6 +40,7 @@ pub(crate) fn classify(segments: &[String], is_strict: bool) -> Option<Diagnosti
     let no_op = match segments {
         [top] => TOP_LEVEL_NO_OPS.iter().find(|(k, _)| k == top),
         [first, _, field] if first == "processes" => PROCESS_NO_OPS.iter().find(|(k, _)| k == field),
+        [first, field] if first == "shell" => SHELL_NO_OPS.iter().find(|(k, _)| k == field),
         _ => None,
     };
     if let Some((_, why)) = no_op {

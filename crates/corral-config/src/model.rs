@@ -39,7 +39,9 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 
-    /// The processes, by name.
+    /// The processes, by name. A name given twice is an error (JSON and YAML
+    /// parsers would otherwise keep the last one silently).
+    #[serde(deserialize_with = "crate::values::unique_map")]
     pub processes: BTreeMap<String, Process>,
 
     /// Environment for every process and hook; a process's own `environment` wins.
@@ -161,7 +163,7 @@ pub struct Process {
     pub shutdown: Shutdown,
 
     /// Processes this one waits for, with the condition to wait for.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "crate::values::unique_map")]
     pub depends_on: BTreeMap<String, Dependency>,
 
     /// Marks the process ready (for `process_healthy`) once it passes.

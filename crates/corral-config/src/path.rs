@@ -20,17 +20,20 @@ pub fn join(segments: &[String]) -> String {
 
 /// `serde_path_to_error`'s path in the same notation.
 pub(crate) fn from_serde(path: &serde_path_to_error::Path) -> String {
+    join(&segments_from_serde(path))
+}
+
+/// `serde_path_to_error`'s path as segments.
+pub(crate) fn segments_from_serde(path: &serde_path_to_error::Path) -> Vec<String> {
     use serde_path_to_error::Segment;
-    let segs: Vec<String> = path
-        .iter()
+    path.iter()
         .filter_map(|s| match s {
             Segment::Seq { index } => Some(index.to_string()),
             Segment::Map { key } => Some(key.clone()),
             Segment::Enum { variant } => Some(variant.clone()),
             Segment::Unknown => None,
         })
-        .collect();
-    join(&segs)
+        .collect()
 }
 
 /// `serde_ignored`'s path as segments.

@@ -206,5 +206,21 @@ fn schema_is_valid_json_and_names_fields() {
         assert!(text.contains(field), "schema lacks {field}");
     }
     assert!(text.contains("readiness_probe") && text.contains("tcp_socket"));
-    assert!(!text.contains("\"env_file\""), "unsupported fields stay out of the schema");
+    assert!(!text.contains("\"is_tty\"") && !text.contains("\"is_daemon\""), "unsupported fields stay out of the schema");
+}
+
+#[test]
+fn duplicate_process_names_are_an_error() {
+    let e = err(r#"{"processes": {"api": {"command": "a"}, "db": {"command": "b"}, "api": {"command": "c"}}}"#);
+    assert!(e.contains("processes: \"api\" is given twice") && e.contains("line 1"), "{e}");
+    let e = err(r#"{"processes": {"api": {"command": "a", "depends_on": {"db": {}, "db": {}}}, "db": {"command": "b"}}}"#);
+    assert!(e.contains("processes.api.depends_on: \"db\" is given twice"), "{e}");
+}
+
+#[test]
+fn a_byte_order_mark_is_named() {
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(br#"{"processes": {"api": {"command": "a"}}}"#);
+    let e = load_bytes(&bytes, Path::new("dev.json")).unwrap_err().to_string();
+    assert!(e.contains("dev.json: the file starts with a UTF-8 byte order mark (BOM)"), "{e}");
 }

@@ -20,9 +20,12 @@ pub struct Cli {
 /// Which config, and so which project.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Target {
-    /// The process set (JSON).
-    #[arg(short = 'f', long = "config", env = "CORRAL_CONFIG", default_value = "corral.json")]
-    pub config: PathBuf,
+    /// The process set: JSON, or process-compose YAML (.yaml/.yml). Repeatable: files
+    /// merge in order. Default: $CORRAL_CONFIG, else corral.json, else $PC_CONFIG_FILES,
+    /// else compose.yml, compose.yaml, process-compose.yml, process-compose.yaml (plus
+    /// its .override file).
+    #[arg(short = 'f', long = "config")]
+    pub config: Vec<PathBuf>,
     /// The project's name (default: the config's `name`, else its file name); with the
     /// project root ($PRJ_ROOT, else the nearest directory holding flake.nix or the config), it identifies the running corral to talk to.
     #[arg(short = 'p', long = "project", env = "CORRAL_PROJECT")]
@@ -32,12 +35,24 @@ pub struct Target {
 /// Like [`Target`], for `logs`, whose `-f` means follow.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogsTarget {
-    /// The process set (JSON).
-    #[arg(long = "config", env = "CORRAL_CONFIG", default_value = "corral.json")]
-    pub config: PathBuf,
+    /// The process set (see `corral up --help`).
+    #[arg(long = "config")]
+    pub config: Vec<PathBuf>,
     /// The project's name (see `corral ps --help`).
     #[arg(short = 'p', long = "project", env = "CORRAL_PROJECT")]
     pub project: Option<String>,
+}
+
+/// How a config's environment is read (see discover.rs).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LoadFlags {
+    /// A dotenv file whose variables fill in the environment and `$VAR` expansion
+    /// (repeatable). Default: .env for process-compose YAML files, none for JSON.
+    #[arg(short = 'e', long = "env", value_name = "FILE")]
+    pub env: Vec<PathBuf>,
+    /// Do not read .env (or the --env files).
+    #[arg(long, env = "PC_DISABLE_DOTENV", value_parser = clap::builder::BoolishValueParser::new())]
+    pub disable_dotenv: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -53,6 +68,14 @@ pub enum Command {
     Up {
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        load: LoadFlags,
+        /// Run only the processes of this namespace (repeatable), with their dependencies.
+        #[arg(short = 'n', long = "namespace", env = "PC_NAMESPACES", value_delimiter = ',')]
+        namespaces: Vec<String>,
+        /// Do not start the dependencies of the selected processes.
+        #[arg(long)]
+        no_deps: bool,
         /// Colour the process labels: auto = on a terminal unless NO_COLOR is set.
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
@@ -131,6 +154,8 @@ pub enum Command {
     Check {
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        load: LoadFlags,
     },
     /// Print the JSON Schema of the config format.
     Schema,

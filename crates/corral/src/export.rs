@@ -99,13 +99,21 @@ pub fn run(args: &ExportArgs) -> i32 {
         eprintln!("corral: error: {e}");
         return BAD_CONFIG;
     }
-    let loaded = match crate::check::load_reporting(&args.target.config, false) {
+    // The config is found as `up` finds it (see discover.rs).
+    let opts = match crate::discover::options(&args.target.config, &crate::cli::LoadFlags::default()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("corral: error: {e}");
+            return BAD_CONFIG;
+        }
+    };
+    let loaded = match crate::check::load_reporting(&opts, false) {
         Ok(l) => l,
         Err(status) => return status,
     };
     let format = Format::from(args.format);
     let name = args.target.project.clone().or_else(|| loaded.config.name.clone()).unwrap_or_else(|| {
-        args.target.config.file_stem().map_or_else(|| "corral".into(), |s| s.to_string_lossy().into_owned())
+        opts.files[0].file_stem().map_or_else(|| "corral".into(), |s| s.to_string_lossy().into_owned())
     });
     let root = match &args.root {
         Some(r) if r.is_absolute() => r.clone(),

@@ -5,6 +5,7 @@
 mod check;
 mod cli;
 mod ctl;
+mod discover;
 mod export;
 mod logging;
 mod project;
@@ -12,7 +13,6 @@ mod up;
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 use clap::Parser;
 use corral_protocol::RequestCommand;
@@ -32,12 +32,13 @@ fn main() {
             logging::init(cli.verbose, cli.quiet);
             export::run(&args)
         }
-        Command::Check { target } => {
+        Command::Check { target, load } => {
             logging::init(cli.verbose, cli.quiet);
-            check::check(&target.config)
+            check::check(&target.config, &load)
         }
-        Command::Up { target, color, detach, wait, timeout, names } => {
-            let args = up::UpArgs { target: &target, names: &names, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
+        Command::Up { target, load, namespaces, no_deps, color, detach, wait, timeout, names } => {
+            let selection = up::Selection { names: &names, namespaces: &namespaces, no_deps, load: &load };
+            let args = up::UpArgs { target: &target, selection, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
             match up::up(args) {
                 Ok(s) => s,
                 Err(e) => {
@@ -59,8 +60,8 @@ fn main() {
 }
 
 /// Runs a client command against the project `config` (or `explicit`) names.
-fn with_project(config: &Path, explicit: Option<&str>, f: impl FnOnce(&corral_supervisor::control::project::Project) -> i32) -> i32 {
-    match project::running_project(config, explicit) {
+fn with_project(config: &[std::path::PathBuf], explicit: Option<&str>, f: impl FnOnce(&corral_supervisor::control::project::Project) -> i32) -> i32 {
+    match project::running_project(&discover::primary(config), explicit) {
         Ok(p) => f(&p),
         Err(e) => {
             eprintln!("corral: error: {e}");

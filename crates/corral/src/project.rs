@@ -105,9 +105,7 @@ fn name(located: &Located, explicit: Option<&str>, config_name: Option<&str>) ->
 /// The config's `name`, read without validating the rest (client commands
 /// must work even while the config is being edited).
 fn name_in_file(config: &Path) -> Option<String> {
-    let bytes = std::fs::read(config).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("name")?.as_str().map(str::to_string)
+    corral_config::config_name(config)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use crate::cli::{ColorChoice, Target};
 
 pub struct UpArgs<'a> {
     pub target: &'a Target,
-    pub names: &'a [String],
+    pub selection: Selection<'a>,
     pub color: ColorChoice,
     pub detach: bool,
     pub wait: bool,
@@ -34,16 +34,37 @@ pub struct UpArgs<'a> {
     pub quiet: bool,
 }
 
+/// Which processes to run (see corral_config::select).
+pub struct Selection<'a> {
+    pub names: &'a [String],
+    pub namespaces: &'a [String],
+    pub no_deps: bool,
+    pub load: &'a crate::cli::LoadFlags,
+}
+
 pub fn up(a: UpArgs) -> anyhow::Result<i32> {
     if !a.detach {
         crate::logging::init(a.verbose, a.quiet);
     }
-    let located = crate::project::locate(&a.target.config).map_err(anyhow::Error::msg)?;
-    let loaded = match load_reporting(&located.config, false) {
+    let (opts, located) = match crate::discover::options_located(&a.target.config, a.selection.load) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("corral: error: {e}");
+            return Ok(BAD_CONFIG);
+        }
+    };
+    let mut loaded = match load_reporting(&opts, false) {
         Ok(l) => l,
         Err(status) => return Ok(status),
     };
-    let plan = match Plan::new(&loaded, a.names, &located.root) {
+    let names = match corral_config::select(&mut loaded, a.selection.names, a.selection.namespaces, a.selection.no_deps) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("corral: error: {e}; nothing was started");
+            return Ok(BAD_CONFIG);
+        }
+    };
+    let plan = match Plan::new(&loaded, &names, &located.root) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("corral: error: {e}; nothing was started");

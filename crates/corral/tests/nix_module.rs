@@ -144,9 +144,9 @@ fn bad_declarations_fail_evaluation_readably() {
         let err = typed.build("dev").expect_err("bad signal");
         assert!(err.contains("shutdown.signal") && err.contains("99"), "{err}");
         // A field corral does not run yet passes the module (freeform) and is rejected by corral check at build.
-        let later = Fixture::new("flakeModule", r#"corral.dev.settings.processes.a = { command = "x"; env_file = ".env"; };"#);
-        let err = later.build("dev").expect_err("env_file is not supported yet");
-        assert!(err.contains("processes.a.env_file: not supported yet"), "{err}");
+        let later = Fixture::new("flakeModule", r#"corral.dev.settings.processes.a = { command = "x"; is_tty = true; };"#);
+        let err = later.build("dev").expect_err("is_tty is not supported yet");
+        assert!(err.contains("processes.a.is_tty: not supported yet"), "{err}");
     });
 }
 

@@ -6,5 +6,5 @@
 # keeps these lists in step with `corral schema` and corral-config's no-op table.
 {
   topLevel = [ "version" "disable_env_expansion" "env_cmds" "vars" "extends" "pre_hook" "post_hook" "log_level" "log_length" "log_configuration" "is_tui_disabled" "disable_ansi_colors" "ordered_shutdown" ];
-  process = [ "is_daemon" "replicas" "env_file" "is_dotenv_disabled" "is_tty" "launch_timeout_seconds" "log_configuration" "disable_ansi_colors" ];
+  process = [ "is_daemon" "replicas" "env_file" "is_dotenv_disabled" "is_tty" "launch_timeout_seconds" "log_configuration" "disable_ansi_colors" "extends" "is_disabled" "is_template_disabled" "vars" "namespace" ];
 }
