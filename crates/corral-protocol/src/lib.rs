@@ -23,7 +23,7 @@ mod response;
 
 pub use client::{CallError, Client};
 pub use event::Event;
-pub use process::{Containment, Exit, ProcessInfo, ProcessState, ResourceUsage};
+pub use process::{Containment, Exit, Port, ProcessInfo, ProcessState, ResourceUsage};
 pub use request::{parse_request, Request, RequestCommand, WindowSize};
 pub use response::{ErrorBody, ErrorCode, Hello, Reply, Response, ServerMessage};
 

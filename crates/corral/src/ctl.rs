@@ -66,7 +66,12 @@ pub fn ps(project: &Project, json: bool) -> i32 {
                 p.uptime_seconds.map_or_else(dash, format_uptime),
                 p.restarts.to_string(),
                 p.exit.map_or_else(dash, |e| e.to_string()),
-                if p.ready { "yes".into() } else { "no".into() },
+                match (p.ready, p.readiness_check) {
+                    (true, _) => "yes".into(),
+                    // Nothing to wait for: "no" would read as "not yet".
+                    (false, Some(false)) => "no check".into(),
+                    (false, _) => "no".into(),
+                },
                 p.status.clone().or_else(|| p.reason.clone()).unwrap_or_default(),
             ]
         })

@@ -80,6 +80,7 @@ impl Dispatcher {
         let registry = ctx.registry.clone();
         let ctx = Arc::new(ctx);
         let Processes { specs, envs, resources, root } = processes;
+        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let records = specs
             .into_iter()
             .zip(envs)
@@ -87,7 +88,10 @@ impl Dispatcher {
             .enumerate()
             .map(|(i, ((spec, env), res))| {
                 let actor = spawn_actor(i, spec.clone(), env, res, ctx.clone());
-                ProcessRecord::new(spec, actor)
+                let mut record = ProcessRecord::new(spec, actor);
+                record.run.depends_on = record.spec.dependencies.iter().filter_map(|(d, _)| names.get(*d).cloned()).collect();
+                record.run.ports = ctx.ports.iter().filter(|a| a.process == i).map(|a| corral_protocol::Port { name: a.name.clone(), port: a.port }).collect();
+                record
             })
             .collect();
         let core = Core::new(records, root, changes.is_some());
