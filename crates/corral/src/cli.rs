@@ -59,6 +59,10 @@ pub enum Command {
         /// Run in the background; return once it is running (`corral down` stops it).
         #[arg(short = 'd', long)]
         detach: bool,
+        /// Open the dashboard; quitting it stops the run (after a confirmation). Without a
+        /// terminal on stdout, plain output instead (with a note).
+        #[arg(short = 't', long, conflicts_with = "detach")]
+        tui: bool,
         /// With --detach: return once every process is ready; non-zero if one failed.
         #[arg(long, requires = "detach")]
         wait: bool,
@@ -124,6 +128,12 @@ pub enum Command {
     },
     /// Follow a running project's output and state changes.
     Attach {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Open the dashboard of a running project: every process, its state and logs, and
+    /// keys to act on them. Quitting leaves the project running.
+    Tui {
         #[command(flatten)]
         target: Target,
     },

@@ -7,6 +7,7 @@ mod cli;
 mod ctl;
 mod logging;
 mod project;
+mod tui;
 mod up;
 
 use std::io::Write;
@@ -31,7 +32,11 @@ fn main() {
             logging::init(cli.verbose, cli.quiet);
             check::check(&target.config)
         }
-        Command::Up { target, color, detach, wait, timeout, names } => {
+        Command::Up { target, tui: true, color, names, .. } if std::io::IsTerminal::is_terminal(&std::io::stdout()) => tui::up_with_dashboard(&target, &names, color, cli.verbose),
+        Command::Up { target, color, detach, wait, timeout, names, tui } => {
+            if tui {
+                eprintln!("corral: note: stdout is not a terminal, so no dashboard (--tui); plain output instead");
+            }
             let args = up::UpArgs { target: &target, names: &names, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
             match up::up(args) {
                 Ok(s) => s,
@@ -49,6 +54,7 @@ fn main() {
         Command::Restart { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Restart { names })),
         Command::Wait { target, timeout } => with_project(&target.config, target.project.as_deref(), |p| ctl::wait(p, timeout)),
         Command::Attach { target } => with_project(&target.config, target.project.as_deref(), ctl::attach),
+        Command::Tui { target } => with_project(&target.config, target.project.as_deref(), tui::dashboard),
     };
     std::process::exit(status);
 }

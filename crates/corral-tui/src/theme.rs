@@ -1,0 +1,85 @@
+//! How states look: a symbol for each (readable without colour), and
+//! colours unless `NO_COLOR` is set (<https://no-color.org>).
+
+use corral_protocol::ProcessState;
+use ratatui::style::{Color, Modifier, Style};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    pub color: bool,
+}
+
+impl Theme {
+    /// Colour unless NO_COLOR is set to a non-empty value.
+    pub fn from_env() -> Theme {
+        Theme { color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
+    }
+
+    pub fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::new().fg(c)
+        } else {
+            Style::new()
+        }
+    }
+
+    pub fn state(&self, s: ProcessState) -> Style {
+        self.fg(state_color(s))
+    }
+
+    pub fn header(&self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD)
+    }
+
+    pub fn selected(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+
+    pub fn highlight(&self) -> Style {
+        if self.color {
+            Style::new().bg(Color::Yellow).fg(Color::Black)
+        } else {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::UNDERLINED)
+        }
+    }
+
+    pub fn dim(&self) -> Style {
+        Style::new().add_modifier(Modifier::DIM)
+    }
+
+    /// A process's label colour in the merged log (stable per name).
+    pub fn label(&self, name: &str) -> Style {
+        const PALETTE: [Color; 6] = [Color::Cyan, Color::Magenta, Color::Blue, Color::Green, Color::Yellow, Color::LightRed];
+        let h = name.bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
+        self.fg(PALETTE[h as usize % PALETTE.len()])
+    }
+}
+
+pub fn symbol(s: ProcessState) -> &'static str {
+    use ProcessState::*;
+    match s {
+        Pending | Waiting => "…",
+        Disabled => "-",
+        Starting => "▷",
+        Running => "▶",
+        Ready => "●",
+        Restarting => "↻",
+        Stopping => "◆",
+        Completed => "✓",
+        Failed => "✗",
+        Skipped => "⊘",
+        Stopped => "■",
+    }
+}
+
+fn state_color(s: ProcessState) -> Color {
+    use ProcessState::*;
+    match s {
+        Ready => Color::Green,
+        Running | Starting => Color::Cyan,
+        Completed => Color::Blue,
+        Failed => Color::Red,
+        Restarting | Stopping => Color::Yellow,
+        Pending | Waiting | Disabled | Skipped | Stopped => Color::DarkGray,
+    }
+}
