@@ -1,0 +1,210 @@
+//! The dashboard in a real terminal: tmux runs `corral tui` (or `up --tui`)
+//! against a real set, `send-keys` presses keys, `capture-pane` reads what a
+//! person would see. tmux must be installed (.ci/run installs it).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use support::{wait_until, Project, CORRAL, HANG_GUARD};
+
+/// One tmux server of our own (its own socket), with one window.
+struct Tmux {
+    server: String,
+}
+
+impl Tmux {
+    /// Runs `command` in `dir` in a `cols`×`rows` terminal; when it ends, the
+    /// pane shows `EXITED:<status>` and stays.
+    fn start(dir: &Path, command: &str, cols: u16, rows: u16) -> Tmux {
+        let server = format!("corral-test-{}-{}", std::process::id(), rand_suffix());
+        let shell = format!("cd '{}' && {command}; echo EXITED:$?; sleep 600", dir.display());
+        let ok = Command::new("tmux")
+            .args(["-L", &server, "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", &cols.to_string(), "-y", &rows.to_string()])
+            .args(["-e", "NO_COLOR=", "-e", "PAGER=cat"])
+            .arg(shell)
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux is needed for the dashboard tests (apt-get install tmux)");
+        assert!(ok.success(), "tmux new-session failed");
+        Tmux { server }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").args(["-L", &self.server]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "t", k]);
+        }
+    }
+
+    /// The screen as text.
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    /// Waits until the screen satisfies `cond`; panics with the screen otherwise.
+    fn wait_for(&self, what: &str, mut cond: impl FnMut(&str) -> bool) -> String {
+        let mut last = String::new();
+        if wait_until(HANG_GUARD, || {
+            last = self.screen();
+            cond(&last)
+        }) {
+            return last;
+        }
+        panic!("the screen never showed {what}:\n{last}");
+    }
+
+    fn resize(&self, cols: u16, rows: u16) {
+        self.tmux(&["resize-window", "-t", "t", "-x", &cols.to_string(), "-y", &rows.to_string()]);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.server, "kill-server"]).status();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
+}
+
+fn set() -> Value {
+    json!({"name": "dash", "processes": {
+        "db": {"command": "echo db booting; echo db ready; exec sleep 300", "ready_log_line": "db ready"},
+        "api": {"command": "echo api serving; echo the needle line; exec sleep 300", "depends_on": {"db": {"condition": "process_log_ready"}}},
+        "job": {"command": "echo job done"},
+        "flaky": {"command": "echo flaky gives up; exit 3", "availability": {"restart": "on_failure", "backoff_seconds": 120}}
+    }})
+}
+
+fn ps(p: &Project) -> Vec<Value> {
+    let out = p.corral(&["ps", "-f", "dev.json", "--json"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    serde_json::from_str::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+}
+
+fn pid_of(list: &[Value], name: &str) -> Option<i64> {
+    list.iter().find(|p| p["name"] == name).and_then(|p| p["pid"].as_i64())
+}
+
+/// The row of `name` in the table (the line that starts with it inside the border).
+fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
+    screen.lines().find(|l| l.trim_start_matches('│').starts_with(&format!("{name} ")))
+}
+
+#[test]
+fn the_dashboard_shows_the_set_and_acts_on_it() {
+    let p = Project::new();
+    p.config(set());
+    let up = p.corral(&["up", "-f", "dev.json", "-d"]);
+    assert_eq!(up.status, 0, "{}", up.stderr);
+    assert!(wait_until(HANG_GUARD, || ps(&p).iter().any(|x| x["name"] == "flaky" && x["state"] == "restarting")));
+    let t = Tmux::start(p.path(), &format!("{CORRAL} tui -f dev.json"), 120, 30);
+
+    // Every process, with its state as a word and a symbol.
+    let screen = t.wait_for("every process with its state", |s| {
+        row(s, "db").is_some_and(|r| r.contains("● ready") && r.contains("yes"))
+            && row(s, "api").is_some_and(|r| r.contains("▶ running") && r.contains("no check"))
+            && row(s, "job").is_some_and(|r| r.contains("✓ completed") && r.contains("status 0"))
+            && row(s, "flaky").is_some_and(|r| r.contains("↻ restarting 1") && r.contains("status 3"))
+    });
+    assert!(screen.contains("api   | the needle line"), "merged, labelled logs:\n{screen}");
+
+    // Restart api (the second row): a new pid.
+    let before = pid_of(&ps(&p), "api").expect("api runs");
+    t.keys(&["j", "r"]);
+    assert!(wait_until(HANG_GUARD, || pid_of(&ps(&p), "api").is_some_and(|now| now != before)), "r did not restart api");
+    t.wait_for("the restart's outcome", |s| s.contains("restart api: done"));
+
+    // Search finds a line and says where.
+    t.keys(&["/", "NEEDLE", "Enter"]);
+    let screen = t.wait_for("a search match", |s| s.contains("match at line") && s.contains("search: NEEDLE"));
+    assert!(screen.contains("the needle line"), "{screen}");
+    t.keys(&["n"]);
+    t.wait_for("the next search result", |s| s.contains("no newer match") || s.contains("match at line"));
+
+    // One process's log.
+    t.keys(&["Escape", "Enter"]);
+    t.wait_for("api's own log", |s| s.contains("log of api") && s.contains("api serving") && !s.contains("db ready"));
+
+    // The help overlay lists every key; any key closes it.
+    t.keys(&["?"]);
+    let help = t.wait_for("the help overlay", |s| s.contains("keys (any key closes)"));
+    for what in ["restart the process", "search the log", "select mode", "$PAGER", "dependency graph", "quit"] {
+        assert!(help.contains(what), "help lacks {what:?}:\n{help}");
+    }
+    t.keys(&["Escape"]);
+    t.wait_for("the help closed", |s| !s.contains("keys (any key closes)"));
+
+    // The dependency graph: api under db.
+    t.keys(&["d"]);
+    t.wait_for("the dependency graph", |s| s.contains("dependencies:") && s.lines().any(|l| l.contains("└─ ▶ api")));
+    t.keys(&["Escape"]);
+
+    // The pager gets the current log (PAGER=cat here), and the dashboard comes back.
+    t.keys(&["p"]);
+    t.wait_for("the dashboard back after the pager", |s| s.contains("log of api") && row(s, "db").is_some());
+
+    // Tiny and huge terminals: no panic, still drawn.
+    t.resize(40, 10);
+    t.wait_for("a 40×10 dashboard", |s| s.lines().count() <= 10 && s.contains("corral") && !s.contains("EXITED"));
+    t.resize(300, 80);
+    t.wait_for("a 300×80 dashboard", |s| s.lines().any(|l| l.chars().count() > 200) && row(s, "flaky").is_some());
+    t.keys(&["?"]);
+    t.wait_for("help at 300×80", |s| s.contains("keys (any key closes)"));
+    t.keys(&["Escape"]);
+    t.resize(40, 10);
+    t.keys(&["?"]);
+    t.wait_for("help at 40×10", |s| s.contains("keys (any"));
+    t.keys(&["Escape"]);
+
+    // Quitting leaves the set running.
+    t.keys(&["q"]);
+    t.wait_for("the dashboard's exit", |s| s.contains("EXITED:0"));
+    let list = ps(&p);
+    assert!(pid_of(&list, "db").is_some() && pid_of(&list, "api").is_some(), "{list:?}");
+    assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
+    p.assert_nothing_left();
+}
+
+#[test]
+fn quitting_up_tui_stops_the_run_after_a_confirmation() {
+    let p = Project::new();
+    p.config(set());
+    let t = Tmux::start(p.path(), &format!("{CORRAL} up --tui -f dev.json"), 100, 24);
+    t.wait_for("the running set", |s| row(s, "db").is_some_and(|r| r.contains("ready")) && row(s, "api").is_some_and(|r| r.contains("running")));
+    // Other clients see the same run.
+    assert!(pid_of(&ps(&p), "db").is_some());
+
+    t.keys(&["q"]);
+    t.wait_for("the confirmation", |s| s.contains("Quit? This stops every process"));
+    t.keys(&["n"]);
+    t.wait_for("the cancelled quit", |s| s.contains("cancelled"));
+    assert!(pid_of(&ps(&p), "db").is_some(), "a cancelled quit stops nothing");
+
+    t.keys(&["q"]);
+    t.wait_for("the confirmation", |s| s.contains("Quit? This stops every process"));
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("the run's end", |s| s.contains("EXITED:"));
+    assert!(screen.contains("the run ended (status"), "{screen}");
+    let after = p.corral(&["ps", "-f", "dev.json"]);
+    assert_eq!(after.status, 1, "the run should be over: {}", after.stdout);
+    p.assert_nothing_left();
+}
+
+#[test]
+fn up_tui_without_a_terminal_prints_plain_output_with_a_note() {
+    let p = Project::new();
+    p.config(json!({"processes": {"hello": {"command": "echo hello from plain"}}}));
+    let out = p.up(&["--tui"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("stdout is not a terminal, so no dashboard"), "{}", out.stderr);
+    assert!(out.stdout.contains("hello | hello from plain"), "{}", out.stdout);
+}
