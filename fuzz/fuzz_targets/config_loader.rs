@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
             for d in &loaded.diagnostics {
                 let _ = d.to_string();
             }
-            if let Ok(plan) = corral_supervisor::Plan::new(&loaded, &[], Path::new("/project")) {
+            if let Ok(plan) = corral_config::plan::Plan::new(&loaded, &[], Path::new("/project")) {
                 let _ = plan.needs_notify();
             }
         }

@@ -3,7 +3,7 @@
 //! round trip unchanged.
 #![no_main]
 
-use corral_supervisor::control::protocol::{parse_request, Request, ServerMessage};
+use corral_protocol::{parse_request, Request, ServerMessage};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! them must never panic and must keep what it remembers bounded.
 #![no_main]
 
-use corral_supervisor::notify::Summary;
+use corral_supervisor::fuzzing::Summary;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

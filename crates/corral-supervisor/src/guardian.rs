@@ -32,7 +32,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{signal, SigHandler, Signal};
 
 use crate::env::RUN_ID_VAR;
-use crate::procfs;
+use crate::platform::procfs;
 use crate::registry::{signal_group, signal_pid};
 
 /// The hidden subcommand that runs [`guardian_main`].

@@ -1,38 +1,59 @@
 //! corral's supervisor: runs a [`Plan`] and returns the run's exit status.
 //!
-//! The shape, from the inside out:
-//! - [`state`]: one pure state machine per process (no I/O, every transition tested);
-//! - [`probes`]: readiness and liveness checks, one timer-driven task per probe per run;
-//! - [`actor`]: one task per process doing its I/O (spawn, wait, stop sequence);
-//! - [`dispatcher`]: one loop owning all machines, the stop signals and the shutdown order;
-//! - [`output`]: pipes → bounded lines → one writer thread (stdout, log files);
-//! - [`registry`]: the only place that spawns; subreaper, orphan reaping, the final sweep;
-//! - [`guardian`]: a helper process that cleans up if corral itself is killed;
-//! - [`hooks`]: the pre_hook shell that lives for the whole run, and the post_hook.
+//! Its public API is small on purpose: [`run`] with [`RunOptions`], the
+//! project's state directory ([`control::project`]) for client commands, and
+//! the [`guardian`] helper. Everything else is `pub(crate)`; docs/architecture.md
+//! maps it. From the inside out:
+//! - `state`: one pure state machine per process (no I/O, every transition tested);
+//! - `dispatcher`: one record per process and the decisions, a pure function
+//!   of events (unit-tested), carried out by a thin async shell;
+//! - `actor`: one task per process doing its I/O (spawn, wait, stop sequence),
+//!   with `probes` and `actor::notify_watchdog` beside it;
+//! - `signals`: the run's one source of stop signals and control requests, in every phase;
+//! - `control`: the socket server speaking `corral-protocol`;
+//! - `output`: pipes → bounded lines → one writer thread (stdout, log files);
+//! - `registry`: the only place that spawns; subreaper, orphan reaping, the final sweep;
+//! - `platform`: the Linux-specific mechanisms (/proc, fd placement, pid-aware exec);
+//! - `hooks`: the pre_hook shell that lives for the whole run, and the post_hook.
 //!
 //! [`run`] strings them together: output, pre_hook, processes, post_hook, the
 //! pre_hook's EXIT trap, the sweep of anything left, and the guardian's dismissal.
 
-pub mod activation;
-pub mod actor;
+mod activation;
+mod actor;
 pub mod control;
-pub mod dispatcher;
-pub mod env;
-pub mod exit;
+mod dispatcher;
+// A few items here became visibly unused when the modules stopped being public;
+// other engineers are changing this module right now: tidy up after the merge.
+#[allow(dead_code, unused_imports)]
+mod env;
+mod exit;
+mod file_watch;
 pub mod guardian;
-pub mod hooks;
-pub mod notify;
-pub mod output;
-pub mod plan;
-pub mod probes;
-pub mod procfs;
-pub mod registry;
-pub mod setup;
-pub mod signals;
-pub mod spawn;
-pub mod state;
-pub mod time;
-pub mod watch;
+// A few items here became visibly unused when the modules stopped being public;
+// other engineers are changing this module right now: tidy up after the merge.
+#[allow(dead_code, unused_imports)]
+mod hooks;
+mod notify;
+// A few items here became visibly unused when the modules stopped being public;
+// other engineers are changing this module right now: tidy up after the merge.
+#[allow(dead_code, unused_imports)]
+mod output;
+mod plan;
+mod platform;
+mod probes;
+mod registry;
+mod setup;
+mod signals;
+mod spawn;
+mod state;
+mod time;
+
+/// For the fuzz targets (fuzz/): the sd_notify parser. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::notify::Summary;
+}
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,7 +71,7 @@ use crate::output::{Sink, SinkConfig};
 use crate::registry::Registry;
 use crate::signals::StopSignals;
 
-pub use corral_config::plan::{Plan, PlanError};
+use corral_config::plan::Plan;
 
 pub struct RunOptions {
     pub plan: Plan,
@@ -58,7 +79,7 @@ pub struct RunOptions {
     pub color: bool,
     /// corral's own executable, for the hidden `__env` helper of the pre_hook.
     pub self_exe: PathBuf,
-    /// Marks this run's processes; see [`env::RUN_ID_VAR`].
+    /// Marks this run's processes (`CORRAL_RUN_ID`, so the guardian finds them).
     pub run_id: String,
     /// Started before the runtime (it must be forked while single-threaded).
     pub guardian: Option<Guardian>,
@@ -185,7 +206,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     }
     let mut watching = None;
     if early_status.is_none() {
-        match watch::start(&plan) {
+        match file_watch::start(&plan) {
             Ok(w) => watching = w,
             Err(e) => {
                 tracing::error!("{e}; nothing was started");

@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
 use crate::guardian::Guardian;
-use crate::procfs;
+use crate::platform::procfs;
 
 pub struct Registry {
     /// Pids whose exit status someone (a tokio `Child`, the guardian handle) waits for.

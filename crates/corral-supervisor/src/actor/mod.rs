@@ -10,7 +10,7 @@
 
 mod stop;
 mod supervise;
-mod watch;
+mod notify_watchdog;
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -27,15 +27,16 @@ use crate::output::{forward_watching, ReadyLine, SinkHandle};
 use crate::plan::{ProcessSpec, Program};
 use crate::probes::{self, Verdict};
 use crate::registry::Registry;
-use crate::spawn::{command, launch, output_pipe, pid_exec};
+use crate::platform::pid_exec;
+use crate::spawn::{command, launch, output_pipe};
 use crate::state::ExitKind;
 
 use self::supervise::supervise;
-use self::watch::Watch;
+use self::notify_watchdog::NotifyWatch;
 
 /// What the dispatcher tells an actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
+pub enum ActorCommand {
     Start,
     Stop,
     /// The watchdog expired: send the watchdog signal, SIGKILL after the stop timeout.
@@ -72,11 +73,11 @@ pub struct ActorContext {
 }
 
 pub struct ActorHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::UnboundedSender<ActorCommand>,
 }
 
 impl ActorHandle {
-    pub fn send(&self, cmd: Command) {
+    pub fn send(&self, cmd: ActorCommand) {
         let _ = self.tx.send(cmd);
     }
 }
@@ -97,10 +98,10 @@ pub fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resource
     ActorHandle { tx }
 }
 
-async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>, mut cmds: mpsc::UnboundedReceiver<Command>) {
+async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>, mut cmds: mpsc::UnboundedReceiver<ActorCommand>) {
     loop {
         match cmds.recv().await {
-            Some(Command::Start) => run_once(index, &spec, &env, &res, &ctx, &mut cmds).await,
+            Some(ActorCommand::Start) => run_once(index, &spec, &env, &res, &ctx, &mut cmds).await,
             Some(_) => continue,
             None => return,
         }
@@ -108,7 +109,7 @@ async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx
 }
 
 /// One run of the process, from spawn to the reported exit.
-async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &Arc<ActorContext>, cmds: &mut mpsc::UnboundedReceiver<Command>) {
+async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &Arc<ActorContext>, cmds: &mut mpsc::UnboundedReceiver<ActorCommand>) {
     let report = |ev| {
         let _ = ctx.events.send((index, ev));
     };
@@ -125,7 +126,7 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
     let reader = tokio::spawn(forward_watching(launched.output, index, ctx.sink.clone(), ready_line));
     let mut probes = Probes::start(index, spec, env, ctx);
     let on_status = |status| report(Event::Status(status));
-    let mut watch = Watch::new(&spec.name, res.notify.as_ref(), pid, ready_fd, spec.watchdog.as_ref(), &on_status);
+    let mut watch = NotifyWatch::new(&spec.name, res.notify.as_ref(), pid, ready_fd, spec.watchdog.as_ref(), &on_status);
     let exit = supervise(spec, env, ctx, index, launched.child, pid, cmds, &mut probes, &mut watch).await;
     drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.

@@ -6,8 +6,8 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use super::stop::{begin_abort, begin_stop, finish_stop, kill_now, sleep_until, wait_command, Stopping};
-use super::watch::{Watch, WatchEvent};
-use super::{ActorContext, Command, Event, Probes};
+use super::notify_watchdog::{NotifyWatch, WatchEvent};
+use super::{ActorCommand, Event, ActorContext, Probes};
 use crate::env::Env;
 use crate::output::SourceId;
 use crate::plan::ProcessSpec;
@@ -21,9 +21,9 @@ pub(super) async fn supervise(
     source: SourceId,
     mut child: Child,
     pid: i32,
-    cmds: &mut mpsc::UnboundedReceiver<Command>,
+    cmds: &mut mpsc::UnboundedReceiver<ActorCommand>,
     probes: &mut Probes,
-    watch: &mut Watch<'_>,
+    watch: &mut NotifyWatch<'_>,
 ) -> ExitKind {
     let mut stopping: Option<Stopping> = None;
     let mut commands_open = true;
@@ -46,17 +46,17 @@ pub(super) async fn supervise(
                 return exit;
             }
             cmd = cmds.recv(), if commands_open => match cmd {
-                Some(Command::Stop) if stopping.is_none() => {
+                Some(ActorCommand::Stop) if stopping.is_none() => {
                     probes.stop();
                     watch.disarm();
                     stopping = Some(begin_stop(spec, env, ctx, source, pid));
                 }
-                Some(Command::Abort) if stopping.is_none() => {
+                Some(ActorCommand::Abort) if stopping.is_none() => {
                     probes.stop();
                     watch.disarm();
                     stopping = Some(begin_abort(spec, pid));
                 }
-                Some(Command::Kill) => kill_now(spec, pid, stopping.as_mut()),
+                Some(ActorCommand::Kill) => kill_now(spec, pid, stopping.as_mut()),
                 Some(_) => {}
                 None => {
                     commands_open = false;

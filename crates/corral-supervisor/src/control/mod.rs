@@ -2,8 +2,8 @@
 //! running corral (detached or in the foreground), and how a dashboard will.
 //!
 //! The messages are the `corral-protocol` crate's (shared with every client);
-//! [`project`] says where a project's socket and lock live, [`server`] is the
+//! [`project`] says where a project's socket and lock live, `server` is the
 //! listening side inside `corral up`.
 
 pub mod project;
-pub mod server;
+pub(crate) mod server;

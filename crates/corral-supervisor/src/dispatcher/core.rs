@@ -20,7 +20,7 @@ use corral_protocol::Reply;
 
 use super::control::Ctl;
 use super::record::ProcessRecord;
-use crate::actor::{Command, Event};
+use crate::actor::{ActorCommand, Event};
 use crate::exit::EndCause;
 use crate::state::{check_condition, DepCheck, Effect, Input, State, StopCause};
 
@@ -52,7 +52,7 @@ pub(crate) enum InternalEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Action {
     /// Tell process `.0`'s actor.
-    Send(usize, Command),
+    Send(usize, ActorCommand),
     /// SIGKILL every process group the registry knows (the second signal).
     KillAllGroups,
     /// Process `.0` changed: tell the followers (attach, wait).
@@ -142,7 +142,7 @@ impl<H> Core<H> {
         } else if self.force_deadline.is_none() {
             tracing::warn!("received {sig} again: killing every process group now");
             self.cause = Some(EndCause::Forced);
-            out.extend((0..self.records.len()).map(|i| Action::Send(i, Command::Kill)));
+            out.extend((0..self.records.len()).map(|i| Action::Send(i, ActorCommand::Kill)));
             out.push(Action::KillAllGroups);
             self.force_deadline = Some(now + FORCE_BOUND);
         }
@@ -214,10 +214,10 @@ impl<H> Core<H> {
         out.push(Action::Publish(i));
         for effect in effects {
             match effect {
-                Effect::Spawn => out.push(Action::Send(i, Command::Start)),
+                Effect::Spawn => out.push(Action::Send(i, ActorCommand::Start)),
                 Effect::SendStop => {
                     let watchdog = matches!(state, State::Stopping { cause: StopCause::Watchdog(_), .. });
-                    out.push(Action::Send(i, if watchdog { Command::Abort } else { Command::Stop }));
+                    out.push(Action::Send(i, if watchdog { ActorCommand::Abort } else { ActorCommand::Stop }));
                 }
                 // The machine's next_deadline() says when.
                 Effect::ScheduleRestart(_) => {}

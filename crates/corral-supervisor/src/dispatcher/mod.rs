@@ -56,7 +56,7 @@ pub struct Dispatcher {
     replies: HashMap<ReplyTo, oneshot::Sender<Reply>>,
     next_reply: ReplyTo,
     /// File changes of watched processes.
-    changes: Option<mpsc::UnboundedReceiver<crate::watch::Change>>,
+    changes: Option<mpsc::UnboundedReceiver<crate::file_watch::Change>>,
 }
 
 /// What the dispatcher runs: the processes (their specs move into their
@@ -75,7 +75,7 @@ impl Dispatcher {
         ctx: ActorContext,
         events: mpsc::UnboundedReceiver<(usize, Event)>,
         state_events: Option<broadcast::Sender<ProcessInfo>>,
-        changes: Option<mpsc::UnboundedReceiver<crate::watch::Change>>,
+        changes: Option<mpsc::UnboundedReceiver<crate::file_watch::Change>>,
     ) -> Dispatcher {
         let registry = ctx.registry.clone();
         let ctx = Arc::new(ctx);

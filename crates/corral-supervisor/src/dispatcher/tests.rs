@@ -10,13 +10,13 @@ use corral_protocol::{ErrorCode, ProcessState, Response};
 use super::control::Ctl;
 use super::core::{Action, Core, InternalEvent};
 use super::record::ProcessRecord;
-use crate::actor::{Command, Event};
+use crate::actor::{ActorCommand, Event};
 use crate::exit::EndCause;
 use crate::plan::Plan;
 use crate::state::ExitKind;
 
 use Action::*;
-use Command::*;
+use ActorCommand::*;
 
 struct T {
     core: Core<()>,

@@ -2,11 +2,8 @@
 //! environment, stdin from /dev/null, stdout and stderr into one pipe.
 //!
 //! A process that must see its own pid in its environment (`LISTEN_PID`,
-//! `WATCHDOG_PID`) takes the [`pid_exec`] path instead of std's exec, because
+//! `WATCHDOG_PID`) takes the [`crate::platform::pid_exec`] path instead of std's exec, because
 //! anything set in the environment after fork is lost to std's exec.
-
-pub mod fds;
-pub mod pid_exec;
 
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
@@ -18,6 +15,7 @@ use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
 use crate::env::Env;
+use crate::platform::fds;
 use crate::plan::Program;
 use crate::registry::Registry;
 
@@ -73,7 +71,7 @@ fn spawn_error(what: &str, e: &io::Error) -> String {
     }
 }
 
-/// Arranges for `fds` to be the child's fds 3, 4, … (in order); see [`fds::place`].
+/// Arranges for `fds` to be the child's fds 3, 4, … (in order); see [`crate::platform::fds::place`].
 pub fn place_fds(cmd: &mut Command, fds: Vec<RawFd>) {
     let pairs: Vec<(RawFd, RawFd)> = fds.into_iter().enumerate().map(|(i, fd)| (fd, 3 + i as RawFd)).collect();
     // SAFETY: the closure only calls async-signal-safe functions (fcntl, dup2).

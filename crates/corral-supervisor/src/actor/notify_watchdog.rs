@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::notify::{NotifySocket, Summary};
 use crate::plan::WatchdogSpec;
-use crate::procfs;
+use crate::platform::procfs;
 use crate::time::sleep_until;
 
 pub(super) enum WatchEvent {
@@ -19,7 +19,7 @@ pub(super) enum WatchEvent {
     Expired(String),
 }
 
-pub(super) struct Watch<'a> {
+pub(super) struct NotifyWatch<'a> {
     name: &'a str,
     notify: Option<&'a NotifySocket>,
     main_pid: i32,
@@ -31,7 +31,7 @@ pub(super) struct Watch<'a> {
     on_status: &'a (dyn Fn(String) + Sync),
 }
 
-impl<'a> Watch<'a> {
+impl<'a> NotifyWatch<'a> {
     pub(super) fn new(
         name: &'a str,
         notify: Option<&'a NotifySocket>,
@@ -39,8 +39,8 @@ impl<'a> Watch<'a> {
         ready_fd: Option<pipe::Receiver>,
         watchdog: Option<&'a WatchdogSpec>,
         on_status: &'a (dyn Fn(String) + Sync),
-    ) -> Watch<'a> {
-        let mut w = Watch { name, notify, main_pid, reported_pid: None, ready_fd, watchdog, deadline: None, on_status };
+    ) -> NotifyWatch<'a> {
+        let mut w = NotifyWatch { name, notify, main_pid, reported_pid: None, ready_fd, watchdog, deadline: None, on_status };
         if watchdog.is_some_and(|wd| !wd.require_ready) {
             w.arm();
         }
