@@ -163,6 +163,9 @@ pub struct ProcessInfo {
     /// The processes it depends on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Its namespaces (process-compose's grouping; `default` unless the config says).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
     /// Its allocated ports, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<Port>,
@@ -194,6 +197,7 @@ impl ProcessInfo {
             restart_in_ms: None,
             readiness_check: None,
             depends_on: Vec::new(),
+            namespaces: Vec::new(),
             ports: Vec::new(),
         }
     }
@@ -262,6 +266,7 @@ mod tests {
             restart_in_ms: None,
             readiness_check: None,
             depends_on: vec![],
+            namespaces: vec![],
             ports: vec![],
         };
         let text = serde_json::to_string(&p).unwrap();

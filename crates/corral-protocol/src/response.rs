@@ -162,6 +162,7 @@ mod tests {
             restart_in_ms: Some(1500),
             readiness_check: Some(true),
             depends_on: vec!["cache".into()],
+            namespaces: vec!["data".into()],
             ports: vec![crate::Port { name: "http".into(), port: 8080 }],
         };
         round_trip(Response::Processes(vec![p]));

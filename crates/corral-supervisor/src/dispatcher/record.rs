@@ -74,6 +74,7 @@ impl<H> ProcessRecord<H> {
             restart_in_ms: self.machine.next_deadline().map(|t| t.saturating_duration_since(now).as_millis() as u64),
             readiness_check: Some(self.spec.has_readiness_check()),
             depends_on: self.run.depends_on.clone(),
+            namespaces: self.spec.namespaces.clone(),
             ports: self.run.ports.clone(),
         }
     }
