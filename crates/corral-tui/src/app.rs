@@ -262,7 +262,8 @@ impl App {
     /// The table's rows: filtered, then sorted.
     pub fn visible(&self) -> Vec<&Proc> {
         let f = self.filter.to_ascii_lowercase();
-        let mut v: Vec<&Proc> = self.procs.iter().filter(|p| f.is_empty() || p.info.name.to_ascii_lowercase().contains(&f)).collect();
+        let matches = |p: &Proc| p.info.name.to_ascii_lowercase().contains(&f) || p.info.namespaces.iter().any(|n| n.to_ascii_lowercase().contains(&f));
+        let mut v: Vec<&Proc> = self.procs.iter().filter(|p| f.is_empty() || matches(p)).collect();
         let now = Instant::now();
         let res = |p: &Proc| p.info.pid.and_then(|pid| self.resources.get(&pid)).copied();
         match self.sort {

@@ -55,7 +55,7 @@ pub const KEYS: &[(&str, &str, Key)] = &[
     ("/ Ctrl-F", "search the log", Key::Search),
     ("n", "next match", Key::NextMatch),
     ("N", "previous match", Key::PrevMatch),
-    ("F", "filter processes by name", Key::Filter),
+    ("F", "filter processes by name or namespace", Key::Filter),
     ("o", "sort by the next column", Key::Sort),
     ("O", "reverse the sort", Key::ReverseSort),
     ("f F5", "follow the log on/off", Key::Follow),

@@ -59,7 +59,7 @@ fn draw_table(f: &mut Frame, app: &App, theme: &Theme, area: Rect, title: &str) 
             }
         })
         .collect();
-    let name_w = visible.iter().map(|p| p.info.name.chars().count()).max().unwrap_or(0).max(4) as u16;
+    let name_w = visible.iter().map(|p| shown_name(p).chars().count()).max().unwrap_or(0).max(4) as u16;
     let widths = [
         Constraint::Length(name_w),
         Constraint::Length(19),
@@ -94,7 +94,7 @@ fn row<'a>(app: &App, theme: &Theme, p: &Proc, now: Instant) -> Row<'a> {
     let ports = i.ports.iter().map(|p| p.port.to_string()).collect::<Vec<_>>().join(",");
     let res = i.pid.and_then(|pid| app.resources.get(&pid));
     Row::new(vec![
-        Span::raw(i.name.clone()),
+        Span::raw(shown_name(p)),
         Span::styled(state, theme.state(i.state)),
         Span::raw(ready),
         Span::raw(i.restarts.to_string()),
@@ -106,6 +106,15 @@ fn row<'a>(app: &App, theme: &Theme, p: &Proc, now: Instant) -> Row<'a> {
         Span::raw(res.map_or_else(dash, |r| bytes(r.memory_bytes))),
         Span::raw(i.status.clone().or_else(|| i.reason.clone()).unwrap_or_default()),
     ])
+}
+
+/// The name, with its namespaces unless it is only in `default`.
+fn shown_name(p: &Proc) -> String {
+    match p.info.namespaces.as_slice() {
+        [] => p.info.name.clone(),
+        [only] if only == "default" => p.info.name.clone(),
+        ns => format!("{} [{}]", p.info.name, ns.join(",")),
+    }
 }
 
 pub fn uptime(s: u64) -> String {
