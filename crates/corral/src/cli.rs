@@ -144,6 +144,17 @@ pub enum Command {
     },
     /// Print the JSON Schema of the config format.
     Schema,
+    /// Print a shell completion script (e.g. `corral completions bash > /etc/bash_completion.d/corral`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `corral manpage > corral.1`.
+    Manpage {
+        /// Instead, write corral.1 and a page per subcommand (corral-up.1 …) into this directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     #[command(name = "__guard", hide = true)]
     Guard { run_id: String },
     #[command(name = "__env", hide = true)]

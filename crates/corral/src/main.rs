@@ -4,6 +4,7 @@
 
 mod check;
 mod cli;
+mod completions;
 mod ctl;
 mod logging;
 mod project;
@@ -28,6 +29,8 @@ fn main() {
             println!("{}", serde_json::to_string_pretty(&corral_config::json_schema()).expect("schema serializes"));
             0
         }
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Manpage { dir } => completions::manpage(dir.as_deref()),
         Command::Check { target } => {
             logging::init(cli.verbose, cli.quiet);
             check::check(&target.config)
