@@ -59,3 +59,24 @@ fn ps_marks_processes_without_a_readiness_check() {
     assert!(worker.contains("no check"), "{table}");
     assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
 }
+
+#[test]
+fn colour_follows_clicolor_force_and_no_color_in_up_logs_and_attach() {
+    let p = Project::new();
+    p.config(json!({"name": "hues", "processes": {
+        "db": {"command": "echo db says hi; exec sleep 300"},
+        "api": {"command": "echo api says hi; exec sleep 300"}
+    }}));
+    // The foreground: piped, so plain, unless forced.
+    let run = p.start_with(&["up", "-f", "dev.json"], &[("CLICOLOR_FORCE", "1")]);
+    run.wait_for("api says hi");
+    assert!(run.stdout().contains("\x1b[36mapi"), "forced colour, the foreground's colour for api: {:?}", run.stdout());
+    let logs = p.start_with(&["logs", "--config", "dev.json"], &[("CLICOLOR_FORCE", "1")]).wait();
+    assert!(logs.stdout.contains("\x1b[33mdb") && logs.stdout.contains("\x1b[36mapi"), "the same colours in logs: {:?}", logs.stdout);
+    let plain = p.corral(&["logs", "--config", "dev.json"]);
+    assert!(!plain.stdout.contains('\x1b') && plain.stdout.contains("api | api says hi"), "{:?}", plain.stdout);
+    let dumb = p.start_with(&["logs", "--config", "dev.json"], &[("NO_COLOR", "1")]).wait();
+    assert!(!dumb.stdout.contains('\x1b'), "{:?}", dumb.stdout);
+    assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
+    run.wait();
+}
