@@ -8,6 +8,7 @@ mod completions;
 mod ctl;
 mod logging;
 mod project;
+mod summary;
 mod tui;
 mod up;
 

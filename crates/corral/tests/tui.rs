@@ -208,3 +208,21 @@ fn up_tui_without_a_terminal_prints_plain_output_with_a_note() {
     assert!(out.stderr.contains("stdout is not a terminal, so no dashboard"), "{}", out.stderr);
     assert!(out.stdout.contains("hello | hello from plain"), "{}", out.stdout);
 }
+
+#[test]
+fn plain_output_on_a_terminal_gets_a_one_line_start_up_summary() {
+    let p = Project::new();
+    p.config(json!({"name": "sum", "processes": {
+        "db": {"command": "echo db up; exec sleep 300", "ready_log_line": "db up"},
+        "api": {"command": "exec sleep 300", "depends_on": {"db": {"condition": "process_log_ready"}}},
+        "job": {"command": "echo job done"}
+    }}));
+    let t = Tmux::start(p.path(), &format!("{CORRAL} up -f dev.json"), 120, 20);
+    let screen = t.wait_for("the start-up summary", |s| s.contains("corral: 3/3 ready ("));
+    assert!(screen.contains("db  | db up"), "plain labelled output stays: {screen}");
+    assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
+    t.wait_for("the end of the run", |s| s.contains("EXITED:"));
+    // Piped output (CI) gets no summary.
+    let piped = p.corral(&["up", "-f", "dev.json", "job"]);
+    assert!(!piped.stderr.contains("ready ("), "{}", piped.stderr);
+}
