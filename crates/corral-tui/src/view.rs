@@ -92,7 +92,8 @@ fn row<'a>(app: &App, theme: &Theme, p: &Proc, now: Instant) -> Row<'a> {
         (false, _) => "no",
     };
     let ports = i.ports.iter().map(|p| p.port.to_string()).collect::<Vec<_>>().join(",");
-    let res = i.pid.and_then(|pid| app.resources.get(&pid));
+    // The server's figures when it sends them, else the dashboard's own sample.
+    let res = i.resources.as_ref().or_else(|| i.pid.and_then(|pid| app.resources.get(&pid)));
     Row::new(vec![
         Span::raw(shown_name(p)),
         Span::styled(state, theme.state(i.state)),

@@ -22,6 +22,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `corral tui`: attach to a running project; quitting leaves it running.
 pub fn dashboard(project: &Project) -> i32 {
+    if !std::io::IsTerminal::is_terminal(&io::stdout()) {
+        eprintln!("corral: error: the dashboard needs a terminal; `corral ps`, `corral logs -f` and `corral attach` work without one");
+        return 2;
+    }
     let socket = project.socket();
     match corral_tui::run(Options { socket: socket.clone(), title: format!("corral: {}", project.id), owns_run: false }) {
         Ok(_) => 0,

@@ -207,6 +207,9 @@ fn up_tui_without_a_terminal_prints_plain_output_with_a_note() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert!(out.stderr.contains("stdout is not a terminal, so no dashboard"), "{}", out.stderr);
     assert!(out.stdout.contains("hello | hello from plain"), "{}", out.stdout);
+    let tui = p.corral(&["tui", "-f", "dev.json"]);
+    assert_eq!(tui.status, 2);
+    assert!(tui.stderr.contains("the dashboard needs a terminal"), "{}", tui.stderr);
 }
 
 #[test]
