@@ -38,8 +38,34 @@ pub fn draw(f: &mut Frame, app: &mut App, theme: &Theme, title: &str) {
 
 fn draw_table(f: &mut Frame, app: &App, theme: &Theme, area: Rect, title: &str) {
     let now = Instant::now();
-    let header = Row::new(["NAME", "STATE", "READY", "RESTARTS", "PID", "PORTS", "UPTIME", "EXIT", "CPU", "MEM", "STATUS"]).style(theme.header());
     let visible = app.visible();
+    let name_w = visible.iter().map(|p| shown_name(p).chars().count()).max().unwrap_or(0).max(4) as u16;
+    // Columns (header, width), and which to drop first when the terminal is narrow.
+    let columns: [(&str, u16); 11] = [
+        ("NAME", name_w),
+        ("STATE", 19),
+        ("READY", 8),
+        ("RESTARTS", 8),
+        ("PID", 7),
+        ("PORTS", 10),
+        ("UPTIME", 7),
+        ("EXIT", 14),
+        ("CPU", 6),
+        ("MEM", 7),
+        ("STATUS", 0),
+    ];
+    const DROP_ORDER: [usize; 9] = [5, 7, 10, 8, 9, 6, 3, 4, 2];
+    let mut keep = [true; 11];
+    let room = area.width.saturating_sub(2);
+    let need = |keep: &[bool; 11]| columns.iter().zip(keep).filter(|(_, k)| **k).map(|((_, w), _)| w + 1).sum::<u16>();
+    for i in DROP_ORDER {
+        if need(&keep) + if keep[10] { 10 } else { 0 } <= room {
+            break;
+        }
+        keep[i] = false;
+    }
+    let pick = |cells: Vec<Span<'static>>| -> Vec<Span<'static>> { cells.into_iter().zip(keep).filter(|(_, k)| *k).map(|(c, _)| c).collect() };
+    let header = Row::new(pick(columns.iter().map(|(h, _)| Span::raw(*h)).collect())).style(theme.header());
     // Keep the selected row on screen.
     let body = area.height.saturating_sub(3) as usize;
     let sel = visible.iter().position(|p| Some(&p.info.name) == app.selected.as_ref()).unwrap_or(0);
@@ -49,7 +75,7 @@ fn draw_table(f: &mut Frame, app: &App, theme: &Theme, area: Rect, title: &str) 
         .enumerate()
         .skip(skip)
         .map(|(i, p)| {
-            let row = row(app, theme, p, now);
+            let row = Row::new(pick(cells(app, theme, p, now)));
             if i == sel && app.focus == Focus::Table {
                 row.style(theme.selected())
             } else if i == sel {
@@ -59,27 +85,15 @@ fn draw_table(f: &mut Frame, app: &App, theme: &Theme, area: Rect, title: &str) 
             }
         })
         .collect();
-    let name_w = visible.iter().map(|p| shown_name(p).chars().count()).max().unwrap_or(0).max(4) as u16;
-    let widths = [
-        Constraint::Length(name_w),
-        Constraint::Length(19),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Length(10),
-        Constraint::Length(7),
-        Constraint::Length(14),
-        Constraint::Length(6),
-        Constraint::Length(7),
-        Constraint::Fill(2),
-    ];
+    let widths: Vec<Constraint> =
+        columns.iter().zip(keep).filter(|(_, k)| *k).map(|((h, w), _)| if *h == "STATUS" { Constraint::Fill(1) } else { Constraint::Length(*w) }).collect();
     let sort = format!(" sort: {}{} ", app.sort.label(), if app.reverse { " ↑" } else { "" });
     let filter = if app.filter.is_empty() { String::new() } else { format!(" filter: {} ", app.filter) };
     let block = Block::new().borders(Borders::ALL).title(format!(" {title} ")).title(Line::from(format!("{sort}{filter}")).right_aligned());
     f.render_widget(Table::new(rows, widths).header(header).block(block).column_spacing(1), area);
 }
 
-fn row<'a>(app: &App, theme: &Theme, p: &Proc, now: Instant) -> Row<'a> {
+fn cells(app: &App, theme: &Theme, p: &Proc, now: Instant) -> Vec<Span<'static>> {
     let i = &p.info;
     let dash = || "-".to_string();
     let state = match p.backoff_left_ms(now) {
@@ -94,7 +108,7 @@ fn row<'a>(app: &App, theme: &Theme, p: &Proc, now: Instant) -> Row<'a> {
     let ports = i.ports.iter().map(|p| p.port.to_string()).collect::<Vec<_>>().join(",");
     // The server's figures when it sends them, else the dashboard's own sample.
     let res = i.resources.as_ref().or_else(|| i.pid.and_then(|pid| app.resources.get(&pid)));
-    Row::new(vec![
+    vec![
         Span::raw(shown_name(p)),
         Span::styled(state, theme.state(i.state)),
         Span::raw(ready),
@@ -106,7 +120,7 @@ fn row<'a>(app: &App, theme: &Theme, p: &Proc, now: Instant) -> Row<'a> {
         Span::raw(res.map_or_else(dash, |r| format!("{:.1}%", r.cpu_percent))),
         Span::raw(res.map_or_else(dash, |r| bytes(r.memory_bytes))),
         Span::raw(i.status.clone().or_else(|| i.reason.clone()).unwrap_or_default()),
-    ])
+    ]
 }
 
 /// The name, with its namespaces unless it is only in `default`.
@@ -262,21 +276,22 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 /// Every key, in as many columns as the height needs.
 fn draw_help(f: &mut Frame, theme: &Theme, area: Rect) {
-    const COL: u16 = 72;
-    let per_col = (area.height.saturating_sub(2) as usize).max(1);
-    let cols = KEYS.len().div_ceil(per_col);
-    let r = centered(area, COL * cols as u16 + 2, (KEYS.len().min(per_col) + 2) as u16);
+    let max_rows = (area.height.saturating_sub(2) as usize).max(1);
+    let cols = KEYS.len().div_ceil(max_rows);
+    let per_col = KEYS.len().div_ceil(cols);
+    let col_w = 72.min(area.width.saturating_sub(2) / cols as u16).max(1);
+    let r = centered(area, col_w * cols as u16 + 2, per_col as u16 + 2);
     f.render_widget(Clear, r);
     let block = Block::bordered().title(" keys (any key closes) ");
     let inner = block.inner(r);
     f.render_widget(block, r);
     for (c, chunk) in KEYS.chunks(per_col).enumerate() {
         let lines: Vec<Line> = chunk.iter().map(|(k, what, _)| Line::from(vec![Span::styled(format!("{k:>13}  "), theme.header()), Span::raw(*what)])).collect();
-        let x = inner.x + COL * c as u16;
+        let x = inner.x + col_w * c as u16;
         if x >= inner.right() {
             break;
         }
-        let col = Rect { x, y: inner.y, width: COL.min(inner.right() - x), height: inner.height };
+        let col = Rect { x, y: inner.y, width: col_w.min(inner.right() - x), height: inner.height };
         f.render_widget(Paragraph::new(lines), col);
     }
 }

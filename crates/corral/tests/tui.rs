@@ -137,7 +137,7 @@ fn the_dashboard_shows_the_set_and_acts_on_it() {
     // The help overlay lists every key; any key closes it.
     t.keys(&["?"]);
     let help = t.wait_for("the help overlay", |s| s.contains("keys (any key closes)"));
-    for what in ["restart the process", "search the log", "select mode", "$PAGER", "dependency graph", "quit"] {
+    for what in ["restart it (with its dependents)", "search the log", "select mode", "$PAGER", "dependency graph", "quit"] {
         assert!(help.contains(what), "help lacks {what:?}:\n{help}");
     }
     t.keys(&["Escape"]);
