@@ -22,7 +22,7 @@ pub fn draw(f: &mut Frame, app: &mut App, theme: &Theme, title: &str) {
         draw_log(f, app, theme, main);
     } else {
         let rows = app.visible().len() as u16 + 3;
-        let table_h = rows.min(main.height.saturating_mul(2) / 5).max(main.height.min(4));
+        let table_h = rows.min(main.height / 2).max(main.height.min(4));
         let [top, bottom] = Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(main);
         draw_table(f, app, theme, top, title);
         draw_log(f, app, theme, bottom);
@@ -39,43 +39,36 @@ pub fn draw(f: &mut Frame, app: &mut App, theme: &Theme, title: &str) {
 fn draw_table(f: &mut Frame, app: &App, theme: &Theme, area: Rect, title: &str) {
     let now = Instant::now();
     let visible = app.visible();
-    let name_w = visible.iter().map(|p| shown_name(p).chars().count()).max().unwrap_or(0).max(4) as u16;
-    // Columns (header, width), and which to drop first when the terminal is narrow.
-    let columns: [(&str, u16); 11] = [
-        ("NAME", name_w),
-        ("STATE", 19),
-        ("READY", 8),
-        ("RESTARTS", 8),
-        ("PID", 7),
-        ("PORTS", 10),
-        ("UPTIME", 7),
-        ("EXIT", 14),
-        ("CPU", 6),
-        ("MEM", 7),
-        ("STATUS", 0),
-    ];
-    const DROP_ORDER: [usize; 9] = [5, 7, 10, 8, 9, 6, 3, 4, 2];
+    let headers = ["NAME", "STATE", "READY", "RESTARTS", "PID", "PORTS", "UPTIME", "EXIT", "CPU", "MEM", "STATUS"];
+    let all_cells: Vec<Vec<Span<'static>>> = visible.iter().map(|p| cells(app, theme, p, now)).collect();
+    // Each column as wide as its widest cell; STATUS takes what is left.
+    let widths: Vec<u16> = (0..headers.len())
+        .map(|c| all_cells.iter().map(|r| r[c].width()).chain([headers[c].len()]).max().unwrap_or(0) as u16)
+        .collect();
+    // Which to drop first when the terminal is narrow.
+    const DROP_ORDER: [usize; 9] = [5, 10, 8, 9, 7, 6, 3, 4, 2];
+    const STATUS: usize = 10;
     let mut keep = [true; 11];
     let room = area.width.saturating_sub(2);
-    let need = |keep: &[bool; 11]| columns.iter().zip(keep).filter(|(_, k)| **k).map(|((_, w), _)| w + 1).sum::<u16>();
+    let need = |keep: &[bool; 11]| (0..11).filter(|&c| keep[c]).map(|c| if c == STATUS { 11 } else { widths[c] + 1 }).sum::<u16>();
     for i in DROP_ORDER {
-        if need(&keep) + if keep[10] { 10 } else { 0 } <= room {
+        if need(&keep) <= room {
             break;
         }
         keep[i] = false;
     }
     let pick = |cells: Vec<Span<'static>>| -> Vec<Span<'static>> { cells.into_iter().zip(keep).filter(|(_, k)| *k).map(|(c, _)| c).collect() };
-    let header = Row::new(pick(columns.iter().map(|(h, _)| Span::raw(*h)).collect())).style(theme.header());
+    let header = Row::new(pick(headers.iter().map(|h| Span::raw(*h)).collect())).style(theme.header());
     // Keep the selected row on screen.
     let body = area.height.saturating_sub(3) as usize;
     let sel = visible.iter().position(|p| Some(&p.info.name) == app.selected.as_ref()).unwrap_or(0);
     let skip = (sel + 1).saturating_sub(body.max(1));
-    let rows: Vec<Row> = visible
-        .iter()
+    let rows: Vec<Row> = all_cells
+        .into_iter()
         .enumerate()
         .skip(skip)
-        .map(|(i, p)| {
-            let row = Row::new(pick(cells(app, theme, p, now)));
+        .map(|(i, cells)| {
+            let row = Row::new(pick(cells));
             if i == sel && app.focus == Focus::Table {
                 row.style(theme.selected())
             } else if i == sel {
@@ -86,7 +79,7 @@ fn draw_table(f: &mut Frame, app: &App, theme: &Theme, area: Rect, title: &str) 
         })
         .collect();
     let widths: Vec<Constraint> =
-        columns.iter().zip(keep).filter(|(_, k)| *k).map(|((h, w), _)| if *h == "STATUS" { Constraint::Fill(1) } else { Constraint::Length(*w) }).collect();
+        (0..11).filter(|&c| keep[c]).map(|c| if c == STATUS { Constraint::Fill(1) } else { Constraint::Length(widths[c]) }).collect();
     let sort = format!(" sort: {}{} ", app.sort.label(), if app.reverse { " ↑" } else { "" });
     let filter = if app.filter.is_empty() { String::new() } else { format!(" filter: {} ", app.filter) };
     let block = Block::new().borders(Borders::ALL).title(format!(" {title} ")).title(Line::from(format!("{sort}{filter}")).right_aligned());
@@ -302,7 +295,7 @@ fn draw_graph(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     for (i, r) in roots.iter().enumerate() {
         graph_node(app, theme, r, "", i + 1 == roots.len(), true, &mut lines, 0);
     }
-    let r = centered(area, area.width.saturating_sub(4).max(20), area.height.saturating_sub(2).max(3));
+    let r = centered(area, area.width.saturating_sub(4).max(20), lines.len() as u16 + 2);
     f.render_widget(Clear, r);
     f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" dependencies: each process above what needs it (any key closes) ")), r);
 }
