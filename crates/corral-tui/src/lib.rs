@@ -10,9 +10,11 @@
 //! log lines live in bounded rings.
 //!
 //! - [`app`]: the state and what keys and events do to it (pure, tested);
-//! - [`view`]: drawing it; [`keys`]: every key, which the help lists;
+//! - [`view`]: drawing it; [`theme`]: symbols and colours (NO_COLOR);
+//! - [`keys`]: every key, which the help lists;
 //! - [`logs`]: bounded buffers, sanitising, search; [`sample`]: /proc figures;
-//! - this file: the threads (server events, terminal input, requests) and the loop.
+//! - [`term`]: the terminal, the threads (server events, terminal input,
+//!   requests) and the loop that ties them to the [`app`].
 
 mod app;
 mod keys;

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,8 @@ use crate::theme::Theme;
 const BACKLOG: usize = 500;
 /// Shortest time between two redraws under a flood of events.
 const FRAME: Duration = Duration::from_millis(50);
+/// Messages waiting for the loop, at most.
+const QUEUE: usize = 4096;
 /// How often the input thread looks up from the terminal (to let `$PAGER` have it).
 const INPUT_POLL: Duration = Duration::from_millis(250);
 
@@ -60,7 +62,9 @@ pub fn run(opts: Options) -> io::Result<Outcome> {
     // Fail before touching the terminal when there is nothing to attach to.
     let probe = Client::connect(&opts.socket)?;
     drop(probe);
-    let (tx, rx) = mpsc::channel();
+    // Bounded: a flood of output waits in the socket (and the server then
+    // skips lines for this slow reader) instead of growing this process.
+    let (tx, rx) = mpsc::sync_channel(QUEUE);
     spawn_feed(&opts.socket, tx.clone());
     let paused = Arc::new(AtomicBool::new(false));
     let (ack_tx, ack_rx) = mpsc::channel();
@@ -76,7 +80,7 @@ pub fn run(opts: Options) -> io::Result<Outcome> {
 
 struct Loop {
     opts: Options,
-    tx: Sender<Msg>,
+    tx: SyncSender<Msg>,
     paused: Arc<AtomicBool>,
     ack: Receiver<()>,
     mouse: bool,
@@ -254,7 +258,10 @@ fn on_terminal(app: &mut App, ev: TermEvent) -> Vec<Effect> {
     match ev {
         TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
             if app.input.is_some() {
+                let ctrl = k.modifiers.contains(ratatui::crossterm::event::KeyModifiers::CONTROL);
                 let (c, enter, esc) = match k.code {
+                    KeyCode::Char('c') if ctrl => (None, false, true),
+                    _ if ctrl => (None, false, false),
                     KeyCode::Char(c) => (Some(c), false, false),
                     KeyCode::Backspace => (Some('\u{8}'), false, false),
                     KeyCode::Enter => (None, true, false),
@@ -288,7 +295,7 @@ fn on_terminal(app: &mut App, ev: TermEvent) -> Vec<Effect> {
 }
 
 /// The set's events: recent output first, then every change as it happens.
-fn spawn_feed(socket: &Path, tx: Sender<Msg>) {
+fn spawn_feed(socket: &Path, tx: SyncSender<Msg>) {
     let socket = socket.to_path_buf();
     std::thread::spawn(move || {
         if let Ok(mut c) = Client::connect(&socket) {
@@ -312,7 +319,7 @@ fn spawn_feed(socket: &Path, tx: Sender<Msg>) {
 
 /// The terminal's keys, mouse and resizes. Looks up every [`INPUT_POLL`] to
 /// see whether `$PAGER` needs the terminal (then acknowledges and waits).
-fn spawn_input(tx: Sender<Msg>, paused: Arc<AtomicBool>, ack: Sender<()>) {
+fn spawn_input(tx: SyncSender<Msg>, paused: Arc<AtomicBool>, ack: mpsc::Sender<()>) {
     std::thread::spawn(move || loop {
         if paused.load(Ordering::SeqCst) {
             let _ = ack.send(());
