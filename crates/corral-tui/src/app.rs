@@ -222,7 +222,7 @@ impl App {
         self.per.entry(name).or_insert_with(|| LogBuffer::new(PER_PROCESS_LINES)).push(line);
         if in_view && !self.follow {
             // Keep what the reader looks at in place.
-            self.scroll = (self.scroll + 1).min(self.view().len().saturating_sub(1));
+            self.scroll = (self.scroll + 1).min(self.view().len().saturating_sub(self.log_rows.max(1)));
             self.matched = self.matched.and_then(|m| m.checked_sub(usize::from(self.view().len() == self.view_cap())));
         }
     }
@@ -458,7 +458,8 @@ impl App {
     /// process's view, asks for its log file.
     fn scroll_by(&mut self, by: isize) -> Vec<Effect> {
         let len = self.view().len();
-        let max = len.saturating_sub(1);
+        // At most: the oldest line at the top of the pane.
+        let max = len.saturating_sub(self.log_rows.max(1));
         let want = (self.scroll as isize).saturating_add(by);
         self.scroll = want.clamp(0, max as isize) as usize;
         self.follow = self.scroll == 0;

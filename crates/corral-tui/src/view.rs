@@ -168,7 +168,9 @@ fn draw_log(f: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     let which = app.log_of.clone().map_or_else(|| "all processes".to_string(), |p| format!("log of {p}"));
     let search = if app.search.is_empty() { String::new() } else { format!(" search: {} ", app.search) };
     let block = Block::new()
-        .borders(if app.focus == Focus::Log { Borders::ALL } else { Borders::TOP })
+        // The same borders either way (the pane's height must not change with focus): the focus shows in bold.
+        .borders(Borders::ALL)
+        .border_style(if app.focus == Focus::Log { theme.header() } else { theme.dim() })
         .title(format!(" {which} "))
         .title(Line::from(format!("{search} {} ", flags.join(" "))).right_aligned());
     let inner = block.inner(area);
@@ -179,10 +181,13 @@ fn draw_log(f: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     if rows == 0 || width == 0 {
         return;
     }
-    let view = app.view();
-    let len = view.len();
-    let bottom = len.saturating_sub(app.scroll);
+    let len = app.view().len();
+    // Scrolled to the top: the oldest lines fill the pane (not one line at its bottom).
+    app.scroll = app.scroll.min(len.saturating_sub(rows));
+    let bottom = len - app.scroll;
     let label_w = if app.log_of.is_none() { app.procs.iter().map(|p| p.info.name.chars().count()).max().unwrap_or(0) } else { 0 };
+    let app: &App = app;
+    let view = app.view();
     let mut out: Vec<Line> = Vec::new();
     let mut i = bottom;
     while i > 0 && out.len() < rows {

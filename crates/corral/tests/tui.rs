@@ -229,3 +229,25 @@ fn plain_output_on_a_terminal_gets_a_one_line_start_up_summary() {
     let piped = p.corral(&["up", "-f", "dev.json", "job"]);
     assert!(!piped.stderr.contains("ready ("), "{}", piped.stderr);
 }
+
+#[test]
+fn scrolling_past_memory_reads_the_process_s_log_file() {
+    let p = Project::new();
+    p.config(json!({"name": "scroll", "processes": {
+        "talker": {"command": "seq 1 5000; echo talked; exec sleep 300", "log_location": "logs/talker.log"}
+    }}));
+    assert_eq!(p.corral(&["up", "-f", "dev.json", "-d"]).status, 0);
+    assert!(wait_until(HANG_GUARD, || p.read("logs/talker.log").contains("talked")));
+    let t = Tmux::start(p.path(), &format!("{CORRAL} tui -f dev.json"), 100, 20);
+    t.wait_for("the end of the output", |s| s.contains("talked"));
+    // Its own log, then to the top: past what the dashboard holds, the log file.
+    t.keys(&["Enter", "Tab", "g"]);
+    let screen = t.wait_for("lines from the log file", |s| s.contains("older lines read from talker's log file"));
+    let body: Vec<&str> = screen.lines().map(|l| l.trim_matches(|c| c == '│' || c == ' ')).collect();
+    assert!(body.contains(&"1") && body.contains(&"2"), "the first lines of the file are on screen:\n{screen}");
+    t.keys(&["G"]);
+    t.wait_for("the newest line again", |s| s.contains("talked"));
+    t.keys(&["q"]);
+    t.wait_for("the dashboard's exit", |s| s.contains("EXITED:0"));
+    assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
+}
