@@ -13,7 +13,15 @@ pub struct Sampler {
     page_size: u64,
     /// Per group: CPU ticks so far and when they were read.
     last: HashMap<i32, (u64, Instant)>,
+    /// Per group: its members, as the last full scan of /proc found them.
+    members: HashMap<i32, Vec<i32>>,
+    last_scan: Option<Instant>,
 }
+
+/// How often all of /proc is read to find each group's members; in
+/// between, only the known members are read (a new child counts from the
+/// next scan on).
+const RESCAN: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Default for Sampler {
     fn default() -> Self {
@@ -26,30 +34,31 @@ impl Sampler {
         use nix::unistd::{sysconf, SysconfVar};
         let ticks = sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
         let page = sysconf(SysconfVar::PAGE_SIZE).ok().flatten().unwrap_or(4096) as u64;
-        Sampler { ticks_per_second: ticks, page_size: page, last: HashMap::new() }
+        Sampler { ticks_per_second: ticks, page_size: page, last: HashMap::new(), members: HashMap::new(), last_scan: None }
     }
 
     /// Figures for the groups led by `pids` (absent: nothing found).
     pub fn sample(&mut self, pids: &[i32]) -> HashMap<i32, ResourceUsage> {
         let now = Instant::now();
-        let mut sums: HashMap<i32, (u64, u64)> = pids.iter().map(|p| (*p, (0, 0))).collect();
-        if let Ok(dir) = std::fs::read_dir("/proc") {
-            for entry in dir.flatten() {
-                let name = entry.file_name();
-                let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-                let Some((pgrp, ticks, rss)) = parse_stat(&stat) else { continue };
-                let key = if sums.contains_key(&pgrp) { pgrp } else { pid };
-                if let Some(s) = sums.get_mut(&key) {
-                    s.0 += ticks;
-                    s.1 += rss * self.page_size;
-                }
-            }
+        let known = pids.iter().all(|p| self.members.contains_key(p));
+        if !known || self.last_scan.is_none_or(|t| now.duration_since(t) >= RESCAN) {
+            self.scan(pids);
+            self.last_scan = Some(now);
         }
         let mut out = HashMap::new();
         let mut last = HashMap::new();
-        for (pid, (ticks, mem)) in sums {
-            let cpu = match self.last.get(&pid) {
+        for &leader in pids {
+            let (mut ticks, mut mem) = (0u64, 0u64);
+            for pid in self.members.get(&leader).map_or(&[][..], Vec::as_slice) {
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+                let Some((pgrp, t, rss)) = parse_stat(&stat) else { continue };
+                // The pid may have been reused since the scan.
+                if pgrp == leader || *pid == leader {
+                    ticks += t;
+                    mem += rss * self.page_size;
+                }
+            }
+            let cpu = match self.last.get(&leader) {
                 Some((t0, at)) if ticks >= *t0 => {
                     let secs = now.saturating_duration_since(*at).as_secs_f64();
                     if secs > 0.0 {
@@ -61,12 +70,30 @@ impl Sampler {
                 _ => 0.0,
             };
             if mem > 0 {
-                out.insert(pid, ResourceUsage { cpu_percent: cpu, memory_bytes: mem });
-                last.insert(pid, (ticks, now));
+                out.insert(leader, ResourceUsage { cpu_percent: cpu, memory_bytes: mem });
+                last.insert(leader, (ticks, now));
             }
         }
         self.last = last;
         out
+    }
+
+    /// Reads all of /proc: which processes belong to the groups of `pids`.
+    fn scan(&mut self, pids: &[i32]) {
+        let mut members: HashMap<i32, Vec<i32>> = pids.iter().map(|p| (*p, Vec::new())).collect();
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for entry in dir.flatten() {
+                let name = entry.file_name();
+                let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+                let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+                let Some((pgrp, _, _)) = parse_stat(&stat) else { continue };
+                let key = if members.contains_key(&pgrp) { pgrp } else { pid };
+                if let Some(m) = members.get_mut(&key) {
+                    m.push(pid);
+                }
+            }
+        }
+        self.members = members;
     }
 }
 
