@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again, req);
         }
         Err(reply) => {
-            let line = reply.to_line();
+            let line = ServerMessage::from(reply).to_line();
             let back: ServerMessage = serde_json::from_slice(&line).unwrap();
             assert_eq!(back.ok, Some(false));
         }

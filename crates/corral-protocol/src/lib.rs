@@ -23,8 +23,8 @@ mod response;
 
 pub use client::{CallError, Client};
 pub use event::Event;
-pub use process::{Containment, Exit, Port, ProcessInfo, ProcessState, ResourceUsage};
-pub use request::{parse_request, Request, RequestCommand, WindowSize};
+pub use process::{Containment, Exit, ProcessInfo, ProcessState, ResourceUsage};
+pub use request::{parse_request, BadRequest, Request, RequestCommand, WindowSize};
 pub use response::{ErrorBody, ErrorCode, Hello, Reply, Response, ServerMessage};
 
 /// The protocol version this crate speaks.

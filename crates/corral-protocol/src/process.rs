@@ -1,5 +1,6 @@
 //! One process as clients see it: its state, its last exit, its run.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -144,6 +145,9 @@ pub struct ProcessInfo {
     pub status: Option<String>,
     /// Why it failed or was skipped.
     pub reason: Option<String>,
+    /// The ports corral allocated for it, by name (absent when none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, u16>,
     /// Which replica of a process with `replicas` this is (0-based); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<u32>,
@@ -166,16 +170,6 @@ pub struct ProcessInfo {
     /// Its namespaces (process-compose's grouping; `default` unless the config says).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<String>,
-    /// Its allocated ports, by name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<Port>,
-}
-
-/// One allocated port of a process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Port {
-    pub name: String,
-    pub port: u16,
 }
 
 impl ProcessInfo {
@@ -191,6 +185,7 @@ impl ProcessInfo {
             ready: false,
             status: None,
             reason: None,
+            ports: BTreeMap::new(),
             replica: None,
             containment: None,
             resources: None,
@@ -198,7 +193,6 @@ impl ProcessInfo {
             readiness_check: None,
             depends_on: Vec::new(),
             namespaces: Vec::new(),
-            ports: Vec::new(),
         }
     }
 }
@@ -260,6 +254,7 @@ mod tests {
             ready: true,
             status: None,
             reason: None,
+            ports: BTreeMap::new(),
             replica: None,
             containment: None,
             resources: None,
@@ -267,10 +262,9 @@ mod tests {
             readiness_check: None,
             depends_on: vec![],
             namespaces: vec![],
-            ports: vec![],
         };
         let text = serde_json::to_string(&p).unwrap();
-        assert!(!text.contains("replica") && !text.contains("containment") && !text.contains("resources") && !text.contains("ports") && !text.contains("depends_on"), "{text}");
+        assert!(!text.contains("ports") && !text.contains("replica") && !text.contains("containment") && !text.contains("resources") && !text.contains("depends_on"), "{text}");
         assert_eq!(serde_json::from_str::<ProcessInfo>(&text).unwrap(), p);
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::response::{ErrorCode, ServerMessage};
+use crate::response::{ErrorBody, ErrorCode, ServerMessage};
 use crate::VERSION;
 
 /// One request line: `{"v": 1, "id": 3, "command": "ps"}`.
@@ -87,25 +87,44 @@ fn default_lines() -> usize {
     100
 }
 
-/// Parses one request line; the error is the message to send back.
-pub fn parse_request(line: &[u8]) -> Result<Request, ServerMessage> {
-    let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| ServerMessage::error(0, ErrorCode::BadRequest, format!("not JSON: {e}")))?;
+/// A request line that could not be read: the error to send back, with the
+/// request's id when it had one (0 otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRequest {
+    pub id: u64,
+    pub error: ErrorBody,
+}
+
+impl BadRequest {
+    fn new(id: u64, code: ErrorCode, message: impl Into<String>) -> BadRequest {
+        BadRequest { id, error: ErrorBody { code, message: message.into() } }
+    }
+}
+
+impl From<BadRequest> for ServerMessage {
+    fn from(b: BadRequest) -> ServerMessage {
+        ServerMessage::reply(b.id, Err(b.error))
+    }
+}
+
+/// Parses one request line.
+pub fn parse_request(line: &[u8]) -> Result<Request, BadRequest> {
+    let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| BadRequest::new(0, ErrorCode::BadRequest, format!("not JSON: {e}")))?;
     let id = value.get("id").and_then(|i| i.as_u64()).unwrap_or(0);
     match value.get("v").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(VERSION) => {}
-        Some(v) => {
-            return Err(ServerMessage::error(id, ErrorCode::UnsupportedVersion, format!("this corral speaks protocol version {VERSION}, the request says {v}")))
-        }
-        None => return Err(ServerMessage::error(id, ErrorCode::BadRequest, "missing protocol version \"v\"")),
+        Some(v) => return Err(BadRequest::new(id, ErrorCode::UnsupportedVersion, format!("this corral speaks protocol version {VERSION}, the request says {v}"))),
+        None => return Err(BadRequest::new(id, ErrorCode::BadRequest, "missing protocol version \"v\"")),
     }
-    serde_json::from_value(value).map_err(|e| ServerMessage::error(id, ErrorCode::BadRequest, e.to_string()))
+    serde_json::from_value(value).map_err(|e| BadRequest::new(id, ErrorCode::BadRequest, e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn code(m: ServerMessage) -> (u64, ErrorCode, String) {
+    fn code(b: BadRequest) -> (u64, ErrorCode, String) {
+        let m = ServerMessage::from(b);
         let e = m.error.unwrap();
         (m.id, e.code, e.message)
     }

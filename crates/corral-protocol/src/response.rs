@@ -156,6 +156,7 @@ mod tests {
             ready: false,
             status: Some("x".into()),
             reason: Some("exited with status 1".into()),
+            ports: [("http".to_string(), 8001)].into(),
             replica: None,
             containment: None,
             resources: None,
@@ -163,7 +164,6 @@ mod tests {
             readiness_check: Some(true),
             depends_on: vec!["cache".into()],
             namespaces: vec!["data".into()],
-            ports: vec![crate::Port { name: "http".into(), port: 8080 }],
         };
         round_trip(Response::Processes(vec![p]));
         round_trip(Response::Processes(vec![]));

@@ -5,7 +5,7 @@
 
 /// Why the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndCause {
+pub(crate) enum EndCause {
     /// Every process ended by itself.
     Natural,
     /// SIGINT, SIGTERM or SIGHUP (or, later, `corral down`).
@@ -23,7 +23,7 @@ pub enum EndCause {
 
 /// The status `corral up` exits with. `all_succeeded` says whether every process
 /// that was part of the run completed successfully (none failed or was skipped).
-pub fn exit_status(cause: EndCause, all_succeeded: bool) -> i32 {
+pub(crate) fn exit_status(cause: EndCause, all_succeeded: bool) -> i32 {
     match cause {
         EndCause::Natural => i32::from(!all_succeeded),
         EndCause::Stopped => 0,

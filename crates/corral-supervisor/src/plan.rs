@@ -1,4 +1,4 @@
 //! The run plan is resolved on the config side (`corral_config::plan`): a pure
 //! function of the loaded config. This module only names it for the supervisor.
 
-pub use corral_config::plan::*;
+pub(crate) use corral_config::plan::*;

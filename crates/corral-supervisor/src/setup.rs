@@ -12,16 +12,16 @@ use crate::env::Env;
 use crate::notify::NotifySocket;
 use crate::plan::Plan;
 
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// The ports allocated for this run (the plan names them; these are their numbers).
-    pub ports: Vec<ports::Allocation>,
+    pub(crate) ports: Vec<ports::Allocation>,
     /// Per process, in plan order.
-    pub resources: Vec<Resources>,
+    pub(crate) resources: Vec<Resources>,
     /// Holds the notify sockets; removed at the end of the run.
-    pub runtime_dir: Option<PathBuf>,
+    pub(crate) runtime_dir: Option<PathBuf>,
 }
 
-pub fn prepare(plan: &Plan, shared: &mut Env) -> Result<Prepared, String> {
+pub(crate) fn prepare(plan: &Plan, shared: &mut Env) -> Result<Prepared, String> {
     let allocations = ports::allocate(plan)?;
     if !allocations.is_empty() {
         let shown: Vec<String> = allocations.iter().map(|a| format!("{}={}", a.var, a.port)).collect();

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::dispatcher::{ControlRequest, Ctl};
 
-pub struct StopSignals {
+pub(crate) struct StopSignals {
     int: Signal,
     term: Signal,
     hup: Signal,
@@ -38,14 +38,14 @@ pub struct StopSignals {
 
 /// What reaches the dispatcher.
 #[derive(Debug)]
-pub enum RunInput {
+pub(crate) enum RunInput {
     /// SIGINT, SIGTERM or SIGHUP (named).
     Stop(&'static str),
     Control(ControlRequest),
 }
 
 impl StopSignals {
-    pub fn new() -> io::Result<StopSignals> {
+    pub(crate) fn new() -> io::Result<StopSignals> {
         Ok(StopSignals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
@@ -58,24 +58,24 @@ impl StopSignals {
     }
 
     /// Takes the control socket's requests; `names` are the run's processes (all pending for now).
-    pub fn serve(&mut self, requests: mpsc::UnboundedReceiver<ControlRequest>, names: impl Iterator<Item = String>) {
+    pub(crate) fn serve(&mut self, requests: mpsc::UnboundedReceiver<ControlRequest>, names: impl Iterator<Item = String>) {
         self.requests = Some(requests);
         self.standing = names.map(pending).collect();
     }
 
     /// The dispatcher has ended: `ps` answers with the processes as they ended.
-    pub fn processes_ended(&mut self, standing: Vec<ProcessInfo>) {
+    pub(crate) fn processes_ended(&mut self, standing: Vec<ProcessInfo>) {
         self.standing = standing;
         self.after = true;
     }
 
     /// Requests made before the dispatcher ran, in order.
-    pub fn take_parked(&mut self) -> Vec<ControlRequest> {
+    pub(crate) fn take_parked(&mut self) -> Vec<ControlRequest> {
         std::mem::take(&mut self.parked)
     }
 
     /// For the dispatcher: the next stop signal or control request. Cancel-safe.
-    pub async fn next_input(&mut self) -> RunInput {
+    pub(crate) async fn next_input(&mut self) -> RunInput {
         tokio::select! {
             _ = self.int.recv() => RunInput::Stop("SIGINT"),
             _ = self.term.recv() => RunInput::Stop("SIGTERM"),
@@ -87,7 +87,7 @@ impl StopSignals {
     /// For the phases without a dispatcher: waits for the next stop (a signal,
     /// or a `down` request), answering `ps` meanwhile; returns what it was.
     /// Cancel-safe.
-    pub async fn next(&mut self) -> &'static str {
+    pub(crate) async fn next(&mut self) -> &'static str {
         loop {
             let req = match self.next_input().await {
                 RunInput::Stop(sig) => return sig,

@@ -98,7 +98,7 @@ fn cells(app: &App, theme: &Theme, p: &Proc, now: Instant) -> Vec<Span<'static>>
         (false, Some(false)) => "no check",
         (false, _) => "no",
     };
-    let ports = i.ports.iter().map(|p| p.port.to_string()).collect::<Vec<_>>().join(",");
+    let ports = i.ports.values().map(|p| p.to_string()).collect::<Vec<_>>().join(",");
     // The server's figures when it sends them, else the dashboard's own sample.
     let res = i.resources.as_ref().or_else(|| i.pid.and_then(|pid| app.resources.get(&pid)));
     vec![

@@ -34,8 +34,9 @@ fn state(c: &mut Client, name: &str) -> ProcessState {
 #[test]
 fn a_client_written_against_corral_protocol_alone_drives_a_run() {
     let p = Project::new();
+    let base = support::free_port();
     p.config(json!({"name": "proto", "processes": {
-        "db": {"command": "echo db ready; exec sleep 300", "ready_log_line": "db ready"},
+        "db": {"command": "echo db ready; exec sleep 300", "ready_log_line": "db ready", "ports": {"main": base}},
         "api": {"command": "echo api up; exec sleep 300", "depends_on": {"db": {"condition": "process_log_ready"}}},
         "once": {"command": "exit 3"}
     }}));
@@ -58,6 +59,9 @@ fn a_client_written_against_corral_protocol_alone_drives_a_run() {
     let once = processes(&mut c).into_iter().find(|p| p.name == "once").unwrap();
     assert_eq!((once.state, once.exit), (ProcessState::Failed, Some(corral_protocol::Exit::Code(3))));
     assert!(wait_until(HANG_GUARD, || state(&mut c, "api") == ProcessState::Running));
+    let db = processes(&mut c).into_iter().find(|p| p.name == "db").unwrap();
+    let port = db.ports.get("main").copied().unwrap_or_else(|| panic!("{db:?}"));
+    assert!(port >= base, "allocated from the base upward: {port} < {base}");
 
     match c.call(RequestCommand::Stop { names: vec!["db".into()] }, |_| {}).unwrap() {
         Response::Stopped { stopped } => assert_eq!(stopped, ["db", "api"]),

@@ -15,11 +15,11 @@ use crate::notify::check_path_len;
 use crate::plan::ProcessSpec;
 
 /// A bound socket, close-on-exec in corral, passed on to each run of its process.
-pub struct Bound {
-    pub name: String,
-    pub fd: OwnedFd,
+pub(crate) struct Bound {
+    pub(crate) name: String,
+    pub(crate) fd: OwnedFd,
     /// A Unix socket file to remove at the end of the run.
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
 }
 
 impl Drop for Bound {
@@ -31,7 +31,7 @@ impl Drop for Bound {
 }
 
 /// Binds every listener of `spec`, or explains the first that could not be bound.
-pub fn bind_all(spec: &ProcessSpec) -> Result<Vec<Bound>, String> {
+pub(crate) fn bind_all(spec: &ProcessSpec) -> Result<Vec<Bound>, String> {
     spec.listeners
         .iter()
         .enumerate()

@@ -16,17 +16,17 @@ use corral_config::port_env_name;
 use crate::plan::Plan;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Allocation {
+pub(crate) struct Allocation {
     /// Index of the process in the plan.
-    pub process: usize,
-    pub name: String,
+    pub(crate) process: usize,
+    pub(crate) name: String,
     /// `CORRAL_PORT_<PROCESS>_<NAME>`.
-    pub var: String,
-    pub port: u16,
+    pub(crate) var: String,
+    pub(crate) port: u16,
 }
 
 /// Allocates every port of the plan, or explains which one could not be.
-pub fn allocate(plan: &Plan) -> Result<Vec<Allocation>, String> {
+pub(crate) fn allocate(plan: &Plan) -> Result<Vec<Allocation>, String> {
     let mut taken = BTreeSet::new();
     let mut out = Vec::new();
     for (i, p) in plan.processes.iter().enumerate() {
@@ -49,7 +49,7 @@ pub fn allocate(plan: &Plan) -> Result<Vec<Allocation>, String> {
 }
 
 /// Whether `port` can be bound on every wildcard and loopback address.
-pub fn is_free(port: u16) -> bool {
+pub(crate) fn is_free(port: u16) -> bool {
     let addrs = [
         SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
         SocketAddr::from((Ipv4Addr::LOCALHOST, port)),

@@ -36,7 +36,7 @@ use self::notify_watchdog::NotifyWatch;
 
 /// What the dispatcher tells an actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActorCommand {
+pub(crate) enum ActorCommand {
     Start,
     Stop,
     /// The watchdog expired: send the watchdog signal, SIGKILL after the stop timeout.
@@ -47,7 +47,7 @@ pub enum ActorCommand {
 
 /// What an actor reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Spawned { pid: i32 },
     SpawnFailed(String),
     Exited(ExitKind),
@@ -63,36 +63,36 @@ pub enum Event {
 /// before the exit is reported anyway (a grandchild may hold the pipe forever).
 const DRAIN_BOUND: Duration = Duration::from_millis(250);
 
-pub struct ActorContext {
-    pub registry: Arc<Registry>,
-    pub sink: SinkHandle,
-    pub events: mpsc::UnboundedSender<(usize, Event)>,
-    pub shell: (String, String),
+pub(crate) struct ActorContext {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) sink: SinkHandle,
+    pub(crate) events: mpsc::UnboundedSender<(usize, Event)>,
+    pub(crate) shell: (String, String),
     /// The ports allocated for this run, for probes that name a port.
-    pub ports: Vec<crate::activation::ports::Allocation>,
+    pub(crate) ports: Vec<crate::activation::ports::Allocation>,
 }
 
-pub struct ActorHandle {
+pub(crate) struct ActorHandle {
     tx: mpsc::UnboundedSender<ActorCommand>,
 }
 
 impl ActorHandle {
-    pub fn send(&self, cmd: ActorCommand) {
+    pub(crate) fn send(&self, cmd: ActorCommand) {
         let _ = self.tx.send(cmd);
     }
 }
 
 /// What an actor keeps across the runs of its process.
 #[derive(Default)]
-pub struct Resources {
+pub(crate) struct Resources {
     /// The process's `$NOTIFY_SOCKET`, if it uses sd_notify or a watchdog.
-    pub notify: Option<NotifySocket>,
+    pub(crate) notify: Option<NotifySocket>,
     /// Sockets bound for it before its first start, passed at fd 3, 4, …
-    pub listeners: Vec<Bound>,
+    pub(crate) listeners: Vec<Bound>,
 }
 
 /// Starts the actor task for process `index`.
-pub fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>) -> ActorHandle {
+pub(crate) fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>) -> ActorHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(run(index, spec, env, res, ctx, rx));
     ActorHandle { tx }

@@ -31,7 +31,7 @@ struct Shared {
 }
 
 /// The running server; dropping it stops accepting and removes the socket.
-pub struct Server {
+pub(crate) struct Server {
     task: JoinHandle<()>,
     path: PathBuf,
 }
@@ -45,7 +45,7 @@ impl Drop for Server {
 
 /// Listens on the project's socket. The caller holds the project lock, so a
 /// socket file left by a killed corral can safely be replaced.
-pub fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRequest>, states: broadcast::Sender<ProcessInfo>, feed: Arc<Feed>) -> io::Result<Server> {
+pub(crate) fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRequest>, states: broadcast::Sender<ProcessInfo>, feed: Arc<Feed>) -> io::Result<Server> {
     let path = project.socket();
     crate::notify::check_path_len(&path)?;
     let _ = std::fs::remove_file(&path);
@@ -91,8 +91,8 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>) {
         }
         let req = match parse_request(&line) {
             Ok(r) => r,
-            Err(msg) => {
-                if wr.write_all(&msg.to_line()).await.is_err() {
+            Err(bad) => {
+                if wr.write_all(&ServerMessage::from(bad).to_line()).await.is_err() {
                     return;
                 }
                 continue;

@@ -19,7 +19,7 @@ use crate::state::{Input, State};
 
 /// What the socket server asks of the dispatcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ctl {
+pub(crate) enum Ctl {
     Ps,
     Start(Vec<String>),
     Stop(Vec<String>),
@@ -169,7 +169,7 @@ impl<H> Core<H> {
 
     /// Every process, as `ps` shows it.
     pub(crate) fn snapshot(&self, now: Instant) -> Vec<ProcessInfo> {
-        self.records.iter().map(|r| r.info(now)).collect()
+        (0..self.records.len()).map(|i| self.info(i, now)).collect()
     }
 
     /// Ready when every process of the run is ready, running without a

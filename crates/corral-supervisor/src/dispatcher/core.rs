@@ -20,6 +20,7 @@ use corral_protocol::Reply;
 
 use super::control::Ctl;
 use super::record::ProcessRecord;
+use crate::activation::ports::Allocation;
 use crate::actor::{ActorCommand, Event};
 use crate::exit::EndCause;
 use crate::state::{check_condition, DepCheck, Effect, Input, State, StopCause};
@@ -73,11 +74,20 @@ pub(crate) struct Core<H> {
     pub(super) pending_stops: Vec<(Vec<usize>, ReplyTo)>,
     /// Files are watched: the run goes on after everything ended (a change may run something again).
     watching: bool,
+    /// The ports allocated for this run (shown by `ps`).
+    ports: Vec<Allocation>,
 }
 
 impl<H> Core<H> {
-    pub(crate) fn new(records: Vec<ProcessRecord<H>>, root: PathBuf, watching: bool) -> Core<H> {
-        Core { records, root, cause: None, force_deadline: None, gave_up: false, pending_stops: Vec::new(), watching }
+    pub(crate) fn new(records: Vec<ProcessRecord<H>>, root: PathBuf, watching: bool, ports: Vec<Allocation>) -> Core<H> {
+        Core { records, root, cause: None, force_deadline: None, gave_up: false, pending_stops: Vec::new(), watching, ports }
+    }
+
+    /// Process `i` as `ps` shows it, at `now`.
+    pub(crate) fn info(&self, i: usize, now: Instant) -> corral_protocol::ProcessInfo {
+        let mut info = self.records[i].info(now);
+        info.ports = self.ports.iter().filter(|a| a.process == i).map(|a| (a.name.clone(), a.port)).collect();
+        info
     }
 
     pub(super) fn name(&self, i: usize) -> &str {
@@ -107,7 +117,9 @@ impl<H> Core<H> {
             InternalEvent::StopSignal(sig) => self.on_signal(sig, now, out),
             InternalEvent::Tick => self.on_tick(now, out),
         }
-        self.advance(now, out);
+        if !self.gave_up {
+            self.advance(now, out);
+        }
     }
 
     /// The earliest time the shell must send [`InternalEvent::Tick`].

@@ -36,17 +36,17 @@ use crate::registry::Registry;
 use crate::signals::{RunInput, StopSignals};
 use crate::time::sleep_until;
 
-pub use control::Ctl;
+pub(crate) use control::Ctl;
 
 /// A control request from the socket server, answered on `reply`.
 #[derive(Debug)]
-pub struct ControlRequest {
-    pub ctl: Ctl,
-    pub reply: oneshot::Sender<Reply>,
+pub(crate) struct ControlRequest {
+    pub(crate) ctl: Ctl,
+    pub(crate) reply: oneshot::Sender<Reply>,
 }
 
 
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     core: Core<ActorHandle>,
     events: mpsc::UnboundedReceiver<(usize, Event)>,
     registry: Arc<Registry>,
@@ -61,16 +61,16 @@ pub struct Dispatcher {
 
 /// What the dispatcher runs: the processes (their specs move into their
 /// records) and what their actors need.
-pub struct Processes {
-    pub specs: Vec<Arc<ProcessSpec>>,
-    pub envs: Vec<Env>,
-    pub resources: Vec<crate::actor::Resources>,
+pub(crate) struct Processes {
+    pub(crate) specs: Vec<Arc<ProcessSpec>>,
+    pub(crate) envs: Vec<Env>,
+    pub(crate) resources: Vec<crate::actor::Resources>,
     /// The project root, to show changed files relative to it.
-    pub root: std::path::PathBuf,
+    pub(crate) root: std::path::PathBuf,
 }
 
 impl Dispatcher {
-    pub fn new(
+    pub(crate) fn new(
         processes: Processes,
         ctx: ActorContext,
         events: mpsc::UnboundedReceiver<(usize, Event)>,
@@ -78,6 +78,7 @@ impl Dispatcher {
         changes: Option<mpsc::UnboundedReceiver<crate::file_watch::Change>>,
     ) -> Dispatcher {
         let registry = ctx.registry.clone();
+        let ports = ctx.ports.clone();
         let ctx = Arc::new(ctx);
         let Processes { specs, envs, resources, root } = processes;
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
@@ -90,17 +91,16 @@ impl Dispatcher {
                 let actor = spawn_actor(i, spec.clone(), env, res, ctx.clone());
                 let mut record = ProcessRecord::new(spec, actor);
                 record.run.depends_on = record.spec.dependencies.iter().filter_map(|(d, _)| names.get(*d).cloned()).collect();
-                record.run.ports = ctx.ports.iter().filter(|a| a.process == i).map(|a| corral_protocol::Port { name: a.name.clone(), port: a.port }).collect();
                 record
             })
             .collect();
-        let core = Core::new(records, root, changes.is_some());
+        let core = Core::new(records, root, changes.is_some(), ports);
         Dispatcher { core, events, registry, state_events, replies: HashMap::new(), next_reply: 0, changes }
     }
 
     /// Runs the set until every process has ended; returns why it ended and
     /// whether every process that took part succeeded.
-    pub async fn run(mut self, signals: &mut StopSignals) -> (EndCause, bool) {
+    pub(crate) async fn run(mut self, signals: &mut StopSignals) -> (EndCause, bool) {
         let mut sigchld = signal(SignalKind::child()).ok();
         let mut actions = Vec::new();
         let mut event = Some(InternalEvent::Activate);
@@ -152,7 +152,7 @@ impl Dispatcher {
                 Action::Publish(i) => {
                     // Built only when someone listens (attach, wait): this runs on every transition.
                     if let Some(tx) = self.state_events.as_ref().filter(|tx| tx.receiver_count() > 0) {
-                        let _ = tx.send(self.core.records[i].info(std::time::Instant::now()));
+                        let _ = tx.send(self.core.info(i, std::time::Instant::now()));
                     }
                 }
                 Action::Reply(to, reply) => {

@@ -27,9 +27,8 @@ pub(crate) struct RunInfo {
     pub(crate) exit: Option<ExitKind>,
     /// The last `STATUS=` it sent with sd_notify.
     pub(crate) status: Option<String>,
-    /// Fixed for the run, shown to clients: its dependencies' names and its allocated ports.
+    /// Fixed for the run, shown to clients: its dependencies' names.
     pub(crate) depends_on: Vec<String>,
-    pub(crate) ports: Vec<corral_protocol::Port>,
 }
 
 impl<H> ProcessRecord<H> {
@@ -68,6 +67,7 @@ impl<H> ProcessRecord<H> {
                 State::Failed { reason, .. } | State::Skipped { reason } => Some(reason.clone()),
                 _ => None,
             },
+            ports: Default::default(),
             replica: None,
             containment: None,
             resources: None,
@@ -75,7 +75,6 @@ impl<H> ProcessRecord<H> {
             readiness_check: Some(self.spec.has_readiness_check()),
             depends_on: self.run.depends_on.clone(),
             namespaces: self.spec.namespaces.clone(),
-            ports: self.run.ports.clone(),
         }
     }
 }

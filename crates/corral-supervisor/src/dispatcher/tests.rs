@@ -32,7 +32,7 @@ impl T {
         let config: corral_config::Config = serde_json::from_value(config).unwrap();
         let plan = Plan::from_config(&config, &[], Path::new("/project")).unwrap();
         let records = plan.processes.into_iter().map(|s| ProcessRecord::new(Arc::new(s), ())).collect();
-        T { core: Core::new(records, PathBuf::from("/project"), watching), now: Instant::now() }
+        T { core: Core::new(records, PathBuf::from("/project"), watching, vec![]), now: Instant::now() }
     }
 
     fn on(&mut self, ev: InternalEvent) -> Vec<Action> {

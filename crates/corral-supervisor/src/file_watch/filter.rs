@@ -53,7 +53,7 @@ struct Root {
     exclude: Patterns,
 }
 
-pub struct Filter {
+pub(crate) struct Filter {
     roots: Vec<Root>,
     ignore: Patterns,
     extensions: Vec<String>,
@@ -61,7 +61,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn new(spec: &WatchSpec) -> Result<Filter, String> {
+    pub(crate) fn new(spec: &WatchSpec) -> Result<Filter, String> {
         let roots = spec
             .roots
             .iter()
@@ -76,7 +76,7 @@ impl Filter {
     }
 
     /// Whether a change at `path` concerns the process, by its globs alone.
-    pub fn matches(&self, path: &Path) -> bool {
+    pub(crate) fn matches(&self, path: &Path) -> bool {
         self.roots.iter().any(|root| {
             let Ok(rel) = path.strip_prefix(&root.path) else { return false };
             // A change of the root itself (created, removed) counts.

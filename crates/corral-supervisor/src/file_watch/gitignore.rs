@@ -10,14 +10,14 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
 
 #[derive(Default)]
-pub struct Gitignores {
+pub(crate) struct Gitignores {
     cache: HashMap<PathBuf, Option<Gitignore>>,
 }
 
 impl Gitignores {
     /// Whether `path` is ignored by the `.gitignore` files of the directories from
     /// its repository's top (or, outside a repository, from `boundary`) down to it.
-    pub fn ignored(&mut self, path: &Path, boundary: &Path) -> bool {
+    pub(crate) fn ignored(&mut self, path: &Path, boundary: &Path) -> bool {
         let Some(parent) = path.parent() else { return false };
         let mut dirs: Vec<&Path> = Vec::new();
         for dir in parent.ancestors() {
@@ -41,7 +41,7 @@ impl Gitignores {
     }
 
     /// Forgets a changed `.gitignore`, so the next check reads it again.
-    pub fn invalidate(&mut self, changed: &Path) {
+    pub(crate) fn invalidate(&mut self, changed: &Path) {
         if changed.file_name().is_some_and(|n| n == ".gitignore") {
             if let Some(dir) = changed.parent() {
                 self.cache.remove(dir);

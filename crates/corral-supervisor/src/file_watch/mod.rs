@@ -20,14 +20,14 @@ use notify_debouncer_mini::{new_debouncer_opt, DebounceEventResult, DebouncedEve
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use filter::Filter;
+pub(crate) use filter::Filter;
 use gitignore::Gitignores;
 
 use crate::plan::Plan;
 
 /// notify's recommended watcher without access events: a process that merely
 /// reads its own files (a build listing its sources) must not restart itself.
-pub struct ChangesOnly(RecommendedWatcher);
+pub(crate) struct ChangesOnly(RecommendedWatcher);
 
 impl Watcher for ChangesOnly {
     fn new<F: EventHandler>(mut handler: F, config: notify::Config) -> notify::Result<Self> {
@@ -52,10 +52,10 @@ impl Watcher for ChangesOnly {
 }
 
 /// A change that concerns process `.0`.
-pub type Change = (usize, PathBuf);
+pub(crate) type Change = (usize, PathBuf);
 
 /// The running watchers; dropping this stops them.
-pub struct WatchService {
+pub(crate) struct WatchService {
     task: JoinHandle<()>,
 }
 
@@ -87,7 +87,7 @@ struct ProcessWatch {
 
 /// Starts watching for every process that has `watch`; None when none has.
 /// An error (an unreadable path, too many watches) names the process and path.
-pub fn start(plan: &Plan) -> Result<Option<(WatchService, mpsc::UnboundedReceiver<Change>)>, String> {
+pub(crate) fn start(plan: &Plan) -> Result<Option<(WatchService, mpsc::UnboundedReceiver<Change>)>, String> {
     let (raw_tx, mut raw_rx) = mpsc::unbounded_channel::<(usize, DebounceEventResult)>();
     let mut watches = Vec::new();
     for (index, p) in plan.processes.iter().enumerate() {

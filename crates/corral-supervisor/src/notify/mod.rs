@@ -5,4 +5,4 @@ pub mod message;
 pub mod socket;
 
 pub use message::Summary;
-pub use socket::{check_path_len, NotifySocket};
+pub(crate) use socket::{check_path_len, NotifySocket};

@@ -18,15 +18,15 @@ use tokio::io::unix::AsyncFd;
 use super::message::{Summary, MAX_DATAGRAM};
 
 /// `sun_path` holds 108 bytes including the terminating NUL.
-pub const MAX_SOCKET_PATH: usize = 107;
+pub(crate) const MAX_SOCKET_PATH: usize = 107;
 
-pub struct NotifySocket {
+pub(crate) struct NotifySocket {
     fd: AsyncFd<OwnedFd>,
     path: PathBuf,
 }
 
 impl NotifySocket {
-    pub fn bind(path: &Path) -> io::Result<NotifySocket> {
+    pub(crate) fn bind(path: &Path) -> io::Result<NotifySocket> {
         check_path_len(path)?;
         let _ = std::fs::remove_file(path);
         let fd = socket(AddressFamily::Unix, SockType::Datagram, SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK, None)?;
@@ -37,13 +37,13 @@ impl NotifySocket {
         Ok(NotifySocket { fd, path: path.to_path_buf() })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Waits for datagrams, then folds everything pending from accepted senders
     /// into one summary. `accept` decides by sender pid. Cancel-safe.
-    pub async fn next(&self, accept: impl Fn(i32) -> bool) -> Summary {
+    pub(crate) async fn next(&self, accept: impl Fn(i32) -> bool) -> Summary {
         loop {
             let mut guard = match self.fd.readable().await {
                 Ok(g) => g,
@@ -92,7 +92,7 @@ impl Drop for NotifySocket {
     }
 }
 
-pub fn check_path_len(path: &Path) -> io::Result<()> {
+pub(crate) fn check_path_len(path: &Path) -> io::Result<()> {
     let len = path.as_os_str().len();
     if len > MAX_SOCKET_PATH {
         return Err(io::Error::new(

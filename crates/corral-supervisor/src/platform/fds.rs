@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 /// Most descriptors one child can be handed (listeners plus a readiness fd).
-pub const MAX_FDS: usize = 64;
+pub(crate) const MAX_FDS: usize = 64;
 
 /// Makes each `(source, target)` the child's fd `target`, without close-on-exec.
 ///
@@ -17,7 +17,7 @@ pub const MAX_FDS: usize = 64;
 ///
 /// # Safety
 /// Call only in a forked child before exec.
-pub unsafe fn place(fds: &[(RawFd, RawFd)]) -> io::Result<()> {
+pub(crate) unsafe fn place(fds: &[(RawFd, RawFd)]) -> io::Result<()> {
     if fds.len() > MAX_FDS {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many file descriptors to pass"));
     }

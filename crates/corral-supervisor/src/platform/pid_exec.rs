@@ -83,7 +83,7 @@ impl Prepared {
 
 /// A command that runs `program` with `env`, where each of `pid_vars` is set to
 /// the child's own pid, and each `(source, target)` of `fds` is placed at `target`.
-pub fn command(program: &Program, cwd: &Path, env: &Env, pid_vars: &[&str], fds: Vec<(RawFd, RawFd)>) -> io::Result<Command> {
+pub(crate) fn command(program: &Program, cwd: &Path, env: &Env, pid_vars: &[&str], fds: Vec<(RawFd, RawFd)>) -> io::Result<Command> {
     let argv: Vec<&OsStr> = match program {
         Program::Shell { shell, argument, text } => vec![OsStr::new(shell), OsStr::new(argument), OsStr::new(text)],
         Program::Exec(args) => args.iter().map(OsStr::new).collect(),

@@ -5,7 +5,7 @@ use std::fs;
 /// Direct children of this process (all its threads), from
 /// /proc/self/task/*/children; falls back to scanning /proc when that file is
 /// missing (kernels without CONFIG_PROC_CHILDREN).
-pub fn children_of_self() -> Vec<i32> {
+pub(crate) fn children_of_self() -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut out = Vec::new();
     let Ok(tasks) = fs::read_dir("/proc/self/task") else { return scan_children(me) };
@@ -24,20 +24,20 @@ fn scan_children(parent: i32) -> Vec<i32> {
     all_pids().into_iter().filter(|&p| stat(p).is_some_and(|s| s.ppid == parent)).collect()
 }
 
-pub fn all_pids() -> Vec<i32> {
+pub(crate) fn all_pids() -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
     dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()
 }
 
 /// Fields of /proc/PID/stat that corral needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    pub state: char,
-    pub ppid: i32,
-    pub pgid: i32,
+pub(crate) struct Stat {
+    pub(crate) state: char,
+    pub(crate) ppid: i32,
+    pub(crate) pgid: i32,
 }
 
-pub fn stat(pid: i32) -> Option<Stat> {
+pub(crate) fn stat(pid: i32) -> Option<Stat> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: parse after the last ')'.
     let rest = &s[s.rfind(')')? + 2..];
@@ -49,12 +49,12 @@ pub fn stat(pid: i32) -> Option<Stat> {
 }
 
 /// A process that exists and is not a zombie.
-pub fn is_live(pid: i32) -> bool {
+pub(crate) fn is_live(pid: i32) -> bool {
     stat(pid).is_some_and(|s| s.state != 'Z' && s.state != 'X')
 }
 
 /// Live processes whose environment contains `entry` (`NAME=value`) exactly.
-pub fn pids_with_env(entry: &str) -> Vec<i32> {
+pub(crate) fn pids_with_env(entry: &str) -> Vec<i32> {
     let needle = entry.as_bytes();
     all_pids()
         .into_iter()
@@ -68,7 +68,7 @@ pub fn pids_with_env(entry: &str) -> Vec<i32> {
 }
 
 /// Live members of process group `pgid`.
-pub fn live_group_members(pgid: i32) -> Vec<i32> {
+pub(crate) fn live_group_members(pgid: i32) -> Vec<i32> {
     all_pids().into_iter().filter(|&p| stat(p).is_some_and(|s| s.pgid == pgid && s.state != 'Z')).collect()
 }
 

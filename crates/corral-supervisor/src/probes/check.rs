@@ -14,7 +14,7 @@ use crate::plan::{Check, PortRef, Program};
 use crate::registry::{signal_group, Registry};
 use crate::spawn::command;
 
-pub async fn run(check: &Check, env: &Env, registry: &Registry, timeout: Duration) -> Result<(), String> {
+pub(crate) async fn run(check: &Check, env: &Env, registry: &Registry, timeout: Duration) -> Result<(), String> {
     match check {
         Check::Exec { program, working_dir } => exec(program, working_dir, env, registry, timeout).await,
         Check::HttpGet { host, port, path, headers, status } => {

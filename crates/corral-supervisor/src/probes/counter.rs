@@ -2,7 +2,7 @@
 //! consecutive failures make it fail, before or after it was ever ready.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// `success_threshold` successes in a row (reported once).
     Ready,
     /// `failure_threshold` failures in a row.
@@ -10,7 +10,7 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone)]
-pub struct Counter {
+pub(crate) struct Counter {
     success_threshold: u32,
     failure_threshold: u32,
     successes: u32,
@@ -19,12 +19,12 @@ pub struct Counter {
 }
 
 impl Counter {
-    pub fn new(success_threshold: u32, failure_threshold: u32) -> Counter {
+    pub(crate) fn new(success_threshold: u32, failure_threshold: u32) -> Counter {
         Counter { success_threshold: success_threshold.max(1), failure_threshold: failure_threshold.max(1), successes: 0, failures: 0, ready: false }
     }
 
     /// Records one check; returns a verdict when a threshold is crossed.
-    pub fn record(&mut self, ok: bool) -> Option<Verdict> {
+    pub(crate) fn record(&mut self, ok: bool) -> Option<Verdict> {
         if ok {
             self.failures = 0;
             self.successes = self.successes.saturating_add(1);

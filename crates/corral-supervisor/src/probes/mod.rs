@@ -4,7 +4,7 @@
 //! it); an exec probe in flight then has its process group killed.
 
 mod check;
-pub mod counter;
+pub(crate) mod counter;
 
 use std::sync::Arc;
 
@@ -14,11 +14,11 @@ use tokio::time::Instant;
 use crate::env::Env;
 use crate::plan::ProbeSpec;
 use crate::registry::Registry;
-pub use counter::{Counter, Verdict};
+pub(crate) use counter::{Counter, Verdict};
 
 /// Starts the probe loop; `report` is called with each verdict and the last
 /// failure's reason. A liveness probe ignores `Ready` verdicts.
-pub fn spawn(spec: ProbeSpec, env: Env, registry: Arc<Registry>, report: impl Fn(Verdict, String) + Send + 'static) -> JoinHandle<()> {
+pub(crate) fn spawn(spec: ProbeSpec, env: Env, registry: Arc<Registry>, report: impl Fn(Verdict, String) + Send + 'static) -> JoinHandle<()> {
     tokio::spawn(async move {
         tokio::time::sleep(spec.initial_delay).await;
         let mut counter = Counter::new(spec.success_threshold, spec.failure_threshold);

@@ -20,14 +20,14 @@ use crate::plan::Program;
 use crate::registry::Registry;
 
 /// A started process and the read end of its output pipe.
-pub struct Launched {
-    pub child: Child,
-    pub pid: i32,
-    pub output: pipe::Receiver,
+pub(crate) struct Launched {
+    pub(crate) child: Child,
+    pub(crate) pid: i32,
+    pub(crate) output: pipe::Receiver,
 }
 
 /// The command for `program`, with exactly `env` as its environment.
-pub fn command(program: &Program, cwd: &Path, env: &Env) -> Command {
+pub(crate) fn command(program: &Program, cwd: &Path, env: &Env) -> Command {
     let mut cmd = match program {
         Program::Shell { shell, argument, text } => {
             let mut c = Command::new(shell);
@@ -45,7 +45,7 @@ pub fn command(program: &Program, cwd: &Path, env: &Env) -> Command {
 }
 
 /// Starts `cmd` with stdin from /dev/null and stdout+stderr into a fresh pipe.
-pub fn launch(registry: &Registry, mut cmd: Command, what: &str, cwd: &Path) -> Result<Launched, String> {
+pub(crate) fn launch(registry: &Registry, mut cmd: Command, what: &str, cwd: &Path) -> Result<Launched, String> {
     if !cwd.is_dir() {
         return Err(format!("working_dir {} does not exist or is not a directory", cwd.display()));
     }
@@ -59,7 +59,7 @@ pub fn launch(registry: &Registry, mut cmd: Command, what: &str, cwd: &Path) -> 
 
 /// A pipe whose both ends are close-on-exec from birth, so no other child can
 /// inherit them (which would keep end-of-file from ever arriving).
-pub fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
 }
 
@@ -72,7 +72,7 @@ fn spawn_error(what: &str, e: &io::Error) -> String {
 }
 
 /// Arranges for `fds` to be the child's fds 3, 4, … (in order); see [`crate::platform::fds::place`].
-pub fn place_fds(cmd: &mut Command, fds: Vec<RawFd>) {
+pub(crate) fn place_fds(cmd: &mut Command, fds: Vec<RawFd>) {
     let pairs: Vec<(RawFd, RawFd)> = fds.into_iter().enumerate().map(|(i, fd)| (fd, 3 + i as RawFd)).collect();
     // SAFETY: the closure only calls async-signal-safe functions (fcntl, dup2).
     unsafe {

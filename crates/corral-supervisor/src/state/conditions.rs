@@ -9,7 +9,7 @@ use corral_config::Condition;
 use super::State;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DepCheck {
+pub(crate) enum DepCheck {
     Met,
     /// Not yet; it may still be met.
     Pending,
@@ -19,7 +19,7 @@ pub enum DepCheck {
 
 /// Evaluates `condition` against dependency `dep`, in `state`; `was_ready`
 /// says whether it has passed its readiness check in this run.
-pub fn check_condition(condition: Condition, dep: &str, state: &State, was_ready: bool) -> DepCheck {
+pub(crate) fn check_condition(condition: Condition, dep: &str, state: &State, was_ready: bool) -> DepCheck {
     use State as S;
     let never = |why: String| DepCheck::Never(format!("dependency {dep} {why} ({} required)", condition.as_str()));
     match state {

@@ -23,15 +23,15 @@ mod tests;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-pub use conditions::{check_condition, DepCheck};
-pub use corral_config::plan::RestartRules;
+pub(crate) use conditions::{check_condition, DepCheck};
+pub(crate) use corral_config::plan::RestartRules;
 
 /// How a process ended, from its wait status: the protocol's typed exit.
-pub use corral_protocol::Exit as ExitKind;
+pub(crate) use corral_protocol::Exit as ExitKind;
 
 /// Why a process is being stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopCause {
+pub(crate) enum StopCause {
     /// The run is stopping: no restart afterwards.
     Shutdown,
     /// Its readiness probe kept failing: the restart policy applies afterwards.
@@ -43,7 +43,7 @@ pub enum StopCause {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// Known, but the run has not begun (the pre_hook may still be running).
     Pending,
     /// Not part of this run: `disabled` and not named on the command line.
@@ -70,12 +70,12 @@ pub enum State {
 
 impl State {
     /// A state the process never leaves in this run.
-    pub fn is_terminal(&self) -> bool {
+    pub(crate) fn is_terminal(&self) -> bool {
         matches!(self, State::Disabled | State::Completed { .. } | State::Failed { .. } | State::Skipped { .. })
     }
 
     /// The state as clients see it (the protocol's word for it).
-    pub fn public(&self) -> corral_protocol::ProcessState {
+    pub(crate) fn public(&self) -> corral_protocol::ProcessState {
         use corral_protocol::ProcessState as P;
         match self {
             State::Pending => P::Pending,
@@ -93,7 +93,7 @@ impl State {
     }
 
     /// Short name for logs and tables.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             State::Pending => "pending",
             State::Disabled => "disabled",
@@ -112,7 +112,7 @@ impl State {
 
 /// Something that happened to the process.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
+pub(crate) enum Input {
     /// The run has begun (the pre_hook succeeded).
     Activate,
     /// Every dependency's condition is met.
@@ -141,7 +141,7 @@ pub enum Input {
 
 /// What the dispatcher must do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     Spawn,
     /// Run the stop sequence (command or signal, then SIGKILL after the timeout).
     SendStop,
@@ -150,9 +150,9 @@ pub enum Effect {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    pub state: &'static str,
-    pub input: Input,
+pub(crate) struct Rejected {
+    pub(crate) state: &'static str,
+    pub(crate) input: Input,
 }
 
 impl fmt::Display for Rejected {
@@ -162,7 +162,7 @@ impl fmt::Display for Rejected {
 }
 
 #[derive(Debug, Clone)]
-pub struct Machine {
+pub(crate) struct Machine {
     state: State,
     enabled: bool,
     success_codes: Vec<u8>,
@@ -183,17 +183,17 @@ pub struct Machine {
 /// dispatcher feeds [`Input::Stop`] once the process's dependents have
 /// stopped, and [`Input::Start`] once it has ended, when a restart was asked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Requests {
+pub(crate) struct Requests {
     /// Stopped on request: stays ended until started, and keeps the run alive.
-    pub held: bool,
+    pub(crate) held: bool,
     /// To be stopped (in reverse dependency order).
-    pub stop: bool,
+    pub(crate) stop: bool,
     /// To be started again once stopped.
-    pub restart: bool,
+    pub(crate) restart: bool,
 }
 
 impl Machine {
-    pub fn new(enabled: bool, success_codes: Vec<u8>, rules: RestartRules) -> Machine {
+    pub(crate) fn new(enabled: bool, success_codes: Vec<u8>, rules: RestartRules) -> Machine {
         Machine {
             state: State::Pending,
             enabled,
@@ -209,20 +209,20 @@ impl Machine {
     }
 
     /// When this machine next needs [`Input::BackoffElapsed`], if it waits for a time.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         match self.state {
             State::Restarting { .. } => self.restart_at,
             _ => None,
         }
     }
 
-    pub fn requests(&self) -> Requests {
+    pub(crate) fn requests(&self) -> Requests {
         self.requests
     }
 
     /// Asks for a stop: `hold` keeps it stopped afterwards (`corral stop`);
     /// `restart` starts it again once it has ended.
-    pub fn request_stop(&mut self, hold: bool, restart: bool) {
+    pub(crate) fn request_stop(&mut self, hold: bool, restart: bool) {
         let r = &mut self.requests;
         r.stop = true;
         r.held |= hold;
@@ -230,13 +230,13 @@ impl Machine {
     }
 
     /// `corral start`: no longer held, no stop pending.
-    pub fn release(&mut self) {
+    pub(crate) fn release(&mut self) {
         self.requests.held = false;
         self.requests.stop = false;
     }
 
     /// The stop asked for is done (the process has ended): true when it must start again.
-    pub fn stop_done(&mut self) -> bool {
+    pub(crate) fn stop_done(&mut self) -> bool {
         let again = self.requests.restart;
         self.requests.stop = false;
         self.requests.restart = false;
@@ -247,32 +247,32 @@ impl Machine {
     }
 
     /// The run is stopping: pending stops and restarts no longer matter (held stays).
-    pub fn drop_requests(&mut self) {
+    pub(crate) fn drop_requests(&mut self) {
         self.requests.stop = false;
         self.requests.restart = false;
     }
 
-    pub fn state(&self) -> &State {
+    pub(crate) fn state(&self) -> &State {
         &self.state
     }
 
     /// Whether the readiness check has passed at least once in this run.
-    pub fn was_ready(&self) -> bool {
+    pub(crate) fn was_ready(&self) -> bool {
         self.was_ready
     }
 
     /// Restarts in a row so far.
-    pub fn restarts(&self) -> u32 {
+    pub(crate) fn restarts(&self) -> u32 {
         self.restarts
     }
 
-    pub fn is_success(&self, exit: ExitKind) -> bool {
+    pub(crate) fn is_success(&self, exit: ExitKind) -> bool {
         matches!(exit, ExitKind::Code(c) if self.success_codes.contains(&c))
     }
 
     /// Applies `input`, which happened at `now`; returns the effects to carry
     /// out. On rejection the machine is unchanged.
-    pub fn on(&mut self, input: Input, now: Instant) -> Result<Vec<Effect>, Rejected> {
+    pub(crate) fn on(&mut self, input: Input, now: Instant) -> Result<Vec<Effect>, Rejected> {
         use State as S;
         let reject = |s: &State, input: Input| Err(Rejected { state: s.name(), input });
         let (next, effects) = match (&self.state, input) {
