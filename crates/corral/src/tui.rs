@@ -102,6 +102,11 @@ fn spawn_run(project: &Project, target: &Target, names: &[String], color: ColorC
     }
     cmd.arg("--").args(names);
     cmd.stdin(Stdio::null()).stdout(open(&project.output_log())?).stderr(open(&project.corral_log())?);
+    // If this process dies (killed, its terminal closed), the run stops in order (SIGTERM) instead of living on unseen.
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(io::Error::from));
+    }
     cmd.spawn()
 }
 

@@ -60,6 +60,11 @@ impl Tmux {
         panic!("the screen never showed {what}:\n{last}");
     }
 
+    /// Whether the program in the pane has the mouse (any-event tracking).
+    fn mouse_captured(&self) -> bool {
+        self.tmux(&["display", "-p", "-t", "t", "#{mouse_any_flag}"]).trim() == "1"
+    }
+
     fn resize(&self, cols: u16, rows: u16) {
         self.tmux(&["resize-window", "-t", "t", "-x", &cols.to_string(), "-y", &rows.to_string()]);
     }
@@ -147,6 +152,15 @@ fn the_dashboard_shows_the_set_and_acts_on_it() {
     t.keys(&["d"]);
     t.wait_for("the dependency graph", |s| s.contains("dependencies:") && s.lines().any(|l| l.contains("└─ ▶ api")));
     t.keys(&["Escape"]);
+
+    // Select mode releases the mouse (so the terminal can select text), and takes it back.
+    assert!(t.mouse_captured(), "the dashboard scrolls with the mouse");
+    t.keys(&["v"]);
+    t.wait_for("select mode", |s| s.contains("SELECT: mouse released"));
+    assert!(!t.mouse_captured(), "select mode must release the mouse");
+    t.keys(&["v"]);
+    t.wait_for("the end of select mode", |s| !s.contains("SELECT"));
+    assert!(t.mouse_captured());
 
     // The pager gets the current log (PAGER=cat here), and the dashboard comes back.
     t.keys(&["p"]);
@@ -250,4 +264,26 @@ fn scrolling_past_memory_reads_the_process_s_log_file() {
     t.keys(&["q"]);
     t.wait_for("the dashboard's exit", |s| s.contains("EXITED:0"));
     assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
+}
+
+#[test]
+fn killing_up_tui_stops_its_run() {
+    let p = Project::new();
+    p.config(set());
+    let t = Tmux::start(p.path(), &format!("{CORRAL} up --tui -f dev.json"), 100, 24);
+    t.wait_for("the running set", |s| row(s, "db").is_some_and(|r| r.contains("ready")));
+    assert_eq!(p.corral(&["ps", "-f", "dev.json"]).status, 0);
+    // The pane runs a shell (`…; echo EXITED`); the dashboard is its child.
+    let shell: i32 = t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).trim().parse().unwrap();
+    let tui = child_of(shell).expect("the dashboard's pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(tui), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert!(wait_until(HANG_GUARD, || p.corral(&["ps", "-f", "dev.json"]).status == 1), "the run outlived its dashboard");
+    p.assert_nothing_left();
+}
+
+/// A child of `pid`, from /proc.
+fn child_of(pid: i32) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).find(|c| {
+        std::fs::read_to_string(format!("/proc/{c}/stat")).ok().and_then(|s| s.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_string))) == Some(pid.to_string())
+    })
 }
