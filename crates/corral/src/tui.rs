@@ -50,6 +50,7 @@ pub fn up_with_dashboard(target: &Target, names: &[String], color: ColorChoice, 
             return 1;
         }
     };
+    let log_start = std::fs::metadata(project.corral_log()).map_or(0, |m| m.len());
     let mut child = match spawn_run(&project, target, names, color, verbose) {
         Ok(c) => c,
         Err(e) => {
@@ -57,7 +58,6 @@ pub fn up_with_dashboard(target: &Target, names: &[String], color: ColorChoice, 
             return 1;
         }
     };
-    let log_start = std::fs::metadata(project.corral_log()).map_or(0, |m| m.len());
     if let Some(status) = wait_for_socket(&project, &mut child) {
         eprintln!("corral: the run ended before the dashboard could open:");
         print_log_since(&project, log_start);

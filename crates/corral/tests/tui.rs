@@ -287,3 +287,12 @@ fn child_of(pid: i32) -> Option<i32> {
         std::fs::read_to_string(format!("/proc/{c}/stat")).ok().and_then(|s| s.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_string))) == Some(pid.to_string())
     })
 }
+
+#[test]
+fn up_tui_with_a_bad_config_says_why_and_exits_2() {
+    let p = Project::new();
+    p.raw_config(r#"{"processes": {"a": {"command": 3}}}"#);
+    let t = Tmux::start(p.path(), &format!("{CORRAL} up --tui -f dev.json"), 100, 20);
+    let screen = t.wait_for("the end", |s| s.contains("EXITED:"));
+    assert!(screen.contains("EXITED:2") && screen.contains("processes.a.command"), "{screen}");
+}
