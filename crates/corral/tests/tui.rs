@@ -101,7 +101,8 @@ fn pid_of(list: &[Value], name: &str) -> Option<i64> {
 
 /// The row of `name` in the table (the line that starts with it inside the border).
 fn row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
-    screen.lines().find(|l| l.trim_start_matches('│').starts_with(&format!("{name} ")))
+    // (Log lines in the bordered log pane start with a name too, then " | ".)
+    screen.lines().find(|l| l.trim_start_matches('│').starts_with(&format!("{name} ")) && !l.contains(" | "))
 }
 
 #[test]
@@ -128,6 +129,30 @@ fn the_dashboard_shows_the_set_and_acts_on_it() {
     assert!(wait_until(HANG_GUARD, || pid_of(&ps(&p), "api").is_some_and(|now| now != before)), "r did not restart api");
     t.wait_for("the restart's outcome", |s| s.contains("restart api: done"));
 
+    // Stop it, then start it again.
+    t.keys(&["x"]);
+    t.wait_for("api stopped", |s| row(s, "api").is_some_and(|r| r.contains("■ stopped")));
+    t.keys(&["s"]);
+    t.wait_for("api running again", |s| row(s, "api").is_some_and(|r| r.contains("▶ running")));
+
+    // Sort by name, filter by name.
+    t.keys(&["o"]);
+    let screen = t.wait_for("sorted by name", |s| s.contains("sort: name"));
+    let order: Vec<&str> = ["api", "db", "flaky", "job"].into_iter().filter(|n| row(&screen, n).is_some()).collect();
+    let at = |n: &str| screen.find(row(&screen, n).unwrap()).unwrap();
+    assert!(order.len() == 4 && at("api") < at("db") && at("db") < at("flaky") && at("flaky") < at("job"), "{screen}");
+    t.keys(&["o", "o", "o", "o", "o", "o"]);
+    t.wait_for("config order again", |s| s.contains("sort: config order"));
+    t.keys(&["F", "fla", "Enter"]);
+    t.wait_for("only flaky", |s| row(s, "flaky").is_some() && row(s, "db").is_none() && s.contains("filter: fla"));
+    t.keys(&["Escape"]);
+    t.wait_for("every process again", |s| row(s, "db").is_some() && row(s, "flaky").is_some());
+
+    // Timestamps and wrapping show in the log pane's title and lines.
+    t.keys(&["t", "w"]);
+    t.wait_for("timestamps and wrap", |s| s.contains("follow wrap time") && s.lines().any(|l| l.contains(" api   | api serving") && l.contains(':')));
+    t.keys(&["t", "w"]);
+
     // Search finds a line and says where.
     t.keys(&["/", "NEEDLE", "Enter"]);
     let screen = t.wait_for("a search match", |s| s.contains("match at line") && s.contains("search: NEEDLE"));
@@ -135,8 +160,10 @@ fn the_dashboard_shows_the_set_and_acts_on_it() {
     t.keys(&["n"]);
     t.wait_for("the next search result", |s| s.contains("no newer match") || s.contains("match at line"));
 
-    // One process's log.
-    t.keys(&["Escape", "Enter"]);
+    // One process's log (api: the second row).
+    t.keys(&["Escape"]);
+    t.wait_for("the search cleared", |s| !s.contains("search: NEEDLE"));
+    t.keys(&["g", "j", "Enter"]);
     t.wait_for("api's own log", |s| s.contains("log of api") && s.contains("api serving") && !s.contains("db ready"));
 
     // The help overlay lists every key; any key closes it.
