@@ -47,11 +47,22 @@ impl Theme {
         Style::new().add_modifier(Modifier::DIM)
     }
 
-    /// A process's label colour in the merged log (stable per name).
-    pub fn label(&self, name: &str) -> Style {
-        const PALETTE: [Color; 6] = [Color::Cyan, Color::Magenta, Color::Blue, Color::Green, Color::Yellow, Color::LightRed];
-        let h = name.bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
-        self.fg(PALETTE[h as usize % PALETTE.len()])
+    /// A process's label colour in the merged log: the foreground's colour
+    /// for the `index`th process of the set (hooks after the processes).
+    pub fn label(&self, index: usize) -> Style {
+        const PALETTE: [Color; 10] = [
+            Color::Cyan,
+            Color::Yellow,
+            Color::Green,
+            Color::Magenta,
+            Color::Blue,
+            Color::LightCyan,
+            Color::LightYellow,
+            Color::LightGreen,
+            Color::LightMagenta,
+            Color::LightBlue,
+        ];
+        self.fg(PALETTE[index % PALETTE.len()])
     }
 }
 

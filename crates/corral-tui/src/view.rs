@@ -215,7 +215,8 @@ fn render_line(app: &App, theme: &Theme, l: &LogLine, label_w: usize, current: b
         spans.push(Span::styled(format!("{} ", clock(l.at)), theme.dim()));
     }
     if app.log_of.is_none() {
-        spans.push(Span::styled(format!("{:<label_w$} | ", l.process), theme.label(&l.process)));
+        let index = app.procs.iter().position(|p| *p.info.name == *l.process).unwrap_or_else(|| app.procs.len() + usize::from(&*l.process == "post_hook"));
+        spans.push(Span::styled(format!("{:<label_w$} | ", l.process), theme.label(index)));
     }
     let mut last = 0;
     let hl = if current { theme.highlight().add_modifier(Modifier::BOLD) } else { theme.highlight() };
