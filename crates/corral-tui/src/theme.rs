@@ -94,3 +94,23 @@ fn state_color(s: ProcessState) -> Color {
         Pending | Waiting | Disabled | Skipped | Stopped => Color::DarkGray,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_colour_states_still_read_and_nothing_is_coloured() {
+        let plain = Theme { color: false };
+        assert_eq!(plain.state(ProcessState::Failed), Style::new());
+        assert_eq!(plain.label(3), Style::new());
+        assert!(plain.highlight().add_modifier.contains(Modifier::REVERSED), "matches stay visible without colour");
+        assert_eq!(Theme { color: true }.state(ProcessState::Failed).fg, Some(Color::Red));
+        let all = [
+            ProcessState::Pending, ProcessState::Disabled, ProcessState::Waiting, ProcessState::Starting, ProcessState::Running, ProcessState::Ready,
+            ProcessState::Restarting, ProcessState::Stopping, ProcessState::Completed, ProcessState::Failed, ProcessState::Skipped, ProcessState::Stopped,
+        ];
+        let symbols: std::collections::HashSet<&str> = all.iter().map(|s| symbol(*s)).collect();
+        assert!(symbols.len() >= 10, "states tell apart by symbol: {symbols:?}");
+    }
+}
