@@ -76,6 +76,15 @@ impl Drop for Tmux {
     }
 }
 
+/// Stops a detached set when the test ends, also when it fails.
+struct DownOnDrop<'a>(&'a Project);
+
+impl Drop for DownOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.corral(&["down", "-f", "dev.json"]);
+    }
+}
+
 fn rand_suffix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
 }
@@ -111,6 +120,7 @@ fn the_dashboard_shows_the_set_and_acts_on_it() {
     p.config(set());
     let up = p.corral(&["up", "-f", "dev.json", "-d"]);
     assert_eq!(up.status, 0, "{}", up.stderr);
+    let _down = DownOnDrop(&p);
     assert!(wait_until(HANG_GUARD, || ps(&p).iter().any(|x| x["name"] == "flaky" && x["state"] == "restarting")));
     let t = Tmux::start(p.path(), &format!("{CORRAL} tui -f dev.json"), 120, 30);
 
@@ -278,6 +288,7 @@ fn scrolling_past_memory_reads_the_process_s_log_file() {
         "talker": {"command": "seq 1 5000; echo talked; exec sleep 300", "log_location": "logs/talker.log"}
     }}));
     assert_eq!(p.corral(&["up", "-f", "dev.json", "-d"]).status, 0);
+    let _down = DownOnDrop(&p);
     assert!(wait_until(HANG_GUARD, || p.read("logs/talker.log").contains("talked")));
     let t = Tmux::start(p.path(), &format!("{CORRAL} tui -f dev.json"), 100, 20);
     t.wait_for("the end of the output", |s| s.contains("talked"));
