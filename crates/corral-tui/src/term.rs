@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corral_protocol::{CallError, Client, Event, RequestCommand, Response};
-use ratatui::crossterm::event::{self as term_event, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyCode, KeyEventKind, MouseEventKind};
+use ratatui::crossterm::event::{
+    self as term_event, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
+};
 use ratatui::crossterm::execute;
 use ratatui::DefaultTerminal;
 
@@ -256,9 +258,16 @@ impl Loop {
 
 fn on_terminal(app: &mut App, ev: TermEvent) -> Vec<Effect> {
     match ev {
+        // Esc and a key read together arrive as Alt+key: they are Esc, then the key.
+        TermEvent::Key(mut k) if k.modifiers.contains(KeyModifiers::ALT) && matches!(k.code, KeyCode::Char(_)) => {
+            let mut out = on_terminal(app, TermEvent::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+            k.modifiers.remove(KeyModifiers::ALT);
+            out.extend(on_terminal(app, TermEvent::Key(k)));
+            out
+        }
         TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
             if app.input.is_some() {
-                let ctrl = k.modifiers.contains(ratatui::crossterm::event::KeyModifiers::CONTROL);
+                let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
                 let (c, enter, esc) = match k.code {
                     KeyCode::Char('c') if ctrl => (None, false, true),
                     _ if ctrl => (None, false, false),
@@ -341,4 +350,21 @@ fn spawn_input(tx: SyncSender<Msg>, paused: Arc<AtomicBool>, ack: mpsc::Sender<(
             Err(_) => return,
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Overlay;
+
+    #[test]
+    fn esc_and_a_key_read_together_are_both_keys() {
+        let mut app = App::new(false);
+        app.on_key(Key::Help);
+        // What a terminal sends for Esc then `?` in one read: Alt+`?`.
+        on_terminal(&mut app, TermEvent::Key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::ALT)));
+        assert_eq!(app.overlay, Overlay::Help, "Esc closed the help, then ? opened it again");
+        on_terminal(&mut app, TermEvent::Key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::ALT)));
+        assert_eq!(app.overlay, Overlay::Graph);
+    }
 }
