@@ -157,6 +157,44 @@ pub struct ProcessInfo {
     /// CPU and memory of the process's whole group (absent when not measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceUsage>,
+    /// While `restarting`: milliseconds of backoff left before the next start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_in_ms: Option<u64>,
+    /// Whether it has a readiness check (probe, log line, sd_notify, fd);
+    /// absent when the server does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_check: Option<bool>,
+    /// The processes it depends on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Its namespaces (process-compose's grouping; `default` unless the config says).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+}
+
+impl ProcessInfo {
+    /// A process known by name only: pending, nothing else known yet.
+    pub fn pending(name: String) -> ProcessInfo {
+        ProcessInfo {
+            name,
+            state: ProcessState::Pending,
+            pid: None,
+            uptime_seconds: None,
+            restarts: 0,
+            exit: None,
+            ready: false,
+            status: None,
+            reason: None,
+            ports: BTreeMap::new(),
+            replica: None,
+            containment: None,
+            resources: None,
+            restart_in_ms: None,
+            readiness_check: None,
+            depends_on: Vec::new(),
+            namespaces: Vec::new(),
+        }
+    }
 }
 
 /// The mechanism that keeps a process's descendants together.
@@ -220,9 +258,13 @@ mod tests {
             replica: None,
             containment: None,
             resources: None,
+            restart_in_ms: None,
+            readiness_check: None,
+            depends_on: vec![],
+            namespaces: vec![],
         };
         let text = serde_json::to_string(&p).unwrap();
-        assert!(!text.contains("ports") && !text.contains("replica") && !text.contains("containment") && !text.contains("resources"), "{text}");
+        assert!(!text.contains("ports") && !text.contains("replica") && !text.contains("containment") && !text.contains("resources") && !text.contains("depends_on"), "{text}");
         assert_eq!(serde_json::from_str::<ProcessInfo>(&text).unwrap(), p);
     }
 }

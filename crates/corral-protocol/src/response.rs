@@ -162,6 +162,10 @@ mod tests {
             replica: None,
             containment: None,
             resources: None,
+            restart_in_ms: Some(1500),
+            readiness_check: Some(true),
+            depends_on: vec!["cache".into()],
+            namespaces: vec!["data".into()],
         };
         round_trip(Response::Processes(vec![p]));
         round_trip(Response::Processes(vec![]));

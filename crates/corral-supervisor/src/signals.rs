@@ -16,7 +16,7 @@
 
 use std::io;
 
-use corral_protocol::{ErrorBody, ErrorCode, ProcessInfo, ProcessState, Response};
+use corral_protocol::{ErrorBody, ErrorCode, ProcessInfo, Response};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -123,21 +123,7 @@ impl StopSignals {
 }
 
 fn pending(name: String) -> ProcessInfo {
-    ProcessInfo {
-        name,
-        state: ProcessState::Pending,
-        pid: None,
-        uptime_seconds: None,
-        restarts: 0,
-        exit: None,
-        ready: false,
-        status: None,
-        reason: None,
-        ports: Default::default(),
-        replica: None,
-        containment: None,
-        resources: None,
-    }
+    ProcessInfo::pending(name)
 }
 
 async fn recv<T>(r: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {

@@ -82,6 +82,10 @@ pub enum Command {
         /// Run in the background; return once it is running (`corral down` stops it).
         #[arg(short = 'd', long)]
         detach: bool,
+        /// Open the dashboard; quitting it stops the run (after a confirmation). Without a
+        /// terminal on stdout, plain output instead (with a note).
+        #[arg(short = 't', long, conflicts_with = "detach")]
+        tui: bool,
         /// With --detach: return once every process is ready; non-zero if one failed.
         #[arg(long, requires = "detach")]
         wait: bool,
@@ -150,6 +154,12 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Open the dashboard of a running project: every process, its state and logs, and
+    /// keys to act on them. Quitting leaves the project running.
+    Tui {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Validate a config and explain every problem (exit 2 if it cannot be run).
     Check {
         #[command(flatten)]
@@ -160,6 +170,17 @@ pub enum Command {
     /// Print the JSON Schema of the config format.
     Schema,
     Export(crate::export::ExportArgs),
+    /// Print a shell completion script (e.g. `corral completions bash > /etc/bash_completion.d/corral`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `corral manpage > corral.1`.
+    Manpage {
+        /// Instead, write corral.1 and a page per subcommand (corral-up.1 …) into this directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     #[command(name = "__guard", hide = true)]
     Guard { run_id: String },
     #[command(name = "__env", hide = true)]

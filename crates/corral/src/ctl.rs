@@ -66,7 +66,12 @@ pub fn ps(project: &Project, json: bool) -> i32 {
                 p.uptime_seconds.map_or_else(dash, format_uptime),
                 p.restarts.to_string(),
                 p.exit.map_or_else(dash, |e| e.to_string()),
-                if p.ready { "yes".into() } else { "no".into() },
+                match (p.ready, p.readiness_check) {
+                    (true, _) => "yes".into(),
+                    // Nothing to wait for: "no" would read as "not yet".
+                    (false, Some(false)) => "no check".into(),
+                    (false, _) => "no".into(),
+                },
                 p.status.clone().or_else(|| p.reason.clone()).unwrap_or_default(),
             ]
         })
@@ -106,13 +111,18 @@ fn format_uptime(s: u64) -> String {
 }
 
 /// Prints an output event as the foreground run would (`name | line`).
-fn print_event(ev: Event, width: usize) {
-    let mut out = std::io::stdout().lock();
+/// Labels are coloured as in the foreground (the same colour for the same
+/// process); anstream drops the colour where it is not wanted (not a
+/// terminal, NO_COLOR, CLICOLOR=0, TERM=dumb; CLICOLOR_FORCE forces it).
+fn print_event(ev: Event, labels: &Labels) {
+    let mut out = anstream::stdout().lock();
     match ev {
         Event::Log { process, line } => {
             // Terminal-safe as in the foreground run (issue 14: escapes from processes).
             let line = String::from_utf8_lossy(&corral_protocol::terminal::sanitize(line.as_bytes())).into_owned();
-            let _ = writeln!(out, "{process:<width$} | {line}");
+            let style = labels.style(&process);
+            let width = labels.width;
+            let _ = writeln!(out, "{style}{process:<width$}{style:#} | {line}");
         }
         Event::Skipped { lines } => eprintln!("corral: ({lines} lines skipped: this client read too slowly)"),
         Event::State { process } => print_state(process),
@@ -129,18 +139,41 @@ fn print_state(process: ProcessInfo) {
     eprintln!("corral: {}: {}{extra}", process.name, process.state);
 }
 
-/// The label width of the project's processes (and hooks), for aligned output.
-fn width(c: &mut Client) -> usize {
-    match c.call(RequestCommand::Ps, |_| {}) {
-        Ok(Response::Processes(list)) => list.iter().map(|p| p.name.chars().count()).max().unwrap_or(0),
-        _ => 0,
+/// The foreground's label colours, in its order (processes, then the hooks).
+const PALETTE: [anstyle::AnsiColor; 10] = {
+    use anstyle::AnsiColor::*;
+    [Cyan, Yellow, Green, Magenta, Blue, BrightCyan, BrightYellow, BrightGreen, BrightMagenta, BrightBlue]
+};
+
+/// The project's labels: their width, for aligned output, and their colours.
+struct Labels {
+    names: Vec<String>,
+    width: usize,
+}
+
+impl Labels {
+    fn style(&self, name: &str) -> anstyle::Style {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => PALETTE[i % PALETTE.len()].on_default(),
+            None => anstyle::Style::new(),
+        }
     }
+}
+
+fn labels(c: &mut Client) -> Labels {
+    let mut names: Vec<String> = match c.call(RequestCommand::Ps, |_| {}) {
+        Ok(Response::Processes(list)) => list.into_iter().map(|p| p.name).collect(),
+        _ => Vec::new(),
+    };
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    names.extend(["pre_hook".to_string(), "post_hook".to_string()]);
+    Labels { names, width }
 }
 
 pub fn logs(project: &Project, names: Vec<String>, lines: usize, follow: bool) -> i32 {
     let Ok(mut c) = connect(project) else { return 1 };
-    let w = width(&mut c);
-    match c.call(RequestCommand::Logs { names, lines, follow }, |ev| print_event(ev, w)) {
+    let l = labels(&mut c);
+    match c.call(RequestCommand::Logs { names, lines, follow }, |ev| print_event(ev, &l)) {
         Ok(_) => 0,
         // Following ends when the run does: the connection closes.
         Err(CallError::Closed | CallError::Io(_)) if follow => 0,
@@ -150,8 +183,8 @@ pub fn logs(project: &Project, names: Vec<String>, lines: usize, follow: bool) -
 
 pub fn attach(project: &Project) -> i32 {
     let Ok(mut c) = connect(project) else { return 1 };
-    let w = width(&mut c);
-    match c.call(RequestCommand::attach(), |ev| print_event(ev, w)) {
+    let l = labels(&mut c);
+    match c.call(RequestCommand::attach(), |ev| print_event(ev, &l)) {
         Ok(_) => 0,
         // The run ending closes the stream: that is the normal end of an attach.
         Err(CallError::Closed | CallError::Io(_)) => 0,

@@ -4,11 +4,14 @@
 
 mod check;
 mod cli;
+mod completions;
 mod ctl;
 mod discover;
 mod export;
 mod logging;
 mod project;
+mod summary;
+mod tui;
 mod up;
 
 use std::io::Write;
@@ -28,6 +31,8 @@ fn main() {
             println!("{}", serde_json::to_string_pretty(&corral_config::json_schema()).expect("schema serializes"));
             0
         }
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Manpage { dir } => completions::manpage(dir.as_deref()),
         Command::Export(args) => {
             logging::init(cli.verbose, cli.quiet);
             export::run(&args)
@@ -36,7 +41,14 @@ fn main() {
             logging::init(cli.verbose, cli.quiet);
             check::check(&target.config, &load)
         }
-        Command::Up { target, load, namespaces, no_deps, color, detach, wait, timeout, names } => {
+        Command::Up { target, load, namespaces, no_deps, color, tui: true, names, .. } if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+            let selection = up::Selection { names: &names, namespaces: &namespaces, no_deps, load: &load };
+            tui::up_with_dashboard(&target, &selection, color, cli.verbose)
+        }
+        Command::Up { target, load, namespaces, no_deps, color, detach, wait, timeout, names, tui } => {
+            if tui {
+                eprintln!("corral: note: stdout is not a terminal, so no dashboard (--tui); plain output instead");
+            }
             let selection = up::Selection { names: &names, namespaces: &namespaces, no_deps, load: &load };
             let args = up::UpArgs { target: &target, selection, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
             match up::up(args) {
@@ -55,6 +67,7 @@ fn main() {
         Command::Restart { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Restart { names })),
         Command::Wait { target, timeout } => with_project(&target.config, target.project.as_deref(), |p| ctl::wait(p, timeout)),
         Command::Attach { target } => with_project(&target.config, target.project.as_deref(), ctl::attach),
+        Command::Tui { target } => with_project(&target.config, target.project.as_deref(), tui::dashboard),
     };
     std::process::exit(status);
 }

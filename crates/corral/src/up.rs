@@ -9,7 +9,7 @@
 //! returns (after `--wait`, once every process is ready).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, IsTerminal};
+use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
@@ -111,8 +111,13 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
     let color = match a.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        // anstream decides: a terminal, NO_COLOR, CLICOLOR, CLICOLOR_FORCE, TERM=dumb.
+        ColorChoice::Auto => anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
     };
+    // Plain output on a terminal: a one-line start-up summary on stderr.
+    if !a.detach && std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        crate::summary::spawn(project.socket());
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
     let status = runtime.block_on(corral_supervisor::run(RunOptions { plan, color, self_exe, run_id, guardian, project: Some(project.clone()), started }));
     project.release(lock);

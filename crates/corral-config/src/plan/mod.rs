@@ -130,6 +130,8 @@ pub struct ProcessSpec {
     /// Indices of the processes of this run that wait for this one.
     pub dependents: Vec<usize>,
     pub log_file: Option<PathBuf>,
+    /// Its namespaces (process-compose's grouping; shown by clients).
+    pub namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +233,7 @@ impl Plan {
                     dependencies: graph.dependencies(orig).iter().map(|&(d, c)| (dense(d), c)).collect(),
                     dependents: dependents_in(graph, orig, &chosen).into_iter().map(dense).collect(),
                     log_file: p.log_location.as_deref().map(|l| root.join(l)),
+                    namespaces: p.namespace.0.clone(),
                 }
             })
             .collect();

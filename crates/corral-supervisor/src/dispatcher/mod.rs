@@ -81,6 +81,7 @@ impl Dispatcher {
         let ports = ctx.ports.clone();
         let ctx = Arc::new(ctx);
         let Processes { specs, envs, resources, root } = processes;
+        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let records = specs
             .into_iter()
             .zip(envs)
@@ -88,7 +89,9 @@ impl Dispatcher {
             .enumerate()
             .map(|(i, ((spec, env), res))| {
                 let actor = spawn_actor(i, spec.clone(), env, res, ctx.clone());
-                ProcessRecord::new(spec, actor)
+                let mut record = ProcessRecord::new(spec, actor);
+                record.run.depends_on = record.spec.dependencies.iter().filter_map(|(d, _)| names.get(*d).cloned()).collect();
+                record
             })
             .collect();
         let mut core = Core::new(records, root, changes.is_some(), ports);

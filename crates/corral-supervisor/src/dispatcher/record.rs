@@ -27,6 +27,8 @@ pub(crate) struct RunInfo {
     pub(crate) exit: Option<ExitKind>,
     /// The last `STATUS=` it sent with sd_notify.
     pub(crate) status: Option<String>,
+    /// Fixed for the run, shown to clients: its dependencies' names.
+    pub(crate) depends_on: Vec<String>,
 }
 
 impl<H> ProcessRecord<H> {
@@ -69,6 +71,10 @@ impl<H> ProcessRecord<H> {
             replica: None,
             containment: None,
             resources: None,
+            restart_in_ms: self.machine.next_deadline().map(|t| t.saturating_duration_since(now).as_millis() as u64),
+            readiness_check: Some(self.spec.has_readiness_check()),
+            depends_on: self.run.depends_on.clone(),
+            namespaces: self.spec.namespaces.clone(),
         }
     }
 }
