@@ -79,6 +79,9 @@ pub struct RunOptions {
     /// A detaching parent waits on this pipe: "ok" once the control socket
     /// answers, or "error: …".
     pub started: Option<std::fs::File>,
+    /// Stay up after every process has ended, until `down` or a stop signal
+    /// (process-compose's --keep-project).
+    pub keep_project: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -37,7 +37,7 @@ const STATE_FOLLOWER_QUEUE: usize = 1024;
 /// Runs the plan to its end; returns the run's exit status. Must be called
 /// inside a tokio runtime with I/O, time and signals enabled.
 pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
-    let RunOptions { mut plan, color, self_exe, run_id, guardian, project, mut started } = opts;
+    let RunOptions { mut plan, color, self_exe, run_id, guardian, project, mut started, keep_project } = opts;
     let mut tell_parent = |msg: &str| {
         if let Some(mut f) = started.take() {
             use std::io::Write;
@@ -113,7 +113,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     let status = match (early_status, prepared) {
         (None, Some(prepared)) => {
             let events = server.as_ref().map(|_| states.clone());
-            let (cause, succeeded) = run_processes(&plan, specs, prepared, &mut shared, &registry, &sink, events, &mut signals).await;
+            let (cause, succeeded) = run_processes(&plan, specs, prepared, &mut shared, &registry, &sink, events, &mut signals, keep_project).await;
             let mut status = exit::exit_status(cause, succeeded);
             tracing::info!("all processes ended; exit status {status}");
             if status == 0 && cause != EndCause::Forced {
@@ -201,6 +201,7 @@ async fn run_processes(
     sink: &Sink,
     state_events: Option<broadcast::Sender<ProcessInfo>>,
     signals: &mut StopSignals,
+    keep_project: bool,
 ) -> (EndCause, bool) {
     let Prepared { ports, resources, watching, .. } = prepared;
     let (watch_service, changes) = match watching {
@@ -220,7 +221,7 @@ async fn run_processes(
         .collect();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone(), ports };
-    let processes = dispatcher::Processes { specs, envs, resources, root: plan.root.clone() };
+    let processes = dispatcher::Processes { specs, envs, resources, root: plan.root.clone(), keep_project };
     let outcome = Dispatcher::new(processes, ctx, events_rx, state_events, changes).run(signals).await;
     drop(watch_service);
     outcome

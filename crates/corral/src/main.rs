@@ -21,7 +21,12 @@ use crate::cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
-    let status = match cli.command {
+    let command = match cli.command {
+        Command::Process { command } => command.into_command(),
+        c => c,
+    };
+    let status = match command {
+        Command::Process { .. } => unreachable!("aliases are replaced above"),
         Command::Guard { run_id } => corral_supervisor::guardian::guardian_main(&run_id),
         Command::Env => print_env(),
         Command::Schema => {
@@ -36,9 +41,13 @@ fn main() {
             logging::init(cli.verbose, cli.quiet);
             check::check(&target.config, &load)
         }
-        Command::Up { target, load, namespaces, no_deps, color, detach, wait, timeout, names } => {
+        Command::Up { tui: true, .. } => {
+            eprintln!("corral: error: this corral has no dashboard (--tui) yet; plain output is the default (-t=false is accepted)");
+            2
+        }
+        Command::Up { target, load, namespaces, no_deps, color, detach, keep_project, tui: false, wait, timeout, names } => {
             let selection = up::Selection { names: &names, namespaces: &namespaces, no_deps, load: &load };
-            let args = up::UpArgs { target: &target, selection, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
+            let args = up::UpArgs { target: &target, selection, color, detach, keep_project, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
             match up::up(args) {
                 Ok(s) => s,
                 Err(e) => {
@@ -63,9 +72,10 @@ fn main() {
 fn with_project(config: &[std::path::PathBuf], explicit: Option<&str>, f: impl FnOnce(&corral_supervisor::control::project::Project) -> i32) -> i32 {
     match project::running_project(&discover::primary(config), explicit) {
         Ok(p) => f(&p),
+        // The project cannot be located ($PRJ_ROOT is not a directory): bad input.
         Err(e) => {
             eprintln!("corral: error: {e}");
-            1
+            2
         }
     }
 }

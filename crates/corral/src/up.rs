@@ -28,6 +28,8 @@ pub struct UpArgs<'a> {
     pub selection: Selection<'a>,
     pub color: ColorChoice,
     pub detach: bool,
+    /// Stay up after every process ended, until `corral down` (--keep-project).
+    pub keep_project: bool,
     pub wait: bool,
     pub timeout: Option<f64>,
     pub verbose: u8,
@@ -114,7 +116,7 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
         ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
-    let status = runtime.block_on(corral_supervisor::run(RunOptions { plan, color, self_exe, run_id, guardian, project: Some(project.clone()), started }));
+    let status = runtime.block_on(corral_supervisor::run(RunOptions { plan, color, self_exe, run_id, guardian, project: Some(project.clone()), started, keep_project: a.keep_project }));
     project.release(lock);
     match status {
         Ok(s) => Ok(s),

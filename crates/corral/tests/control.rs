@@ -82,7 +82,7 @@ fn detached_lifecycle_end_to_end() {
     assert_eq!(down.status, 0, "{}", down.stderr);
     p.assert_nothing_left();
     let gone = p.corral(&["ps", "-f", "dev.json"]);
-    assert_eq!(gone.status, 1);
+    assert_eq!(gone.status, 3, "no corral running: 3 (docs/exit-status.md)");
     assert!(gone.stderr.contains("no corral is running for project ctl-"), "{}", gone.stderr);
     let output = std::fs::read_to_string(dir.join("output.log")).unwrap();
     let labelled: Vec<(String, String)> = output.lines().filter_map(|l| l.split_once(" | ")).map(|(n, t)| (n.trim().to_string(), t.to_string())).collect();
