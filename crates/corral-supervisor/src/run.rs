@@ -38,6 +38,8 @@ const STATE_FOLLOWER_QUEUE: usize = 1024;
 /// inside a tokio runtime with I/O, time and signals enabled.
 pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     let RunOptions { mut plan, color, self_exe, run_id, guardian, project, mut started, keep_project } = opts;
+    // A detached run (its parent waits on `started`) writes its stdout to the output log.
+    let detached_output = project.as_ref().filter(|_| started.is_some()).map(|p| p.output_log());
     let mut tell_parent = |msg: &str| {
         if let Some(mut f) = started.take() {
             use std::io::Write;
@@ -53,7 +55,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     let mut signals = StopSignals::new().map_err(RunError::Signals)?;
     let n = plan.processes.len();
     let (pre_src, post_src) = (n, n + 1);
-    let (sink, feed) = start_output(&plan, color, project.is_some()).map_err(|e| {
+    let (sink, feed) = start_output(&plan, color, project.is_some(), detached_output).map_err(|e| {
         tell_parent(&format!("error: {e}"));
         RunError::Output(e)
     })?;
@@ -146,14 +148,28 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
 
 /// The output of every process and hook: labels, log files, and (for a
 /// control socket) the feed `logs` and `attach` read.
-fn start_output(plan: &Plan, color: bool, served: bool) -> std::io::Result<(Sink, Arc<Feed>)> {
+/// `detached_output`: corral's stdout is this file (`up -d`), rotated as the set's
+/// `log_configuration.rotation` says, else by [`output::RotationPolicy::DETACHED_OUTPUT`].
+fn start_output(plan: &Plan, color: bool, served: bool, detached_output: Option<PathBuf>) -> std::io::Result<(Sink, Arc<Feed>)> {
     let mut labels: Vec<String> = plan.processes.iter().map(|p| p.name.clone()).collect();
     labels.push(if plan.pre_hook.is_some() { "pre_hook".into() } else { String::new() });
     labels.push(if plan.post_hook.is_some() { "post_hook".into() } else { String::new() });
     let mut files: Vec<Option<PathBuf>> = plan.processes.iter().map(|p| p.log_file.clone()).collect();
     files.extend([None, None]);
     let feed = output::Feed::new(labels.clone(), files.clone());
-    let sink = Sink::start(SinkConfig { labels, files, combined: plan.log_file.clone(), color, feed: served.then(|| feed.clone()) })?;
+    let rotations = plan.processes.iter().map(|p| p.log_rotation.map(output::RotationPolicy::from)).collect();
+    let combined_rotation = plan.log_rotation.map(output::RotationPolicy::from);
+    let stdout_file = detached_output.map(|p| (p, combined_rotation.unwrap_or(output::RotationPolicy::DETACHED_OUTPUT)));
+    let sink = Sink::start(SinkConfig {
+        labels,
+        files,
+        rotations,
+        combined: plan.log_file.clone(),
+        combined_rotation,
+        stdout_file,
+        color,
+        feed: served.then(|| feed.clone()),
+    })?;
     Ok((sink, feed))
 }
 
