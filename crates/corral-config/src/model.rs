@@ -226,6 +226,12 @@ pub struct Process {
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub replicas: Option<serde_json::Value>,
+    /// On each copy of a process with `replicas: N`, the name it was written with
+    /// (set by the loader, which expands replicas; an export turns the copies back
+    /// into one workload of N). `x-corral-*` keys are corral's own.
+    #[serde(rename = "x-corral-replica-of", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
+    pub replica_of: Option<String>,
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub env_file: Option<serde_json::Value>,
