@@ -84,7 +84,7 @@ pub enum Command {
         detach: bool,
         /// Keep the project running after every process has ended, until `corral down`
         /// (process-compose's --keep-project).
-        #[arg(long, env = "PC_KEEP_PROJECT", value_parser = clap::builder::BoolishValueParser::new())]
+        #[arg(long, env = "CORRAL_KEEP_PROJECT", value_parser = clap::builder::BoolishValueParser::new())]
         keep_project: bool,
         /// `-t=false` / `--tui=false`: plain output, corral's default (accepted as
         /// process-compose users write it); this corral has no dashboard yet.
