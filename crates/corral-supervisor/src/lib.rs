@@ -63,6 +63,8 @@ use corral_config::plan::Plan;
 use crate::guardian::Guardian;
 
 pub use crate::run::run;
+/// Log rotation, for the binary's own log in a detached run (corral.log).
+pub use crate::output::{start_file_log, RotationPolicy};
 
 pub struct RunOptions {
     pub plan: Plan,

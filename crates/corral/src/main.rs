@@ -65,6 +65,7 @@ fn main() {
         Command::Wait { target, timeout } => with_project(&target.config, target.project.as_deref(), |p| ctl::wait(p, timeout)),
         Command::Attach { target } => with_project(&target.config, target.project.as_deref(), ctl::attach),
     };
+    logging::finish();
     std::process::exit(status);
 }
 

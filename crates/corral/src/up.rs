@@ -17,6 +17,7 @@ use anyhow::Context;
 use corral_supervisor::control::project::Project;
 use corral_supervisor::guardian::Guardian;
 use corral_config::plan::Plan;
+use corral_supervisor::RotationPolicy;
 use corral_supervisor::RunOptions;
 use nix::unistd::ForkResult;
 
@@ -95,7 +96,9 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
                 drop(read);
                 become_daemon(&project)?;
                 project.record_pid(&mut lock);
-                crate::logging::init(a.verbose, a.quiet);
+                // corral.log rotates like output.log (the set's rotation, else 10 MiB x 5).
+                let policy = plan.log_rotation.map(RotationPolicy::from).unwrap_or(RotationPolicy::DETACHED_OUTPUT);
+                crate::logging::init_file(a.verbose, a.quiet, &project.corral_log(), policy);
                 started = Some(File::from(write));
             }
         }

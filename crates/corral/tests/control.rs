@@ -235,7 +235,7 @@ fn stale_state_after_kill_9_is_recovered() {
     assert!(wait_until(HANG_GUARD, || !support::is_live(pid)));
     p.assert_nothing_left(); // the guardian cleaned up the processes
     let ps = p.corral(&["ps", "-f", "dev.json"]);
-    assert_eq!(ps.status, 1);
+    assert_eq!(ps.status, 3, "no corral running (docs/exit-status.md)");
     assert!(ps.stderr.contains("was left by a corral that ended without cleaning up"), "{}", ps.stderr);
     let again = p.corral(&["up", "-f", "dev.json", "-d", "--wait"]);
     assert_eq!(again.status, 0, "the stale socket and lock are no obstacle: {}", again.stderr);

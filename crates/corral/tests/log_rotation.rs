@@ -175,3 +175,20 @@ fn check_notes_only_the_logger_keys_corral_does_not_use() {
     assert_eq!(f.status, 2, "{}", f.stderr);
     assert!(f.stderr.contains("log_configuration.rotation.max_size_mb"), "{}", f.stderr);
 }
+
+#[test]
+fn a_detached_runs_own_log_goes_through_its_log_thread_to_the_end() {
+    // corral.log is written by a thread of its own (rotated like output.log): every
+    // record reaches it, the last ones (written while stopping) included.
+    let p = Project::new();
+    p.config(json!({"processes": {"svc": {"command": "sleep 300"}}}));
+    let up = p.corral(&["up", "-f", "dev.json", "-d"]);
+    assert_eq!(up.status, 0, "{}", up.stderr);
+    let at = up.stderr.split("output in ").nth(1).and_then(|s| s.split(';').next()).unwrap();
+    let own = PathBuf::from(at.trim()).with_file_name("corral.log");
+    assert!(support::wait_until(support::HANG_GUARD, || std::fs::read_to_string(&own).unwrap_or_default().contains("svc: started")));
+    assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
+    let text = std::fs::read_to_string(&own).unwrap();
+    assert!(text.contains("all processes ended; exit status 0"), "the records written at the end are there: {text}");
+    p.assert_nothing_left();
+}

@@ -19,6 +19,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -86,19 +87,19 @@ pub struct Rotator {
     size: u64,
     /// The time in the last backup's name (names must be unique and increasing).
     last: Option<SystemTime>,
-    /// The file is corral's stdout (a detached run's output log): put each new
-    /// file on fd 1 too, so every writer of fd 1 follows the rotation.
-    on_stdout: bool,
+    /// The file is also this descriptor (fd 1 or 2 of a detached run): put each
+    /// new file there too, so every writer of it follows the rotation.
+    dup_onto: Option<RawFd>,
     /// A rotation failed: say so once, then append without bound (losing nothing).
     failed: bool,
 }
 
 impl Rotator {
     /// For `file`, open at `path`; asks the mill to finish what an earlier run left.
-    pub fn new(path: &Path, file: &File, policy: Policy, mill: Mill, on_stdout: bool) -> Rotator {
+    pub fn new(path: &Path, file: &File, policy: Policy, mill: Mill, dup_onto: Option<RawFd>) -> Rotator {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         mill.tidy(path, policy);
-        Rotator { path: path.to_path_buf(), policy, mill, size, last: None, on_stdout, failed: false }
+        Rotator { path: path.to_path_buf(), policy, mill, size, last: None, dup_onto, failed: false }
     }
 
     /// Before writing `len` bytes to `out`: rotates when they would take the file
@@ -121,8 +122,8 @@ impl Rotator {
         fs::rename(&self.path, &backup).map_err(|e| io::Error::new(e.kind(), format!("renaming it to {}: {e}", backup.display())))?;
         // Renamed: until the new file is open, lines still go to the backup.
         let file = super::sink::open_log(&self.path)?;
-        if self.on_stdout {
-            nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&file), 1).map_err(io::Error::from)?;
+        if let Some(fd) = self.dup_onto {
+            nix::unistd::dup2(file.as_raw_fd(), fd).map_err(io::Error::from)?;
         }
         *out.get_mut() = file;
         self.size = 0;
@@ -145,6 +146,45 @@ impl Rotator {
             t += Duration::from_millis(1);
         }
     }
+}
+
+/// A file written by a thread of its own and rotated by `policy`, for corral's
+/// own log in a detached run (`corral.log`): callers hand whole records over a
+/// bounded channel (waiting only while the disk is behind, as a direct write
+/// would); an empty record asks the thread to flush and end. `dup_onto`: that
+/// descriptor (fd 2) follows the rotation too, for direct writes to it.
+pub fn start_file_log(path: &Path, policy: Policy, dup_onto: Option<RawFd>) -> io::Result<(mpsc::SyncSender<Vec<u8>>, JoinHandle<()>)> {
+    let file = super::sink::open_log(path)?;
+    let (mill, mill_thread) = Mill::start()?;
+    let mut rotator = Rotator::new(path, &file, policy, mill, dup_onto);
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1024);
+    let thread = std::thread::Builder::new().name("corral-own-log".into()).spawn(move || {
+        let mut out = BufWriter::new(file);
+        let mut write = |record: &[u8], out: &mut BufWriter<File>| -> io::Result<()> {
+            rotator.before_write(record.len(), out)?;
+            out.write_all(record)
+        };
+        'records: while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            while let Some(record) = next.take() {
+                if record.is_empty() {
+                    break 'records;
+                }
+                if write(&record, &mut out).is_err() {
+                    return;
+                }
+                next = rx.try_recv().ok();
+            }
+            if out.flush().is_err() {
+                return;
+            }
+        }
+        let _ = out.flush();
+        drop(write);
+        drop(rotator);
+        let _ = mill_thread.join();
+    })?;
+    Ok((tx, thread))
 }
 
 /// `dir/app.log` → (`app`, `.log`); `dir/app` → (`app`, ``).
@@ -339,7 +379,7 @@ mod tests {
         let log = dir.path().join("p.log");
         let (mill, thread) = Mill::start().unwrap();
         let file = super::super::sink::open_log(&log).unwrap();
-        let mut rot = Rotator::new(&log, &file, Policy { max_bytes: 100, max_backups: 0, max_age: None, compress: false }, mill, false);
+        let mut rot = Rotator::new(&log, &file, Policy { max_bytes: 100, max_backups: 0, max_age: None, compress: false }, mill, None);
         let mut out = BufWriter::new(file);
         let mut all = String::new();
         for i in 0..100 {
@@ -362,6 +402,33 @@ mod tests {
             joined.push_str(&text);
         }
         assert!(files.len() > 20);
+        assert_eq!(joined, all);
+    }
+
+    #[test]
+    fn a_file_log_rotates_and_writes_every_record_before_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("corral.log");
+        let policy = Policy { max_bytes: 200, max_backups: 0, max_age: None, compress: true };
+        let (tx, thread) = start_file_log(&log, policy, None).unwrap();
+        let mut all = String::new();
+        for i in 0..200 {
+            let record = format!("corral: record {i}\n");
+            tx.send(record.clone().into_bytes()).unwrap();
+            all.push_str(&record);
+        }
+        tx.send(Vec::new()).unwrap();
+        thread.join().unwrap();
+        let old = backups(&log).unwrap();
+        assert!(old.len() > 10 && old.iter().all(|b| b.compressed), "{old:?}");
+        let mut joined = String::new();
+        for b in old.iter().rev() {
+            let mut text = String::new();
+            io::Read::read_to_string(&mut flate2::read::GzDecoder::new(File::open(&b.path).unwrap()), &mut text).unwrap();
+            assert!(text.len() <= 200);
+            joined.push_str(&text);
+        }
+        joined.push_str(&fs::read_to_string(&log).unwrap());
         assert_eq!(joined, all);
     }
 }
