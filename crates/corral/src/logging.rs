@@ -71,8 +71,11 @@ pub fn init(verbose: u8, quiet: bool) {
         .init();
 }
 
+/// The channel to the thread writing corral's own log to a file, and the thread.
+type FileLog = (SyncSender<Vec<u8>>, JoinHandle<()>);
+
 /// The thread writing corral's own log to a file, while there is one.
-static FILE_LOG: Mutex<Option<(SyncSender<Vec<u8>>, JoinHandle<()>)>> = Mutex::new(None);
+static FILE_LOG: Mutex<Option<FileLog>> = Mutex::new(None);
 
 /// corral's own log appended to `path` (a detached run's corral.log), rotated by
 /// `policy`; fd 2 follows the rotation (for direct writes). Falls back to stderr

@@ -96,10 +96,11 @@ pub struct Rotator {
 
 impl Rotator {
     /// For `file`, open at `path`; asks the mill to finish what an earlier run left.
-    pub fn new(path: &Path, file: &File, policy: Policy, mill: Mill, dup_onto: Option<RawFd>) -> Rotator {
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    /// None when it is not a regular file (a FIFO, `/dev/null`): nothing to rotate.
+    pub fn new(path: &Path, file: &File, policy: Policy, mill: Mill, dup_onto: Option<RawFd>) -> Option<Rotator> {
+        let meta = file.metadata().ok().filter(|m| m.is_file())?;
         mill.tidy(path, policy);
-        Rotator { path: path.to_path_buf(), policy, mill, size, last: None, dup_onto, failed: false }
+        Some(Rotator { path: path.to_path_buf(), policy, mill, size: meta.len(), last: None, dup_onto, failed: false })
     }
 
     /// Before writing `len` bytes to `out`: rotates when they would take the file
@@ -161,7 +162,9 @@ pub fn start_file_log(path: &Path, policy: Policy, dup_onto: Option<RawFd>) -> i
     let thread = std::thread::Builder::new().name("corral-own-log".into()).spawn(move || {
         let mut out = BufWriter::new(file);
         let mut write = |record: &[u8], out: &mut BufWriter<File>| -> io::Result<()> {
-            rotator.before_write(record.len(), out)?;
+            if let Some(r) = &mut rotator {
+                r.before_write(record.len(), out)?;
+            }
             out.write_all(record)
         };
         'records: while let Ok(first) = rx.recv() {
@@ -180,7 +183,7 @@ pub fn start_file_log(path: &Path, policy: Policy, dup_onto: Option<RawFd>) -> i
             }
         }
         let _ = out.flush();
-        drop(write);
+        // The rotator's mill handle goes with it: the mill finishes its jobs and ends.
         drop(rotator);
         let _ = mill_thread.join();
     })?;
@@ -379,7 +382,7 @@ mod tests {
         let log = dir.path().join("p.log");
         let (mill, thread) = Mill::start().unwrap();
         let file = super::super::sink::open_log(&log).unwrap();
-        let mut rot = Rotator::new(&log, &file, Policy { max_bytes: 100, max_backups: 0, max_age: None, compress: false }, mill, None);
+        let mut rot = Rotator::new(&log, &file, Policy { max_bytes: 100, max_backups: 0, max_age: None, compress: false }, mill, None).unwrap();
         let mut out = BufWriter::new(file);
         let mut all = String::new();
         for i in 0..100 {
@@ -403,6 +406,13 @@ mod tests {
         }
         assert!(files.len() > 20);
         assert_eq!(joined, all);
+    }
+
+    #[test]
+    fn only_regular_files_rotate() {
+        let (mill, _thread) = Mill::start().unwrap();
+        let null = File::options().append(true).open("/dev/null").unwrap();
+        assert!(Rotator::new(Path::new("/dev/null"), &null, Policy::DETACHED_OUTPUT, mill, None).is_none());
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl Sink {
             || (config.combined_rotation.is_some() && combined.is_some())
             || config.stdout_file.is_some();
         let (mill, mill_thread) = if rotated { Mill::start().map(|(m, t)| (Some(m), Some(t)))? } else { (None, None) };
-        let rotator = |path: &Path, file: &File, policy: Option<Policy>| Some(Rotator::new(path, file, policy?, mill.clone()?, None));
+        let rotator = |path: &Path, file: &File, policy: Option<Policy>| Rotator::new(path, file, policy?, mill.clone()?, None);
         let files = files
             .into_iter()
             .enumerate()
