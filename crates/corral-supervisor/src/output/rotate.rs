@@ -83,38 +83,60 @@ pub struct Rotator {
     path: PathBuf,
     policy: Policy,
     mill: Mill,
-    /// Bytes in the current file.
-    size: u64,
+    /// Bytes in the current file, once the writing thread has looked.
+    size: Option<u64>,
     /// The time in the last backup's name (names must be unique and increasing).
     last: Option<SystemTime>,
     /// The file is also this descriptor (fd 1 or 2 of a detached run): put each
     /// new file there too, so every writer of it follows the rotation.
     dup_onto: Option<RawFd>,
-    /// A rotation failed: say so once, then append without bound (losing nothing).
+    /// A rotation failed (said once; then append without bound, losing nothing),
+    /// or the file is not a regular file.
     failed: bool,
 }
 
 impl Rotator {
-    /// For `file`, open at `path`; asks the mill to finish what an earlier run left.
-    /// None when it is not a regular file (a FIFO, `/dev/null`): nothing to rotate.
-    pub fn new(path: &Path, file: &File, policy: Policy, mill: Mill, dup_onto: Option<RawFd>) -> Option<Rotator> {
-        let meta = file.metadata().ok().filter(|m| m.is_file())?;
-        mill.tidy(path, policy);
-        Some(Rotator { path: path.to_path_buf(), policy, mill, size: meta.len(), last: None, dup_onto, failed: false })
+    /// For the file open at `path`. Touches no file itself: the writing thread
+    /// looks at the file on its first write (only a regular file rotates: not a
+    /// FIFO, not `/dev/null`) and then asks the mill to finish what an earlier
+    /// run left behind.
+    pub fn new(path: &Path, policy: Policy, mill: Mill, dup_onto: Option<RawFd>) -> Rotator {
+        Rotator { path: path.to_path_buf(), policy, mill, size: None, last: None, dup_onto, failed: false }
     }
 
     /// Before writing `len` bytes to `out`: rotates when they would take the file
     /// past its bound (never for an empty file: a line is never split).
     pub fn before_write(&mut self, len: usize, out: &mut BufWriter<File>) -> io::Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        let size = match self.size {
+            Some(s) => s,
+            None => match out.get_ref().metadata() {
+                Ok(m) if m.is_file() => {
+                    self.mill.tidy(&self.path, self.policy);
+                    m.len()
+                }
+                // Not a regular file: nothing to rotate, ever.
+                _ => {
+                    self.failed = true;
+                    return Ok(());
+                }
+            },
+        };
         let len = len as u64;
-        if !self.failed && self.size > 0 && self.size.saturating_add(len) > self.policy.max_bytes {
+        let mut size = size;
+        if size > 0 && size.saturating_add(len) > self.policy.max_bytes {
             out.flush()?;
-            if let Err(e) = self.rotate(out) {
-                self.failed = true;
-                tracing::error!("cannot rotate log file {}: {e}; it grows without bound from now on (no line is lost)", self.path.display());
+            match self.rotate(out) {
+                Ok(()) => size = 0,
+                Err(e) => {
+                    self.failed = true;
+                    tracing::error!("cannot rotate log file {}: {e}; it grows without bound from now on (no line is lost)", self.path.display());
+                }
             }
         }
-        self.size = self.size.saturating_add(len);
+        self.size = Some(size.saturating_add(len));
         Ok(())
     }
 
@@ -127,7 +149,6 @@ impl Rotator {
             nix::unistd::dup2(file.as_raw_fd(), fd).map_err(io::Error::from)?;
         }
         *out.get_mut() = file;
-        self.size = 0;
         self.mill.tidy(&self.path, self.policy);
         Ok(())
     }
@@ -157,14 +178,12 @@ impl Rotator {
 pub fn start_file_log(path: &Path, policy: Policy, dup_onto: Option<RawFd>) -> io::Result<(mpsc::SyncSender<Vec<u8>>, JoinHandle<()>)> {
     let file = super::sink::open_log(path)?;
     let (mill, mill_thread) = Mill::start()?;
-    let mut rotator = Rotator::new(path, &file, policy, mill, dup_onto);
+    let mut rotator = Rotator::new(path, policy, mill, dup_onto);
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1024);
     let thread = std::thread::Builder::new().name("corral-own-log".into()).spawn(move || {
         let mut out = BufWriter::new(file);
         let mut write = |record: &[u8], out: &mut BufWriter<File>| -> io::Result<()> {
-            if let Some(r) = &mut rotator {
-                r.before_write(record.len(), out)?;
-            }
+            rotator.before_write(record.len(), out)?;
             out.write_all(record)
         };
         'records: while let Ok(first) = rx.recv() {
@@ -382,7 +401,7 @@ mod tests {
         let log = dir.path().join("p.log");
         let (mill, thread) = Mill::start().unwrap();
         let file = super::super::sink::open_log(&log).unwrap();
-        let mut rot = Rotator::new(&log, &file, Policy { max_bytes: 100, max_backups: 0, max_age: None, compress: false }, mill, None).unwrap();
+        let mut rot = Rotator::new(&log, Policy { max_bytes: 100, max_backups: 0, max_age: None, compress: false }, mill, None);
         let mut out = BufWriter::new(file);
         let mut all = String::new();
         for i in 0..100 {
@@ -410,9 +429,17 @@ mod tests {
 
     #[test]
     fn only_regular_files_rotate() {
+        // As root, renaming /dev/null would be a disaster: a device is never rotated.
         let (mill, _thread) = Mill::start().unwrap();
-        let null = File::options().append(true).open("/dev/null").unwrap();
-        assert!(Rotator::new(Path::new("/dev/null"), &null, Policy::DETACHED_OUTPUT, mill, None).is_none());
+        let mut out = BufWriter::new(File::options().append(true).open("/dev/null").unwrap());
+        let mut rot = Rotator::new(Path::new("/dev/null"), Policy { max_bytes: 1, max_backups: 1, max_age: None, compress: false }, mill, None);
+        for _ in 0..10 {
+            rot.before_write(10, &mut out).unwrap();
+            out.write_all(b"0123456789").unwrap();
+        }
+        use std::os::unix::fs::FileTypeExt;
+        assert!(fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+        assert!(rot.size.is_none(), "never measured, never rotated");
     }
 
     #[test]

@@ -90,18 +90,18 @@ impl Sink {
             || (config.combined_rotation.is_some() && combined.is_some())
             || config.stdout_file.is_some();
         let (mill, mill_thread) = if rotated { Mill::start().map(|(m, t)| (Some(m), Some(t)))? } else { (None, None) };
-        let rotator = |path: &Path, file: &File, policy: Option<Policy>| Rotator::new(path, file, policy?, mill.clone()?, None);
+        let rotator = |path: &Path, policy: Option<Policy>| Some(Rotator::new(path, policy?, mill.clone()?, None));
         let files = files
             .into_iter()
             .enumerate()
             .map(|(i, f)| {
                 let f = f?;
-                let rot = rotator(config.files[i].as_deref()?, &f, config.rotations.get(i).copied().flatten());
+                let rot = rotator(config.files[i].as_deref()?, config.rotations.get(i).copied().flatten());
                 Some(LogFile::new(f, rot))
             })
             .collect();
         let combined = combined.map(|f| {
-            let rot = config.combined.as_deref().and_then(|p| rotator(p, &f, config.combined_rotation));
+            let rot = config.combined.as_deref().and_then(|p| rotator(p, config.combined_rotation));
             LogFile::new(f, rot)
         });
         let stdout_rotation = config.stdout_file.clone().zip(mill.clone()).map(|((path, policy), mill)| (path, policy, mill));

@@ -64,7 +64,7 @@ impl Stdout {
         // and closing it does not close corral's stdout.
         let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() else { return Ok(None) };
         let file = File::from(fd);
-        let rotator = rotation.and_then(|(path, policy, mill)| Rotator::new(&path, &file, policy, mill, Some(1)));
+        let rotator = rotation.map(|(path, policy, mill)| Rotator::new(&path, policy, mill, Some(1)));
         let out = BufWriter::with_capacity(64 * 1024, file);
         let shared = Arc::new(Shared { queue: Mutex::default(), changed: Condvar::new() });
         let writer = Writer { out, rotator, prefixes, scratch: Vec::new(), shared: shared.clone() };
