@@ -46,6 +46,9 @@ pub(crate) fn classify(segments: &[String], is_strict: bool) -> Option<Diagnosti
         [.., parent, field] if parent == "log_configuration" && LOGGER_NO_OPS.contains(&field.as_str()) => {
             Some(&("log_configuration", "corral writes each line as the process wrote it, with no record format"))
         }
+        [.., grandparent, parent, field] if grandparent == "log_configuration" && parent == "rotation" && (field == "directory" || field == "filename") => {
+            Some(&("rotation", "the rotated file is log_location itself; its backups go beside it"))
+        }
         _ => None,
     };
     if let Some((_, why)) = no_op {
