@@ -181,6 +181,8 @@ pub enum Command {
 }
 
 /// `corral process …`: aliases of the client commands, as process-compose names them.
+/// (`process scale` joins them when `corral scale` lands on main: a `Scale` variant
+/// with the same fields as `Command::Scale`, mapped in `into_command`.)
 #[derive(Debug, Subcommand)]
 pub enum ProcessCommand {
     /// `corral ps`: every process and its state.
