@@ -1,8 +1,9 @@
 # process-compose-flake's `cli.*` options, on a corral set. Each option either
 # maps to what corral does (hooks, the log file, initially disabled processes,
-# no TUI) or is accepted with an evaluation-time warning saying what corral does
-# instead; none is dropped silently. `cli.outputs.*` exist, as read-only strings,
-# so configurations that reference them keep evaluating.
+# keep-project, dotenv, no TUI) or is accepted with an evaluation-time warning
+# saying what corral does instead; none is dropped silently. `cli.outputs.*`
+# exist, as read-only strings, so configurations that reference them keep
+# evaluating; `outputs.environment` is what the wrapper exports for corral.
 { config, lib, ... }:
 let
   inherit (lib) mkOption types;
@@ -15,10 +16,16 @@ let
   logFile = if o.log-file != null then o.log-file else e.PC_LOG_FILE;
   disabledProcesses = if e.PC_DISABLED_PROCESSES == null then [ ] else split e.PC_DISABLED_PROCESSES;
 
+  # Options corral honours through its own variables, exported by the wrapper for `corral up`:
+  # --keep-project is CORRAL_KEEP_PROJECT, and corral reads PC_DISABLE_DOTENV as process-compose does.
+  corralEnv = lib.filterAttrs (_: v: v != null) {
+    CORRAL_KEEP_PROJECT = if o.keep-project then "1" else null;
+    PC_DISABLE_DOTENV = if e.PC_DISABLE_DOTENV == null then null else if e.PC_DISABLE_DOTENV then "1" else "0";
+  };
+  exports = lib.concatStrings (lib.mapAttrsToList (n: v: "export ${n}=${lib.escapeShellArg v}\n") corralEnv);
+
   # What corral does instead, for every option it cannot honour as such.
-  notYet = "corral does not support this yet";
   unsupported = lib.filter (w: w != null) [
-    (if o.keep-project then "${at}.options.keep-project: corral ends the run when every process has ended and ${notYet}; ignored" else null)
     # no-server, ordered-shutdown, use-uds, PC_DISABLE_TUI = true, PC_NO_SERVER = true and
     # PC_ORDERED_SHUTDOWN are what corral always does: no warning.
     (if o.port != null then "${at}.options.port: corral has no HTTP server; its control socket is a private Unix socket in its state directory (`corral ps`, `corral attach`); ignored" else null)
@@ -31,7 +38,9 @@ let
     (if e.PC_READ_ONLY == true then "${at}.environment.PC_READ_ONLY: corral's control socket only accepts its owner; there is no read-only mode; ignored" else null)
     (if e.PC_CONFIG_FILES != null then "${at}.environment.PC_CONFIG_FILES: corral runs exactly the set declared here; merge other files with Nix imports instead; ignored" else null)
     (if e.PC_SHORTCUTS_FILES != null then "${at}.environment.PC_SHORTCUTS_FILES: corral has no TUI shortcuts; ignored" else null)
-    (if e.PC_DISABLE_DOTENV != null then "${at}.environment.PC_DISABLE_DOTENV: corral never reads a .env file (${notYet}), so there is nothing to disable; ignored" else null)
+    # PC_DISABLE_DOTENV = true is exported (corral then reads no .env, nor `--env` files); false
+    # cannot bring back process-compose's default: a Nix-declared set reads .env only when asked.
+    (if e.PC_DISABLE_DOTENV == false then "${at}.environment.PC_DISABLE_DOTENV: false does not make corral read .env: a Nix-declared set reads it only when asked (`nix run .#${config.settings.name} -- --env .env`; docs/config.md)" else null)
     (if e.PC_HIDE_DISABLED_PROC != null then "${at}.environment.PC_HIDE_DISABLED_PROC: corral's `ps` lists disabled processes as `disabled`; ignored" else null)
     (if e.PC_RECURSIVE_METRICS != null then "${at}.environment.PC_RECURSIVE_METRICS: corral's `ps` always sums a process's whole group; ignored" else null)
   ];
@@ -44,7 +53,7 @@ in
     preHook = mkOption { type = types.lines; default = ""; description = "process-compose-flake's name for `preHook` (both are run, this one first)."; };
     postHook = mkOption { type = types.lines; default = ""; description = "process-compose-flake's name for `postHook` (both are run, this one first)."; };
     options = {
-      keep-project = flag "process-compose's `--keep-project`: not in corral yet (warns).";
+      keep-project = flag "process-compose's `--keep-project`: the run stays up after every process has ended, until `corral down` (corral's `--keep-project`).";
       log-file = nullable types.str "process-compose's `--log-file`: corral's own log (its stderr) is appended to this file, relative to where the command runs.";
       no-server = flag "process-compose's `--no-server`: corral never opens a TCP server, so this is what it always does.";
       ordered-shutdown = flag "process-compose's `--ordered-shutdown`: corral always stops in reverse dependency order.";
@@ -62,7 +71,7 @@ in
       PC_NO_SERVER = nullable types.bool "`true` is what corral always does; `false` warns.";
       PC_SOCKET_PATH = nullable types.str "corral's socket is in its state directory (warns).";
       PC_READ_ONLY = nullable types.bool "No read-only mode in corral (`true` warns).";
-      PC_DISABLE_DOTENV = nullable types.bool "corral reads no .env file today (warns).";
+      PC_DISABLE_DOTENV = nullable types.bool "`true`: corral reads no .env file, nor `--env` files (a Nix-declared set reads .env only when run with `--env .env`); `false` warns that it does not turn .env on.";
       PC_TUI_FULL_SCREEN = nullable types.bool "No TUI in corral's `up` (`true` warns).";
       PC_HIDE_DISABLED_PROC = nullable types.bool "corral's `ps` lists disabled processes (warns).";
       PC_ORDERED_SHUTDOWN = nullable types.bool "corral always stops in reverse dependency order.";
@@ -80,8 +89,7 @@ in
       environment = mkOption {
         type = types.str;
         readOnly = true;
-        description = "The environment prefix the wrapper sets for `cli.environment` (corral reads no PC_* variable: the mapped ones act through the wrapper and the settings).";
-        default = "";
+        description = "The variables the wrapper exports for corral (`NAME=value …`): `CORRAL_KEEP_PROJECT` for `cli.options.keep-project`, `PC_DISABLE_DOTENV`; the other mapped options act through the wrapper and the settings.";
       };
     };
   };
@@ -92,7 +100,10 @@ in
     wrapperPrelude = lib.optionalString (logFile != null) ''
       # cli.options.log-file / PC_LOG_FILE: corral's own log is appended to this file.
       exec 2>>${lib.escapeShellArg logFile}
-    '';
+    '' + lib.optionalString (corralEnv != { }) ''
+      # cli.options.keep-project, cli.environment.PC_DISABLE_DOTENV: read by `corral up`.
+      ${exports}'';
+    cli.outputs.environment = lib.concatStringsSep " " (lib.mapAttrsToList (n: v: "${n}=${lib.escapeShellArg v}") corralEnv);
     initiallyDisabled = disabledProcesses;
     warnings = unsupported;
   };

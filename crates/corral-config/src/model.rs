@@ -57,6 +57,11 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_location: Option<PathBuf>,
 
+    /// process-compose's logger settings: `rotation` applies to `log_location`; the
+    /// other keys tune process-compose's own log format and are accepted with a note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<LogConfiguration>,
+
     /// Unknown keys are errors instead of warnings (`x-*` keys are always allowed).
     #[serde(default)]
     pub is_strict: bool,
@@ -150,6 +155,12 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_location: Option<PathBuf>,
 
+    /// process-compose's logger settings: `rotation` applies to this process's
+    /// `log_location` (the set's own `log_configuration` is not inherited, as in
+    /// process-compose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<LogConfiguration>,
+
     /// What happens when the process ends.
     #[serde(default)]
     pub availability: Availability,
@@ -215,6 +226,12 @@ pub struct Process {
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub replicas: Option<serde_json::Value>,
+    /// On each copy of a process with `replicas: N`, the name it was written with
+    /// (set by the loader, which expands replicas; an export turns the copies back
+    /// into one workload of N). `x-corral-*` keys are corral's own.
+    #[serde(rename = "x-corral-replica-of", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
+    pub replica_of: Option<String>,
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub env_file: Option<serde_json::Value>,
@@ -363,5 +380,47 @@ impl Condition {
             Condition::ProcessCompleted => "process_completed",
             Condition::ProcessCompletedSuccessfully => "process_completed_successfully",
         }
+    }
+}
+
+/// process-compose's `log_configuration`. corral honours `rotation`; the other keys
+/// (`fields_order`, `disable_json`, `timestamp_format`, `no_color`, `no_metadata`,
+/// `add_timestamp`, `flush_each_line`) shape process-compose's own log records and
+/// are accepted with a note (corral writes each line as the process wrote it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct LogConfiguration {
+    /// Rotate the log file instead of letting it grow without bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<LogRotation>,
+}
+
+/// Log rotation as process-compose (lumberjack) does it: once a line would take the
+/// file past `max_size_mb`, it is renamed to `NAME-<UTC time>.EXT` beside it and a new
+/// file is started; old backups are removed by count and age, and compressed if asked.
+/// A line is never split between two files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct LogRotation {
+    /// Rotate before the file grows past this many megabytes (MiB); 0 means 100.
+    #[serde(default)]
+    pub max_size_mb: u64,
+    /// How many rotated files to keep (the newest); 0 keeps them all (within `max_age_days`).
+    #[serde(default)]
+    pub max_backups: u64,
+    /// Remove rotated files older than this many days; 0 keeps them regardless of age.
+    #[serde(default)]
+    pub max_age_days: u64,
+    /// gzip rotated files (`NAME-<time>.EXT.gz`).
+    #[serde(default)]
+    pub compress: bool,
+}
+
+impl LogRotation {
+    /// process-compose's (lumberjack's) size when `max_size_mb` is 0.
+    pub const DEFAULT_MAX_SIZE_MB: u64 = 100;
+
+    /// The size bound in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        let mb = if self.max_size_mb == 0 { Self::DEFAULT_MAX_SIZE_MB } else { self.max_size_mb };
+        mb.saturating_mul(1024 * 1024)
     }
 }

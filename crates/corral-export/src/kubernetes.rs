@@ -4,7 +4,9 @@
 //! | corral | Kubernetes |
 //! |---|---|
 //! | a process | a Deployment (`replicas: 1`, `0` if `disabled`) |
+//! | `replicas: N` | one Deployment with `replicas: N` (its pods are interchangeable: no `PC_REPLICA_NUM`) |
 //! | a one-shot (others wait for it to complete, or `exit_on_end`) | a Job (`suspend: true` if `disabled`) |
+//! | a one-shot with `replicas: N` | one Indexed Job (`completions`/`parallelism` N), `PC_REPLICA_NUM` = the pod's completion index |
 //! | `command` / `entrypoint`, `shell` | the container's `command:` (images from `--image` / `--process-image`) |
 //! | `environment` | a ConfigMap `SET-PROCESS-env`, used with `envFrom:`; names given with `--secret` go to a Secret `SET-PROCESS-secret` instead |
 //! | `ports`, TCP/UDP `listen` | `containerPort`s and a Service `SET-PROCESS` |
@@ -26,6 +28,9 @@ use crate::{ExportError, File};
 pub const KUBECTL_IMAGE: &str = "registry.k8s.io/kubectl:v1.33.0";
 
 pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Result<Vec<File>, ExportError> {
+    // Replicated processes come back together: one workload of N.
+    let (collapsed, replicas) = crate::replicas::collapse(set.config, warnings);
+    let set = &Set::new(&collapsed, set.options, warnings);
     let k = Names { set: dns_label(&set.options.name) };
     let mut docs: Vec<Value> = Vec::new();
     let mut needs_waiter = false;
@@ -67,7 +72,15 @@ pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Result<Vec<File>, Ex
                 "spec": { "selector": k.selector(name), "ports": sp },
             }));
         }
-        let (pod, waiter) = pod(set, &k, name, !env.is_empty(), !secret.is_empty(), warnings);
+        let (mut pod, waiter) = pod(set, &k, name, !env.is_empty(), !secret.is_empty(), warnings);
+        let count = replicas.get(name).copied().unwrap_or(1);
+        if count > 1 && set.is_one_shot(name) {
+            // Each pod of an Indexed Job knows its index: PC_REPLICA_NUM, as process-compose sets it.
+            let index = "metadata.annotations['batch.kubernetes.io/job-completion-index']";
+            pod["containers"][0]["env"] = json!([{ "name": crate::replicas::REPLICA_NUM, "valueFrom": { "fieldRef": { "fieldPath": index } } }]);
+        } else if count > 1 {
+            warnings.process(name, "replicas", "one Deployment of interchangeable pods: PC_REPLICA_NUM is not set per pod");
+        }
         needs_waiter |= waiter;
         let meta = json!({ "name": k.object(name), "labels": k.labels(name), "annotations": annotations(set, name) });
         let template = json!({ "metadata": { "labels": k.labels(name) }, "spec": pod });
@@ -82,6 +95,11 @@ pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Result<Vec<File>, Ex
                 }
             };
             let mut spec = json!({ "backoffLimit": backoff, "template": template });
+            if count > 1 {
+                spec["completions"] = count.into();
+                spec["parallelism"] = count.into();
+                spec["completionMode"] = "Indexed".into();
+            }
             if p.disabled {
                 spec["suspend"] = true.into();
             }
@@ -89,7 +107,7 @@ pub(crate) fn export(set: &Set, warnings: &mut Warnings) -> Result<Vec<File>, Ex
         } else {
             docs.push(json!({
                 "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-                "spec": { "replicas": if p.disabled { 0 } else { 1 }, "selector": { "matchLabels": k.selector(name) }, "template": template },
+                "spec": { "replicas": if p.disabled { 0 } else { count }, "selector": { "matchLabels": k.selector(name) }, "template": template },
             }));
         }
     }

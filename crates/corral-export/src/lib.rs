@@ -15,6 +15,7 @@ mod common;
 mod compose;
 mod kubernetes;
 mod procfile;
+mod replicas;
 mod shell;
 mod systemd;
 mod warnings;

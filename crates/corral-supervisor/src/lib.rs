@@ -63,6 +63,8 @@ use corral_config::plan::Plan;
 use crate::guardian::Guardian;
 
 pub use crate::run::run;
+/// Log rotation, for the binary's own log in a detached run (corral.log).
+pub use crate::output::{start_file_log, RotationPolicy};
 
 pub struct RunOptions {
     pub plan: Plan,
@@ -79,6 +81,9 @@ pub struct RunOptions {
     /// A detaching parent waits on this pipe: "ok" once the control socket
     /// answers, or "error: …".
     pub started: Option<std::fs::File>,
+    /// Stay up after every process has ended, until `down` or a stop signal
+    /// (process-compose's --keep-project).
+    pub keep_project: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -37,7 +37,9 @@ const STATE_FOLLOWER_QUEUE: usize = 1024;
 /// Runs the plan to its end; returns the run's exit status. Must be called
 /// inside a tokio runtime with I/O, time and signals enabled.
 pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
-    let RunOptions { mut plan, color, self_exe, run_id, guardian, project, mut started } = opts;
+    let RunOptions { mut plan, color, self_exe, run_id, guardian, project, mut started, keep_project } = opts;
+    // A detached run (its parent waits on `started`) writes its stdout to the output log.
+    let detached_output = project.as_ref().filter(|_| started.is_some()).map(|p| p.output_log());
     let mut tell_parent = |msg: &str| {
         if let Some(mut f) = started.take() {
             use std::io::Write;
@@ -53,7 +55,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     let mut signals = StopSignals::new().map_err(RunError::Signals)?;
     let n = plan.processes.len();
     let (pre_src, post_src) = (n, n + 1);
-    let (sink, feed) = start_output(&plan, color, project.is_some()).map_err(|e| {
+    let (sink, feed) = start_output(&plan, color, project.is_some(), detached_output).map_err(|e| {
         tell_parent(&format!("error: {e}"));
         RunError::Output(e)
     })?;
@@ -113,7 +115,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     let status = match (early_status, prepared) {
         (None, Some(prepared)) => {
             let events = server.as_ref().map(|_| states.clone());
-            let (cause, succeeded) = run_processes(&plan, specs, prepared, &mut shared, &registry, &sink, events, &mut signals).await;
+            let (cause, succeeded) = run_processes(&plan, specs, prepared, &mut shared, &registry, &sink, events, &mut signals, keep_project).await;
             let mut status = exit::exit_status(cause, succeeded);
             tracing::info!("all processes ended; exit status {status}");
             if status == 0 && cause != EndCause::Forced {
@@ -146,14 +148,28 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
 
 /// The output of every process and hook: labels, log files, and (for a
 /// control socket) the feed `logs` and `attach` read.
-fn start_output(plan: &Plan, color: bool, served: bool) -> std::io::Result<(Sink, Arc<Feed>)> {
+/// `detached_output`: corral's stdout is this file (`up -d`), rotated as the set's
+/// `log_configuration.rotation` says, else by [`output::RotationPolicy::DETACHED_OUTPUT`].
+fn start_output(plan: &Plan, color: bool, served: bool, detached_output: Option<PathBuf>) -> std::io::Result<(Sink, Arc<Feed>)> {
     let mut labels: Vec<String> = plan.processes.iter().map(|p| p.name.clone()).collect();
     labels.push(if plan.pre_hook.is_some() { "pre_hook".into() } else { String::new() });
     labels.push(if plan.post_hook.is_some() { "post_hook".into() } else { String::new() });
     let mut files: Vec<Option<PathBuf>> = plan.processes.iter().map(|p| p.log_file.clone()).collect();
     files.extend([None, None]);
     let feed = output::Feed::new(labels.clone(), files.clone());
-    let sink = Sink::start(SinkConfig { labels, files, combined: plan.log_file.clone(), color, feed: served.then(|| feed.clone()) })?;
+    let rotations = plan.processes.iter().map(|p| p.log_rotation.map(output::RotationPolicy::from)).collect();
+    let combined_rotation = plan.log_rotation.map(output::RotationPolicy::from);
+    let stdout_file = detached_output.map(|p| (p, combined_rotation.unwrap_or(output::RotationPolicy::DETACHED_OUTPUT)));
+    let sink = Sink::start(SinkConfig {
+        labels,
+        files,
+        rotations,
+        combined: plan.log_file.clone(),
+        combined_rotation,
+        stdout_file,
+        color,
+        feed: served.then(|| feed.clone()),
+    })?;
     Ok((sink, feed))
 }
 
@@ -201,6 +217,7 @@ async fn run_processes(
     sink: &Sink,
     state_events: Option<broadcast::Sender<ProcessInfo>>,
     signals: &mut StopSignals,
+    keep_project: bool,
 ) -> (EndCause, bool) {
     let Prepared { ports, resources, watching, .. } = prepared;
     let (watch_service, changes) = match watching {
@@ -220,7 +237,7 @@ async fn run_processes(
         .collect();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone(), ports };
-    let processes = dispatcher::Processes { specs, envs, resources, root: plan.root.clone() };
+    let processes = dispatcher::Processes { specs, envs, resources, root: plan.root.clone(), keep_project };
     let outcome = Dispatcher::new(processes, ctx, events_rx, state_events, changes).run(signals).await;
     drop(watch_service);
     outcome

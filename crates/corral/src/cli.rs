@@ -82,9 +82,14 @@ pub enum Command {
         /// Run in the background; return once it is running (`corral down` stops it).
         #[arg(short = 'd', long)]
         detach: bool,
+        /// Keep the project running after every process has ended, until `corral down`
+        /// (process-compose's --keep-project).
+        #[arg(long, env = "CORRAL_KEEP_PROJECT", value_parser = clap::builder::BoolishValueParser::new())]
+        keep_project: bool,
         /// Open the dashboard; quitting it stops the run (after a confirmation). Without a
-        /// terminal on stdout, plain output instead (with a note).
-        #[arg(short = 't', long, conflicts_with = "detach")]
+        /// terminal on stdout, plain output instead (with a note). `-t=false` / `--tui=false`
+        /// (as process-compose users write it): plain output, corral's default.
+        #[arg(short = 't', long, conflicts_with = "detach", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
         tui: bool,
         /// With --detach: return once every process is ready; non-zero if one failed.
         #[arg(long, requires = "detach")]
@@ -160,6 +165,12 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// process-compose's spelling of the client commands: `corral process list` is
+    /// `corral ps`, `corral process logs` is `corral logs`, and so on.
+    Process {
+        #[command(subcommand)]
+        command: ProcessCommand,
+    },
     /// Validate a config and explain every problem (exit 2 if it cannot be run).
     Check {
         #[command(flatten)]
@@ -185,4 +196,66 @@ pub enum Command {
     Guard { run_id: String },
     #[command(name = "__env", hide = true)]
     Env,
+}
+
+/// `corral process …`: aliases of the client commands, as process-compose names them.
+/// (`process scale` joins them when `corral scale` lands on main: a `Scale` variant
+/// with the same fields as `Command::Scale`, mapped in `into_command`.)
+#[derive(Debug, Subcommand)]
+pub enum ProcessCommand {
+    /// `corral ps`: every process and its state.
+    #[command(alias = "ls")]
+    List {
+        #[command(flatten)]
+        target: Target,
+        /// One JSON array, as the control socket gives it.
+        #[arg(long)]
+        json: bool,
+    },
+    /// `corral logs`: recent output.
+    Logs {
+        #[command(flatten)]
+        target: LogsTarget,
+        /// Keep printing new output until interrupted.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// How many recent lines.
+        #[arg(short = 'n', long, default_value_t = 100)]
+        lines: usize,
+        names: Vec<String>,
+    },
+    /// `corral start`.
+    Start {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// `corral stop`.
+    Stop {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// `corral restart`.
+    Restart {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+impl ProcessCommand {
+    /// The command this alias stands for.
+    pub fn into_command(self) -> Command {
+        match self {
+            ProcessCommand::List { target, json } => Command::Ps { target, json },
+            ProcessCommand::Logs { target, follow, lines, names } => Command::Logs { target, follow, lines, names },
+            ProcessCommand::Start { target, names } => Command::Start { target, names },
+            ProcessCommand::Stop { target, names } => Command::Stop { target, names },
+            ProcessCommand::Restart { target, names } => Command::Restart { target, names },
+        }
+    }
 }

@@ -1,5 +1,8 @@
 //! Client commands: `down`, `ps`, `logs`, `start`, `stop`, `restart`, `wait`,
 //! `attach`, over the control socket of a running corral (detached or not).
+//!
+//! Exit statuses (docs/exit-status.md): 0 on success, [`NOT_RUNNING`] when no
+//! corral runs for the project, [`FAILED`] when the request failed.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -7,20 +10,31 @@ use std::time::Duration;
 use corral_protocol::{CallError, Client, Containment, Event, ProcessInfo, RequestCommand, Response};
 use corral_supervisor::control::project::Project;
 
+/// No corral is running for the project (no socket, or one left by a corral that ended).
+pub const NOT_RUNNING: i32 = 3;
+/// The request failed: refused by the server, the connection lost, a timeout.
+pub const FAILED: i32 = 1;
+
 /// Connects, or prints why not and gives the exit status.
 fn connect(project: &Project) -> Result<Client, i32> {
     let path = project.socket();
     Client::connect(&path).map_err(|e| {
         match e.kind() {
-            io::ErrorKind::NotFound => eprintln!("corral: error: no corral is running for project {} (no socket at {})", project.id, path.display()),
-            io::ErrorKind::ConnectionRefused => eprintln!(
+            io::ErrorKind::NotFound => {
+                eprintln!("corral: error: no corral is running for project {} (no socket at {})", project.id, path.display());
+                return NOT_RUNNING;
+            }
+            io::ErrorKind::ConnectionRefused => {
+                eprintln!(
                 "corral: error: no corral is running for project {} (the socket {} was left by a corral that ended without cleaning up; the next `corral up` replaces it)",
                 project.id,
-                path.display()
-            ),
+                    path.display()
+                );
+                return NOT_RUNNING;
+            }
             _ => eprintln!("corral: error: cannot connect to {}: {e}", path.display()),
         }
-        1
+        FAILED
     })
 }
 
@@ -29,11 +43,14 @@ fn fail(project: &Project, e: CallError) -> i32 {
         CallError::Closed => eprintln!("corral: error: the corral of project {} closed the connection", project.id),
         e => eprintln!("corral: error: {e}"),
     }
-    1
+    FAILED
 }
 
 pub fn down(project: &Project) -> i32 {
-    let Ok(mut c) = connect(project) else { return 1 };
+    let mut c = match connect(project) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
     match c.call(RequestCommand::Down, |_| {}) {
         Ok(_) => {
             c.wait_closed();
@@ -45,7 +62,10 @@ pub fn down(project: &Project) -> i32 {
 }
 
 pub fn ps(project: &Project, json: bool) -> i32 {
-    let Ok(mut c) = connect(project) else { return 1 };
+    let mut c = match connect(project) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
     let list = match c.call(RequestCommand::Ps, |_| {}) {
         Ok(Response::Processes(list)) => list,
         Ok(other) => return unexpected(other),
@@ -99,7 +119,7 @@ pub fn ps(project: &Project, json: bool) -> i32 {
 /// A response of another kind than the request asks for: a server bug.
 fn unexpected(r: Response) -> i32 {
     eprintln!("corral: error: unexpected response {r:?}");
-    1
+    FAILED
 }
 
 fn format_uptime(s: u64) -> String {
@@ -171,7 +191,10 @@ fn labels(c: &mut Client) -> Labels {
 }
 
 pub fn logs(project: &Project, names: Vec<String>, lines: usize, follow: bool) -> i32 {
-    let Ok(mut c) = connect(project) else { return 1 };
+    let mut c = match connect(project) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
     let l = labels(&mut c);
     match c.call(RequestCommand::Logs { names, lines, follow }, |ev| print_event(ev, &l)) {
         Ok(_) => 0,
@@ -182,7 +205,10 @@ pub fn logs(project: &Project, names: Vec<String>, lines: usize, follow: bool) -
 }
 
 pub fn attach(project: &Project) -> i32 {
-    let Ok(mut c) = connect(project) else { return 1 };
+    let mut c = match connect(project) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
     let l = labels(&mut c);
     match c.call(RequestCommand::attach(), |ev| print_event(ev, &l)) {
         Ok(_) => 0,
@@ -193,7 +219,10 @@ pub fn attach(project: &Project) -> i32 {
 }
 
 pub fn control(project: &Project, command: RequestCommand) -> i32 {
-    let Ok(mut c) = connect(project) else { return 1 };
+    let mut c = match connect(project) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
     match c.call(command, |_| {}) {
         Ok(Response::Started { started: names }) | Ok(Response::Stopped { stopped: names }) if names.is_empty() => 0,
         Ok(Response::Started { started }) => {
@@ -210,7 +239,10 @@ pub fn control(project: &Project, command: RequestCommand) -> i32 {
 }
 
 pub fn wait(project: &Project, timeout: Option<f64>) -> i32 {
-    let Ok(mut c) = connect(project) else { return 1 };
+    let mut c = match connect(project) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
     c.set_timeout(timeout.map(Duration::from_secs_f64));
     match c.call(RequestCommand::Wait, |_| {}) {
         Ok(_) => {
@@ -219,7 +251,7 @@ pub fn wait(project: &Project, timeout: Option<f64>) -> i32 {
         }
         Err(CallError::TimedOut) => {
             eprintln!("corral: error: not every process was ready after {}s", timeout.unwrap_or_default());
-            1
+            FAILED
         }
         Err(e) => fail(project, e),
     }

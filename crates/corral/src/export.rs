@@ -142,7 +142,8 @@ pub fn run(args: &ExportArgs) -> i32 {
     options.kubectl_image = args.kubectl_image.clone();
     for pi in &args.process_image {
         match pi.split_once('=') {
-            Some((p, img)) if loaded.config.processes.contains_key(p) && !img.is_empty() => {
+            // A replicated process is named as written (`api`), like its one workload.
+            Some((p, img)) if (loaded.config.processes.contains_key(p) || loaded.config.processes.values().any(|x| x.replica_of.as_deref() == Some(p))) && !img.is_empty() => {
                 options.images.insert(p.to_string(), img.to_string());
             }
             _ => {

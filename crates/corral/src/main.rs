@@ -24,7 +24,12 @@ use crate::cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
-    let status = match cli.command {
+    let command = match cli.command {
+        Command::Process { command } => command.into_command(),
+        c => c,
+    };
+    let status = match command {
+        Command::Process { .. } => unreachable!("aliases are replaced above"),
         Command::Guard { run_id } => corral_supervisor::guardian::guardian_main(&run_id),
         Command::Env => print_env(),
         Command::Schema => {
@@ -41,16 +46,16 @@ fn main() {
             logging::init(cli.verbose, cli.quiet);
             check::check(&target.config, &load)
         }
-        Command::Up { target, load, namespaces, no_deps, color, tui: true, names, .. } if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+        Command::Up { target, load, namespaces, no_deps, color, keep_project, tui: true, names, .. } if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
             let selection = up::Selection { names: &names, namespaces: &namespaces, no_deps, load: &load };
-            tui::up_with_dashboard(&target, &selection, color, cli.verbose)
+            tui::up_with_dashboard(&target, &selection, keep_project, color, cli.verbose)
         }
-        Command::Up { target, load, namespaces, no_deps, color, detach, wait, timeout, names, tui } => {
+        Command::Up { target, load, namespaces, no_deps, color, detach, keep_project, tui, wait, timeout, names } => {
             if tui {
                 eprintln!("corral: note: stdout is not a terminal, so no dashboard (--tui); plain output instead");
             }
             let selection = up::Selection { names: &names, namespaces: &namespaces, no_deps, load: &load };
-            let args = up::UpArgs { target: &target, selection, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
+            let args = up::UpArgs { target: &target, selection, color, detach, keep_project, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
             match up::up(args) {
                 Ok(s) => s,
                 Err(e) => {
@@ -69,6 +74,7 @@ fn main() {
         Command::Attach { target } => with_project(&target.config, target.project.as_deref(), ctl::attach),
         Command::Tui { target } => with_project(&target.config, target.project.as_deref(), tui::dashboard),
     };
+    logging::finish();
     std::process::exit(status);
 }
 
@@ -76,9 +82,10 @@ fn main() {
 fn with_project(config: &[std::path::PathBuf], explicit: Option<&str>, f: impl FnOnce(&corral_supervisor::control::project::Project) -> i32) -> i32 {
     match project::running_project(&discover::primary(config), explicit) {
         Ok(p) => f(&p),
+        // The project cannot be located ($PRJ_ROOT is not a directory): bad input.
         Err(e) => {
             eprintln!("corral: error: {e}");
-            1
+            2
         }
     }
 }

@@ -43,7 +43,7 @@ pub fn dashboard(project: &Project) -> i32 {
 
 /// `corral up --tui`: start the run as a child, open the dashboard on it,
 /// and return the run's exit status once it is over.
-pub fn up_with_dashboard(target: &Target, selection: &Selection, color: ColorChoice, verbose: u8) -> i32 {
+pub fn up_with_dashboard(target: &Target, selection: &Selection, keep_project: bool, color: ColorChoice, verbose: u8) -> i32 {
     // The project as the client commands find it (the same discovery and root as `up`).
     let project = match crate::project::running_project(&crate::discover::primary(&target.config), target.project.as_deref()) {
         Ok(p) => p,
@@ -53,7 +53,7 @@ pub fn up_with_dashboard(target: &Target, selection: &Selection, color: ColorCho
         }
     };
     let log_start = std::fs::metadata(project.corral_log()).map_or(0, |m| m.len());
-    let mut child = match spawn_run(&project, target, selection, color, verbose) {
+    let mut child = match spawn_run(&project, target, selection, keep_project, color, verbose) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("corral: error: cannot start the run: {e}");
@@ -88,7 +88,7 @@ pub fn up_with_dashboard(target: &Target, selection: &Selection, color: ColorCho
     status
 }
 
-fn spawn_run(project: &Project, target: &Target, selection: &Selection, color: ColorChoice, verbose: u8) -> io::Result<Child> {
+fn spawn_run(project: &Project, target: &Target, selection: &Selection, keep_project: bool, color: ColorChoice, verbose: u8) -> io::Result<Child> {
     project.create_dir()?;
     let open = |p: &std::path::Path| OpenOptions::new().create(true).append(true).open(p);
     let mut cmd = Command::new(std::env::current_exe()?);
@@ -110,6 +110,9 @@ fn spawn_run(project: &Project, target: &Target, selection: &Selection, color: C
     }
     if selection.no_deps {
         cmd.arg("--no-deps");
+    }
+    if keep_project {
+        cmd.arg("--keep-project");
     }
     if color == ColorChoice::Always {
         cmd.arg("--color=always");

@@ -17,6 +17,7 @@ use anyhow::Context;
 use corral_supervisor::control::project::Project;
 use corral_supervisor::guardian::Guardian;
 use corral_config::plan::Plan;
+use corral_supervisor::RotationPolicy;
 use corral_supervisor::RunOptions;
 use nix::unistd::ForkResult;
 
@@ -28,6 +29,8 @@ pub struct UpArgs<'a> {
     pub selection: Selection<'a>,
     pub color: ColorChoice,
     pub detach: bool,
+    /// Stay up after every process ended, until `corral down` (--keep-project).
+    pub keep_project: bool,
     pub wait: bool,
     pub timeout: Option<f64>,
     pub verbose: u8,
@@ -93,7 +96,9 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
                 drop(read);
                 become_daemon(&project)?;
                 project.record_pid(&mut lock);
-                crate::logging::init(a.verbose, a.quiet);
+                // corral.log rotates like output.log (the set's rotation, else 10 MiB x 5).
+                let policy = plan.log_rotation.map(RotationPolicy::from).unwrap_or(RotationPolicy::DETACHED_OUTPUT);
+                crate::logging::init_file(a.verbose, a.quiet, &project.corral_log(), policy);
                 started = Some(File::from(write));
             }
         }
@@ -119,7 +124,7 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
         crate::summary::spawn(project.socket());
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
-    let status = runtime.block_on(corral_supervisor::run(RunOptions { plan, color, self_exe, run_id, guardian, project: Some(project.clone()), started }));
+    let status = runtime.block_on(corral_supervisor::run(RunOptions { plan, color, self_exe, run_id, guardian, project: Some(project.clone()), started, keep_project: a.keep_project }));
     project.release(lock);
     match status {
         Ok(s) => Ok(s),

@@ -82,7 +82,7 @@ fn detached_lifecycle_end_to_end() {
     assert_eq!(down.status, 0, "{}", down.stderr);
     p.assert_nothing_left();
     let gone = p.corral(&["ps", "-f", "dev.json"]);
-    assert_eq!(gone.status, 1);
+    assert_eq!(gone.status, 3, "no corral running: 3 (docs/exit-status.md)");
     assert!(gone.stderr.contains("no corral is running for project ctl-"), "{}", gone.stderr);
     let output = std::fs::read_to_string(dir.join("output.log")).unwrap();
     let labelled: Vec<(String, String)> = output.lines().filter_map(|l| l.split_once(" | ")).map(|(n, t)| (n.trim().to_string(), t.to_string())).collect();
@@ -235,7 +235,7 @@ fn stale_state_after_kill_9_is_recovered() {
     assert!(wait_until(HANG_GUARD, || !support::is_live(pid)));
     p.assert_nothing_left(); // the guardian cleaned up the processes
     let ps = p.corral(&["ps", "-f", "dev.json"]);
-    assert_eq!(ps.status, 1);
+    assert_eq!(ps.status, 3, "no corral running (docs/exit-status.md)");
     assert!(ps.stderr.contains("was left by a corral that ended without cleaning up"), "{}", ps.stderr);
     let again = p.corral(&["up", "-f", "dev.json", "-d", "--wait"]);
     assert_eq!(again.status, 0, "the stale socket and lock are no obstacle: {}", again.stderr);

@@ -42,7 +42,7 @@ fn compat_module_maps_or_warns_every_process_compose_flake_option() {
             "flakeModules.process-compose",
             r#"
 process-compose.pc = { config, ... }: {
-  cli.options = { no-server = true; use-uds = true; ordered-shutdown = true; port = 8080; keep-project = true; log-file = "pc.log"; };
+  cli.options = { no-server = true; use-uds = true; ordered-shutdown = true; port = 8080; log-file = "pc.log"; };
   cli.environment = { PC_DISABLE_TUI = true; PC_DISABLED_PROCESSES = "second"; PC_SOCKET_PATH = "pc.sock"; };
   settings.processes = {
     first.command = "echo first ran; echo '${config.cli.outputs.options}|${config.cli.outputs.environment}' > outputs.txt";
@@ -56,7 +56,7 @@ packages.pc-test = config.process-compose.pc.outputs.testPackage;
         let out = nix(&["nix", "build", "-L", "--out-link", "result-pc", ".#pc", ".#checks.x86_64-linux.pc"], fx.path());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
-        for warned in ["process-compose.pc.cli.options.port: corral has no HTTP server", "process-compose.pc.cli.options.keep-project:", "process-compose.pc.cli.environment.PC_SOCKET_PATH:"] {
+        for warned in ["process-compose.pc.cli.options.port: corral has no HTTP server", "process-compose.pc.cli.environment.PC_SOCKET_PATH:"] {
             assert!(err.contains(warned), "warned at evaluation: {warned:?} in {err}");
         }
         for silent in ["no-server", "use-uds", "ordered-shutdown", "PC_DISABLE_TUI", "PC_DISABLED_PROCESSES"] {
@@ -119,5 +119,88 @@ fn process_compose_flake_lib_call_shapes_keep_working() {
         let (status, stdout, stderr) = run(&link.join("bin/viaeval"), &[], dir.path());
         assert_eq!(status, 0, "{stderr}");
         assert!(stdout.contains("e | from evalModules"), "{stdout}");
+    });
+}
+
+/// `cli.options.keep-project`: mapped to corral's `--keep-project` (the wrapper
+/// exports CORRAL_KEEP_PROJECT): the run stays up after every process ended,
+/// answers `ps`, and ends with `down`. No warning.
+#[test]
+fn compat_keep_project_keeps_the_run_up_until_down() {
+    with_inputs("compat_keep_project_keeps_the_run_up_until_down", || {
+        let fx = Fixture::new(
+            "flakeModules.process-compose",
+            r#"
+process-compose.pc = { config, ... }: {
+  cli.options.keep-project = true;
+  settings.processes.once.command = "echo once ran; echo '${config.cli.outputs.environment}' > outputs.txt";
+};
+"#,
+        );
+        let out = nix(&["nix", "build", "--out-link", "result-pc", ".#pc"], fx.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(!err.contains("keep-project"), "mapped, not warned about: {err}");
+        let bin = fx.path().join("result-pc/bin/pc");
+        let mut up = std::process::Command::new(&bin)
+            .current_dir(fx.path())
+            .env_remove("PRJ_ROOT")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let ended = |fx: &Fixture| {
+            let (status, stdout, _) = run(&bin, &["ps"], fx.path());
+            status == 0 && stdout.contains("completed")
+        };
+        assert!(support::wait_until(support::HANG_GUARD, || ended(&fx)), "the run answers after its only process ended");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(up.try_wait().unwrap().is_none(), "still up: keep-project");
+        assert_eq!(std::fs::read_to_string(fx.path().join("outputs.txt")).unwrap().trim(), "CORRAL_KEEP_PROJECT=1");
+        let (status, _, stderr) = run(&bin, &["down"], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(support::wait_until(support::HANG_GUARD, || up.try_wait().unwrap().is_some()));
+        assert_eq!(up.wait().unwrap().code(), Some(0));
+    });
+}
+
+/// `cli.environment.PC_DISABLE_DOTENV`: `true` is exported and honoured (not even
+/// an `--env` file is read); `false` warns that a Nix-declared set reads .env only
+/// when asked.
+#[test]
+fn compat_pc_disable_dotenv_is_mapped() {
+    with_inputs("compat_pc_disable_dotenv_is_mapped", || {
+        let fx = Fixture::new(
+            "flakeModules.process-compose",
+            r#"
+process-compose.pc = { config, ... }: {
+  cli.environment.PC_DISABLE_DOTENV = true;
+  settings.processes.show.command = "echo \"value=[\${FROM_DOTENV-unset}] env=[${config.cli.outputs.environment}]\"";
+};
+process-compose.on = {
+  cli.environment.PC_DISABLE_DOTENV = false;
+  settings.processes.show.command = "echo \"value=[\${FROM_DOTENV-unset}]\"";
+};
+"#,
+        );
+        std::fs::write(fx.path().join(".env"), "FROM_DOTENV=from-file\n").unwrap();
+        let out = nix(&["nix", "build", "--out-link", "result-pc", ".#pc", ".#on"], fx.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(!err.contains("process-compose.pc.cli.environment.PC_DISABLE_DOTENV"), "true is honoured, not warned about: {err}");
+        assert!(err.contains("process-compose.on.cli.environment.PC_DISABLE_DOTENV: false does not make corral read .env"), "{err}");
+        let pc = fx.build("pc").unwrap_or_else(|e| panic!("{e}")).join("bin/pc");
+        let (status, stdout, stderr) = run(&pc, &[], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("value=[unset] env=[PC_DISABLE_DOTENV=1]"), "{stdout}");
+        // Disabled: even a file asked for with --env is not read.
+        let (status, stdout, stderr) = run(&pc, &["--env", ".env"], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("value=[unset]"), "{stdout}");
+        // Without the variable, --env reads it (the control: the check above can fail).
+        let on = fx.build("on").unwrap_or_else(|e| panic!("{e}")).join("bin/on");
+        let (status, stdout, stderr) = run(&on, &["--env", ".env"], fx.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stdout.contains("value=[from-file]"), "{stdout}");
     });
 }

@@ -304,7 +304,7 @@ fn wrapper_subcommands_address_the_same_project() {
         let (status, _, stderr) = run(&bin, &["down"], fx.path());
         assert_eq!(status, 0, "{stderr}");
         let (status, _, stderr) = run(&bin, &["ps"], fx.path());
-        assert_eq!(status, 1);
+        assert_eq!(status, 3);
         assert!(stderr.contains("no corral is running for project dev-"), "{stderr}");
     });
 }

@@ -48,7 +48,7 @@ fn two_projects_whose_names_read_alike_never_share_an_id() {
     assert_eq!(status, 0, "`down` of my_app left my.app running: {err}");
     assert!(out.contains("svc") && out.contains("running"), "{out}");
     let (status, _, err) = corral_in(p.path(), &["ps", "-f", "my_app.json"], &[]);
-    assert_eq!(status, 1, "{err}");
+    assert_eq!(status, 3, "{err}");
     let (status, _, err) = corral_in(p.path(), &["down", "-f", "my.app.json"], &[]);
     assert_eq!(status, 0, "{err}");
     p.assert_nothing_left();

@@ -258,7 +258,7 @@ fn quitting_up_tui_stops_the_run_after_a_confirmation() {
     let screen = t.wait_for("the run's end", |s| s.contains("EXITED:"));
     assert!(screen.contains("the run ended (status"), "{screen}");
     let after = p.corral(&["ps", "-f", "dev.json"]);
-    assert_eq!(after.status, 1, "the run should be over: {}", after.stdout);
+    assert_eq!(after.status, 3, "the run should be over (3: no corral is running): {}", after.stdout);
     p.assert_nothing_left();
 }
 
@@ -328,7 +328,7 @@ fn killing_up_tui_stops_its_run() {
     let shell: i32 = t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]).trim().parse().unwrap();
     let tui = child_of(shell).expect("the dashboard's pid");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(tui), nix::sys::signal::Signal::SIGKILL).unwrap();
-    assert!(wait_until(HANG_GUARD, || p.corral(&["ps", "-f", "dev.json"]).status == 1), "the run outlived its dashboard");
+    assert!(wait_until(HANG_GUARD, || p.corral(&["ps", "-f", "dev.json"]).status == 3), "the run outlived its dashboard");
     p.assert_nothing_left();
 }
 

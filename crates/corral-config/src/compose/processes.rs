@@ -120,6 +120,8 @@ pub(crate) fn expand_replicas(pass: &mut Pass, root: &mut Map<String, Value>) ->
     let mut total = 0u64;
     for name in names {
         let Some(p) = procs.get_mut(&name).and_then(Value::as_object_mut) else { continue };
+        // Only the loader says which process is a replica of which.
+        p.remove("x-corral-replica-of");
         let n = match p.remove("replicas") {
             None | Some(Value::Null) => 1,
             Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_REPLICAS).contains(&n)) => n.as_u64().unwrap(),
@@ -248,13 +250,13 @@ pub(crate) fn build_environment(pass: &mut Pass, root: &mut Map<String, Value>, 
         let Some(p) = p.as_object_mut() else { continue };
         let mut front: Vec<(String, String)> = Vec::new();
         if pc_vars {
-            let base = p.remove("x-corral-replica-of").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| name.clone());
+            let base = p.get("x-corral-replica-of").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| name.clone());
             let num = p.get("x-corral-replica").cloned().unwrap_or(Value::from(0));
             front.push(("PC_PROC_NAME".into(), base));
             front.push(("PC_REPLICA_NUM".into(), num.to_string()));
         }
+        // `x-corral-replica-of` stays: the model keeps it (Process::replica_of) for exports.
         p.remove("x-corral-replica");
-        p.remove("x-corral-replica-of");
         let dotenv_off = matches!(p.remove("is_dotenv_disabled"), Some(Value::Bool(true)));
         if !dotenv_off {
             front.extend(dotenv.iter().cloned());

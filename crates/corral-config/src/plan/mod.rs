@@ -132,6 +132,8 @@ pub struct ProcessSpec {
     pub log_file: Option<PathBuf>,
     /// Its namespaces (process-compose's grouping; shown by clients).
     pub namespaces: Vec<String>,
+    /// How `log_file` is rotated (process-compose's `log_configuration.rotation`).
+    pub log_rotation: Option<crate::model::LogRotation>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +146,8 @@ pub struct Plan {
     pub pre_hook: Option<String>,
     pub post_hook: Option<String>,
     pub log_file: Option<PathBuf>,
+    /// How `log_file` is rotated; also the detached run's output log's rotation.
+    pub log_rotation: Option<crate::model::LogRotation>,
     /// A taken port base is an error instead of moving on.
     pub strict_ports: bool,
 }
@@ -234,6 +238,7 @@ impl Plan {
                     dependents: dependents_in(graph, orig, &chosen).into_iter().map(dense).collect(),
                     log_file: p.log_location.as_deref().map(|l| root.join(l)),
                     namespaces: p.namespace.0.clone(),
+                    log_rotation: p.log_configuration.as_ref().and_then(|c| c.rotation),
                 }
             })
             .collect();
@@ -245,6 +250,7 @@ impl Plan {
             pre_hook: non_blank(&config.pre_hook),
             post_hook: non_blank(&config.post_hook),
             log_file: config.log_location.as_deref().map(|l| root.join(l)),
+            log_rotation: config.log_configuration.as_ref().and_then(|c| c.rotation),
             strict_ports: config.strict_ports,
         })
     }

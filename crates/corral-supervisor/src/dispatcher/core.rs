@@ -72,7 +72,8 @@ pub(crate) struct Core<H> {
     gave_up: bool,
     /// `stop` / `restart` requests answered once their processes have stopped.
     pub(super) pending_stops: Vec<(Vec<usize>, ReplyTo)>,
-    /// Files are watched: the run goes on after everything ended (a change may run something again).
+    /// Files are watched (a change may run something again) or --keep-project was given:
+    /// the run goes on after everything ended.
     watching: bool,
     /// The ports allocated for this run (shown by `ps`).
     ports: Vec<Allocation>,

@@ -67,6 +67,8 @@ pub(crate) struct Processes {
     pub(crate) resources: Vec<crate::actor::Resources>,
     /// The project root, to show changed files relative to it.
     pub(crate) root: std::path::PathBuf,
+    /// The run stays up after every process ended (--keep-project).
+    pub(crate) keep_project: bool,
 }
 
 impl Dispatcher {
@@ -80,7 +82,7 @@ impl Dispatcher {
         let registry = ctx.registry.clone();
         let ports = ctx.ports.clone();
         let ctx = Arc::new(ctx);
-        let Processes { specs, envs, resources, root } = processes;
+        let Processes { specs, envs, resources, root, keep_project } = processes;
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let records = specs
             .into_iter()
@@ -94,7 +96,8 @@ impl Dispatcher {
                 record
             })
             .collect();
-        let mut core = Core::new(records, root, changes.is_some(), ports);
+        // Watched files or --keep-project: the run goes on after everything ended.
+        let mut core = Core::new(records, root, changes.is_some() || keep_project, ports);
         core.set_containment(match registry.containment() {
             crate::registry::Containment::Cgroup(_) => corral_protocol::Containment::Cgroup,
             crate::registry::Containment::Groups(_) => corral_protocol::Containment::ProcessGroup,

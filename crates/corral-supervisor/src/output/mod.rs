@@ -7,10 +7,12 @@
 pub mod feed;
 pub mod lines;
 pub mod reader;
+pub mod rotate;
 pub mod sink;
 pub mod stdout;
 
 pub use feed::{tail, tail_bounded, Feed, FeedLine};
 pub use lines::{LineSplitter, Lines};
 pub use reader::{forward, forward_watching, ReadyLine, MAX_LINE};
+pub use rotate::{start_file_log, Policy as RotationPolicy};
 pub use sink::{Sink, SinkConfig, SinkHandle, SourceId};

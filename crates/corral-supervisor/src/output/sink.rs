@@ -7,6 +7,8 @@
 //! files and the ring by a bounded time, then loses its own lines only.
 //! Log files are opened off the runtime with a deadline ([`open_logs`]): a
 //! FIFO without a reader or a stalled mount is a clear error, not a hang.
+//! Files with a rotation policy are rotated by the thread that writes them, and
+//! their old backups tidied by a helper thread ([`super::rotate`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -18,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::lines::Lines;
+use super::rotate::{Mill, Policy, Rotator};
 use super::stdout::Stdout;
 
 /// Identifies an output source: a process (by plan index) or a hook.
@@ -28,8 +31,13 @@ pub struct SinkConfig {
     pub labels: Vec<String>,
     /// Per-source log files (unlabelled lines), by source id.
     pub files: Vec<Option<PathBuf>>,
+    /// How each per-source log file is rotated (by source id; missing = never).
+    pub rotations: Vec<Option<Policy>>,
     /// A file receiving every line, labelled.
     pub combined: Option<PathBuf>,
+    pub combined_rotation: Option<Policy>,
+    /// corral's stdout is this file (a detached run's output log): rotate it so.
+    pub stdout_file: Option<(PathBuf, Policy)>,
     pub color: bool,
     /// Receives every line too, for the control socket.
     pub feed: Option<std::sync::Arc<super::feed::Feed>>,
@@ -51,6 +59,8 @@ impl SinkHandle {
 pub struct Sink {
     handle: SinkHandle,
     thread: JoinHandle<()>,
+    /// The rotation helper, when a file is rotated: it ends after the writers.
+    mill: Option<JoinHandle<()>>,
 }
 
 /// ANSI colours for labels, chosen to be readable on dark and light backgrounds.
@@ -76,16 +86,30 @@ impl Sink {
             });
         }
         let (files, combined) = open_logs(&config.files, config.combined.as_deref())?;
+        let rotated = config.rotations.iter().zip(&files).any(|(r, f)| r.is_some() && f.is_some())
+            || (config.combined_rotation.is_some() && combined.is_some())
+            || config.stdout_file.is_some();
+        let (mill, mill_thread) = if rotated { Mill::start().map(|(m, t)| (Some(m), Some(t)))? } else { (None, None) };
+        let rotator = |path: &Path, policy: Option<Policy>| Some(Rotator::new(path, policy?, mill.clone()?, None));
+        let files = files
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let f = f?;
+                let rot = rotator(config.files[i].as_deref()?, config.rotations.get(i).copied().flatten());
+                Some(LogFile::new(f, rot))
+            })
+            .collect();
+        let combined = combined.map(|f| {
+            let rot = config.combined.as_deref().and_then(|p| rotator(p, config.combined_rotation));
+            LogFile::new(f, rot)
+        });
+        let stdout_rotation = config.stdout_file.clone().zip(mill.clone()).map(|((path, policy), mill)| (path, policy, mill));
+        drop(mill);
         let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = Writer {
-            stdout: Stdout::start(prefixes)?,
-            plain,
-            files: files.into_iter().map(|f| f.map(LogFile::new)).collect(),
-            combined: combined.map(LogFile::new),
-            feed: config.feed.clone(),
-        };
+        let writer = Writer { stdout: Stdout::start(prefixes, stdout_rotation)?, plain, files, combined, feed: config.feed.clone() };
         let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || writer.run(rx))?;
-        Ok(Sink { handle: SinkHandle { tx }, thread })
+        Ok(Sink { handle: SinkHandle { tx }, thread, mill: mill_thread })
     }
 
     pub fn handle(&self) -> SinkHandle {
@@ -105,6 +129,17 @@ impl Sink {
             let _ = self.thread.join();
         } else {
             tracing::warn!("output did not drain within {bound:?} (stdout blocked, or a pipe still held open); exiting without the rest");
+        }
+        // The last tidying of rotated backups (compression included), within the same bound.
+        if let Some(mill) = self.mill {
+            while !mill.is_finished() && tokio::time::Instant::now() < deadline + bound {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            if mill.is_finished() {
+                let _ = mill.join();
+            } else {
+                tracing::warn!("log rotation: backups still being compressed; the next run finishes them");
+            }
         }
     }
 }
@@ -151,7 +186,7 @@ fn open_logs(files: &[Option<PathBuf>], combined: Option<&Path>) -> io::Result<(
     }
 }
 
-fn open_log(path: &Path) -> io::Result<File> {
+pub(super) fn open_log(path: &Path) -> io::Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create log directory {}: {e}", dir.display())))?;
@@ -173,19 +208,27 @@ fn open_log(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// A log file that stops being written after its first error, saying so once.
+/// A log file that stops being written after its first error, saying so once;
+/// rotated before a line would take it past its bound, when it has a policy.
 struct LogFile {
     out: BufWriter<File>,
+    rotator: Option<Rotator>,
     failed: bool,
 }
 
 impl LogFile {
-    fn new(f: File) -> LogFile {
-        LogFile { out: BufWriter::with_capacity(64 * 1024, f), failed: false }
+    fn new(f: File, rotator: Option<Rotator>) -> LogFile {
+        LogFile { out: BufWriter::with_capacity(64 * 1024, f), rotator, failed: false }
     }
+    /// Writes one line, given as parts (they never go to two files).
     fn write(&mut self, parts: &[&[u8]]) {
         if self.failed {
             return;
+        }
+        if let Some(r) = &mut self.rotator {
+            if let Err(e) = r.before_write(parts.iter().map(|p| p.len()).sum(), &mut self.out) {
+                return self.fail(e);
+            }
         }
         if let Err(e) = parts.iter().try_for_each(|p| self.out.write_all(p)) {
             self.fail(e);

@@ -27,6 +27,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::lines::Lines;
+use super::rotate::{Mill, Policy, Rotator};
 use super::sink::SourceId;
 
 /// Bytes of labelled output that may wait for stdout.
@@ -56,14 +57,17 @@ pub struct Stdout {
 }
 
 impl Stdout {
-    /// Starts the writer thread on a duplicate of fd 1, with each source's label prefix.
-    pub fn start(prefixes: Vec<Vec<u8>>) -> io::Result<Option<Stdout>> {
+    /// Starts the writer thread on a duplicate of fd 1, with each source's label
+    /// prefix. `rotation`: fd 1 is that file (a detached run's output log), rotated so.
+    pub fn start(prefixes: Vec<Vec<u8>>, rotation: Option<(std::path::PathBuf, Policy, Mill)>) -> io::Result<Option<Stdout>> {
         // An owned duplicate of fd 1: not std's line-buffered Stdout, close-on-exec,
         // and closing it does not close corral's stdout.
         let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() else { return Ok(None) };
-        let out = BufWriter::with_capacity(64 * 1024, File::from(fd));
+        let file = File::from(fd);
+        let rotator = rotation.map(|(path, policy, mill)| Rotator::new(&path, policy, mill, Some(1)));
+        let out = BufWriter::with_capacity(64 * 1024, file);
         let shared = Arc::new(Shared { queue: Mutex::default(), changed: Condvar::new() });
-        let writer = Writer { out, prefixes, scratch: Vec::new(), shared: shared.clone() };
+        let writer = Writer { out, rotator, prefixes, scratch: Vec::new(), shared: shared.clone() };
         let thread = std::thread::Builder::new().name("corral-stdout".into()).spawn(move || writer.run())?;
         Ok(Some(Stdout { shared, thread: Some(thread), dropped: None }))
     }
@@ -123,6 +127,7 @@ impl Stdout {
 
 struct Writer {
     out: BufWriter<File>,
+    rotator: Option<Rotator>,
     prefixes: Vec<Vec<u8>>,
     /// Reused for the terminal-safe form of each line.
     scratch: Vec<u8>,
@@ -174,6 +179,9 @@ impl Writer {
             // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
             self.scratch.clear();
             corral_protocol::terminal::sanitize_into(l, &mut self.scratch);
+            if let Some(r) = &mut self.rotator {
+                r.before_write(prefix.len() + self.scratch.len() + 1, &mut self.out)?;
+            }
             self.out.write_all(prefix)?;
             self.out.write_all(&self.scratch)?;
             self.out.write_all(b"\n")?;
