@@ -168,8 +168,20 @@ impl PreHook {
             tracing::info!("pre_hook: done ({} variable(s) exported, {} unset)", changes.set.len(), changes.unset.len());
             return Ok((hook, changes));
         }
-        // The shell ended before reporting: the hook failed, exited, or was stopped.
-        let status = hook.wait_exit(ctx.registry, signals).await;
+        // The shell stopped reporting without a word: it failed or exited, or
+        // it `exec`ed a program that replaced it (the program keeps running
+        // without the control pipes). Wait for it; a stop meanwhile is a stop.
+        if let Ok(None) = hook.child.try_wait() {
+            tracing::debug!("pre_hook: its shell closed its report pipe without reporting (an `exec`?); waiting for it to end");
+        }
+        let status = match hook.wait_exit(ctx.registry, signals).await {
+            Ok(s) => s,
+            Err(forced) => {
+                tracing::info!("pre_hook: stopped");
+                hook.control = None;
+                return Err((Some(hook), HookFailed { status: if forced { FORCED_STATUS } else { 0 } }));
+            }
+        };
         match status {
             0 => {
                 tracing::warn!("pre_hook: exited with status 0 before finishing (an explicit `exit`?); its exports and traps are lost");
@@ -186,20 +198,25 @@ impl PreHook {
         signal_group(self.pid, Signal::SIGKILL);
     }
 
-    /// Waits for the shell that has stopped reporting (it failed or exited);
-    /// a stop signal meanwhile stops it.
-    async fn wait_exit(&mut self, registry: &Registry, signals: &mut StopSignals) -> i32 {
-        let status = tokio::select! {
-            s = self.child.wait() => s.ok().map(exit_status_of),
+    /// Waits for the shell that has stopped reporting (it failed or exited,
+    /// or a program it `exec`ed runs in its place): its exit status, or, if a
+    /// stop signal or `down` came first and stopped it, `Err(forced)`.
+    async fn wait_exit(&mut self, registry: &Registry, signals: &mut StopSignals) -> Result<i32, bool> {
+        let (status, stopped) = tokio::select! {
+            s = self.child.wait() => (s.ok().map(exit_status_of), None),
             sig = signals.next() => {
                 tracing::info!("received {sig} during pre_hook: stopping it");
-                stop_hook(&mut self.child, self.pid, "pre_hook", signals).await.0
+                let (status, forced) = stop_hook(&mut self.child, self.pid, "pre_hook", signals).await;
+                (status, Some(forced))
             }
         };
         if status.is_some() {
             registry.release(self.pid);
         }
-        status.unwrap_or(1)
+        match stopped {
+            Some(forced) => Err(forced),
+            None => Ok(status.unwrap_or(1)),
+        }
     }
 
     /// Ends the run for the hook shell: it exits with `status`, running its EXIT
