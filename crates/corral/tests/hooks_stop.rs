@@ -7,7 +7,7 @@ mod support;
 
 use nix::sys::signal::Signal;
 use serde_json::json;
-use support::Project;
+use support::{wait_until, Project, HANG_GUARD};
 
 /// A pre_hook whose shell `exec`s a long-running program: corral's control
 /// pipe to that shell is gone (the program replaced it), so the hook can
@@ -42,5 +42,56 @@ fn down_during_a_pre_hook_that_execs_exits_0() {
     assert_eq!(f.status, 0, "down is a requested stop\n{}", f.stderr);
     assert!(!f.stderr.contains("failed"), "{}", f.stderr);
     assert!(!p.file("started").exists());
+    p.assert_nothing_left();
+}
+
+/// `corral ps --json` as a list of (name, state).
+fn ps(p: &Project) -> Vec<(String, String)> {
+    let out = p.corral(&["ps", "-f", "dev.json", "--json"]);
+    assert_eq!(out.status, 0, "ps answers\n{}", out.stderr);
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    list.iter().map(|x| (x["name"].as_str().unwrap().to_string(), x["state"].as_str().unwrap().to_string())).collect()
+}
+
+#[test]
+fn ps_answers_during_a_long_post_hook_and_a_second_down_does_not_force_its_stop() {
+    let p = Project::new();
+    p.config(json!({
+        "post_hook": "trap '' TERM; echo hooked; while true; do sleep 0.1; done",
+        "processes": {"a": {"command": "true"}}
+    }));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("hooked");
+    assert_eq!(ps(&p), [("a".to_string(), "completed".to_string())]);
+    // `down` waits for the run to end, so both run beside the test.
+    let first = p.start(&["down", "-f", "dev.json"]);
+    assert!(wait_until(HANG_GUARD, || run.stderr().contains("received a down request")), "{}", run.stderr());
+    // The post_hook ignores SIGTERM: during its stop, `ps` still answers...
+    assert_eq!(ps(&p), [("a".to_string(), "completed".to_string())]);
+    // ... and a second `down` is the same stop, not a forced one (as for processes).
+    let second = p.start(&["down", "-f", "dev.json"]);
+    let f = run.wait();
+    assert_eq!(f.status, 0, "a run stopped by `down` exits 0, however many times it was asked\n{}", f.stderr);
+    assert!(f.stderr.contains("post_hook: still running 10s after SIGTERM; sending SIGKILL"), "{}", f.stderr);
+    assert!(!f.stderr.contains("killing post_hook now"), "{}", f.stderr);
+    assert_eq!(first.wait().status, 0);
+    assert_eq!(second.wait().status, 0);
+    p.assert_nothing_left();
+}
+
+#[test]
+fn ps_answers_during_a_long_pre_hook_exit_trap() {
+    let p = Project::new();
+    p.config(json!({
+        "pre_hook": "trap 'echo trapped; sleep 300' EXIT",
+        "processes": {"a": {"command": "true"}}
+    }));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("trapped");
+    assert_eq!(ps(&p), [("a".to_string(), "completed".to_string())]);
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert!(f.stderr.contains("received SIGTERM: stopping the pre_hook's EXIT trap"), "{}", f.stderr);
     p.assert_nothing_left();
 }
