@@ -15,7 +15,7 @@ fn ps_json(p: &Project) -> Vec<Value> {
 fn start_sleeper(p: &Project, env: &[(&str, &str)]) -> Run {
     p.config(json!({"name": "figs", "processes": {"s": {"command": "echo up; exec sleep 300"}}}));
     let run = p.start_with(&["up", "-f", "dev.json"], env);
-    run.wait_for("s | up");
+    run.wait_for("| up");
     run
 }
 
@@ -54,5 +54,66 @@ fn ps_shows_the_process_group_containment_without_a_cgroup() {
     assert_eq!(table.status, 0, "{}", table.stderr);
     assert!(table.stdout.lines().any(|l| l == "containment: process groups, subreaper and guardian (no writable cgroup v2)"), "{}", table.stdout);
     assert_eq!(ps_json(&p)[0]["containment"], "process_group");
+    stop(&p, run);
+}
+
+/// `resources` of process `name` in `ps --json`: (cpu percent, memory bytes).
+fn figures(p: &Project, name: &str) -> (f64, u64) {
+    let list = ps_json(p);
+    let entry = list.iter().find(|x| x["name"] == name).unwrap_or_else(|| panic!("{name} in {list:?}"));
+    let r = &entry["resources"];
+    assert!(r.is_object(), "a running process has resources: {entry}");
+    (r["cpu_percent"].as_f64().unwrap(), r["memory_bytes"].as_u64().unwrap())
+}
+
+#[test]
+fn ps_shows_cpu_and_memory_of_each_process_s_whole_group() {
+    let p = Project::new();
+    // The work happens in a child of the process's shell: the figures are the group's.
+    let hog = "import time; x = bytes(range(256)) * (400 * 1024); print('allocated', flush=True); time.sleep(300)";
+    p.config(json!({"name": "figs", "processes": {
+        "burner": {"command": "sh -c 'while :; do :; done' & echo burning; wait"},
+        "hog": {"command": format!("python3 -c \"{hog}\" & wait")},
+        "idle": {"command": "echo idle; exec sleep 300"}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("| burning");
+    run.wait_for("| allocated");
+    run.wait_for("| idle");
+    // The first sample measures since each process started; the next, since the first.
+    figures(&p, "burner");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (burner_cpu, _) = figures(&p, "burner");
+    let (hog_cpu, hog_mem) = figures(&p, "hog");
+    let (idle_cpu, idle_mem) = figures(&p, "idle");
+    // Generous bounds: two cores shared with whatever else runs.
+    assert!(burner_cpu >= 20.0, "a busy loop uses a core: {burner_cpu}%");
+    assert!(idle_cpu < 5.0 && hog_cpu < 20.0, "sleepers do not: idle {idle_cpu}%, hog {hog_cpu}%");
+    assert!(hog_mem >= 95 * 1024 * 1024, "100 MiB allocated and written: {hog_mem} bytes");
+    assert!(idle_mem < 20 * 1024 * 1024, "a sleep is small: {idle_mem} bytes");
+
+    let table = p.corral(&["ps", "-f", "dev.json"]);
+    let header: Vec<&str> = table.stdout.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "READY", "CPU", "MEM", "STATUS"], "{}", table.stdout);
+    let hog_row: Vec<&str> = table.stdout.lines().find(|l| l.starts_with("hog ")).unwrap().split_whitespace().collect();
+    assert!(hog_row[7].ends_with('%') && hog_row[8].ends_with('M'), "{}", table.stdout);
+    let mib: f64 = hog_row[8].trim_end_matches('M').parse().unwrap();
+    assert!(mib >= 95.0, "{}", table.stdout);
+    stop(&p, run);
+}
+
+#[test]
+fn ps_of_processes_that_are_not_running_has_no_figures() {
+    let p = Project::new();
+    p.config(json!({"name": "figs", "processes": {"done": {"command": "true"}, "s": {"command": "echo up; exec sleep 300"}}}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("| up");
+    assert!(support::wait_until(support::HANG_GUARD, || ps_json(&p).iter().any(|x| x["name"] == "done" && x["state"] == "completed")));
+    let list = ps_json(&p);
+    let done = list.iter().find(|x| x["name"] == "done").unwrap();
+    assert!(done.get("resources").is_none(), "{done}");
+    let table = p.corral(&["ps", "-f", "dev.json"]);
+    let row: Vec<&str> = table.stdout.lines().find(|l| l.starts_with("done ")).unwrap().split_whitespace().collect();
+    assert_eq!(&row[8..10], ["-", "-"], "CPU and MEM after `status 0`: {}", table.stdout);
     stop(&p, run);
 }
