@@ -44,7 +44,8 @@ use tokio::process::Child;
 
 use crate::env::{Env, EnvChanges};
 use crate::output::{forward, SinkHandle, SourceId};
-use crate::registry::{signal_group, Registry};
+use crate::platform::process_group::signal_group;
+use crate::registry::Registry;
 use crate::signals::StopSignals;
 use stop::{supervise, Ended, HookShell, KILL_BOUND};
 use crate::spawn::{output_pipe, place_fds};

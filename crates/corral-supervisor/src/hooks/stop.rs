@@ -20,7 +20,7 @@ use nix::sys::signal::Signal;
 use tokio::process::Child;
 
 use super::exit_status_of;
-use crate::registry::{signal_group, signal_pid};
+use crate::platform::process_group::{signal_group, signal_pid};
 use crate::signals::{Stop, StopSignals};
 
 /// Between SIGTERM and SIGKILL when a hook is stopped (a process's default `shutdown.timeout_seconds`).
