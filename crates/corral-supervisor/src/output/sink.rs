@@ -2,7 +2,9 @@
 //! on a terminal), the log files and the `logs` ring.
 //!
 //! It runs on its own OS thread, so a slow disk never stalls the async runtime
-//! that handles signals and shutdown. stdout has a thread of its own behind a
+//! that handles signals and shutdown; each log file has a thread of its own
+//! behind a bounded queue ([`super::log_queue`]), so a file whose writes block
+//! (a FIFO whose reader stalls) holds up no other file and not the ring. stdout has a thread of its own behind a
 //! bounded queue ([`super::stdout`]): a stdout nobody reads delays the log
 //! files and the ring by a bounded time, then loses its own lines only.
 //! Log files are opened off the runtime with a deadline ([`open_logs`]): a
@@ -18,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::lines::Lines;
+use super::log_queue::{Destination, QueuedLog};
 use super::stdout::Stdout;
 
 /// Identifies an output source: a process (by plan index) or a hook.
@@ -76,12 +79,16 @@ impl Sink {
             });
         }
         let (files, combined) = open_logs(&config.files, config.combined.as_deref())?;
+        // Each log file on a thread of its own behind a bounded queue (see `log_queue`).
+        let queued = |f: File, path: &Path| QueuedLog::start(LogFile::new(f), path.display().to_string());
+        let files = files.into_iter().zip(&config.files).map(|(f, p)| f.zip(p.as_deref()).map(|(f, p)| queued(f, p)).transpose()).collect::<io::Result<Vec<_>>>()?;
+        let combined = combined.zip(config.combined.as_deref()).map(|(f, p)| queued(f, p)).transpose()?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer = Writer {
             stdout: Stdout::start(prefixes)?,
             plain,
-            files: files.into_iter().map(|f| f.map(LogFile::new)).collect(),
-            combined: combined.map(LogFile::new),
+            files,
+            combined,
             feed: config.feed.clone(),
         };
         let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || writer.run(rx))?;
@@ -204,14 +211,25 @@ impl LogFile {
     }
 }
 
+impl Destination for LogFile {
+    fn write(&mut self, bytes: &[u8]) {
+        LogFile::write(self, &[bytes]);
+    }
+    fn flush(&mut self) {
+        LogFile::flush(self);
+    }
+}
+
 struct Writer {
     stdout: Option<Stdout>,
     plain: Vec<Vec<u8>>,
-    files: Vec<Option<LogFile>>,
-    combined: Option<LogFile>,
+    files: Vec<Option<QueuedLog>>,
+    combined: Option<QueuedLog>,
     feed: Option<std::sync::Arc<super::feed::Feed>>,
 }
 
+/// How long the log files may take for their last lines once the run is over.
+const FILES_CLOSE_BOUND: Duration = Duration::from_secs(2);
 /// How long stdout may take for its last lines once the run is over.
 const STDOUT_CLOSE_BOUND: Duration = Duration::from_secs(2);
 
@@ -226,6 +244,9 @@ impl Writer {
             self.flush();
         }
         self.flush();
+        // Log files get what is left first (they must lose nothing), then stdout.
+        let deadline = std::time::Instant::now() + FILES_CLOSE_BOUND;
+        self.files.drain(..).flatten().chain(self.combined.take()).for_each(|f| f.close(deadline));
         if let Some(out) = &mut self.stdout {
             out.close(STDOUT_CLOSE_BOUND);
         }
@@ -254,7 +275,7 @@ impl Writer {
     }
 
     fn flush(&mut self) {
-        self.files.iter_mut().flatten().for_each(LogFile::flush);
+        self.files.iter_mut().flatten().for_each(QueuedLog::flush);
         if let Some(f) = &mut self.combined {
             f.flush();
         }
