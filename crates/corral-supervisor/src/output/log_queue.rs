@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 const BATCHES: usize = 4;
 /// Bytes one file may fall behind (beyond its batches in flight) before its own lines are dropped.
 pub(super) const BACKLOG: usize = 4 * 1024 * 1024;
+/// Stack of each file's thread.
+const FILE_THREAD_STACK: usize = 128 * 1024;
 /// A file with a full backlog that writes nothing for this long is stalled.
 pub(super) const STALL: Duration = Duration::from_secs(1);
 
@@ -54,7 +56,8 @@ impl QueuedLog {
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(BATCHES);
         let written = Arc::new(AtomicU64::new(0));
         let progress = written.clone();
-        let thread = std::thread::Builder::new().name("corral-log-file".into()).spawn(move || {
+        // A small stack: the thread only writes batches (its buffer is on the heap), and a set may have many log files.
+        let thread = std::thread::Builder::new().name("corral-log-file".into()).stack_size(FILE_THREAD_STACK).spawn(move || {
             for batch in rx {
                 dest.write(&batch);
                 dest.flush();
