@@ -6,7 +6,7 @@
 //! The sink's writer hands each file its lines ([`QueuedLog::write`]) and,
 //! after each burst, a batch ([`QueuedLog::flush`]) without blocking: a batch
 //! that does not fit the file's queue ([`BATCHES`] in flight) stays in the
-//! file's backlog. When the backlog is full ([`BACKLOG`] bytes), the writer
+//! file's backlog. When backlog and batches in flight reach [`BACKLOG`] bytes, the writer
 //! waits for the file as long as the file makes progress (a slow disk: back
 //! pressure, nothing lost); a file that has written nothing for [`STALL`] is
 //! stalled: it loses its own lines from then on until it takes a batch again,
@@ -15,15 +15,15 @@
 //! file gets what is left, within the sink's bound.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Batches in flight between the sink's writer and one file's thread.
-const BATCHES: usize = 4;
-/// Bytes one file may fall behind (beyond its batches in flight) before its own lines are dropped.
+const BATCHES: usize = 16;
+/// Bytes one file may fall behind (its backlog and its batches in flight) before it must wait or drop.
 pub(super) const BACKLOG: usize = 4 * 1024 * 1024;
 /// Stack of each file's thread.
 const FILE_THREAD_STACK: usize = 128 * 1024;
@@ -43,6 +43,8 @@ pub(super) struct QueuedLog {
     backlog: Vec<u8>,
     /// Batches the file's thread has written so far.
     written: Arc<AtomicU64>,
+    /// Bytes handed to the file's thread and not yet written.
+    in_flight: Arc<AtomicUsize>,
     /// Whether the file is stalled (its lines are dropped).
     stalled: bool,
     /// Lines dropped since the file last kept up.
@@ -56,25 +58,28 @@ impl QueuedLog {
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(BATCHES);
         let written = Arc::new(AtomicU64::new(0));
         let progress = written.clone();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let pending = in_flight.clone();
         // A small stack: the thread only writes batches (its buffer is on the heap), and a set may have many log files.
         let thread = std::thread::Builder::new().name("corral-log-file".into()).stack_size(FILE_THREAD_STACK).spawn(move || {
             for batch in rx {
                 dest.write(&batch);
                 dest.flush();
+                pending.fetch_sub(batch.len(), Ordering::Relaxed);
                 progress.fetch_add(1, Ordering::Relaxed);
             }
         })?;
-        Ok(QueuedLog { tx: Some(tx), thread: Some(thread), backlog: Vec::new(), written, stalled: false, dropped: 0, name })
+        Ok(QueuedLog { tx: Some(tx), thread: Some(thread), backlog: Vec::new(), written, in_flight, stalled: false, dropped: 0, name })
     }
 
     /// Adds one line (its parts, newline included) to the backlog; drops it
     /// if the backlog is full.
     pub(super) fn write(&mut self, parts: &[&[u8]]) {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        if self.backlog.len() + len > BACKLOG && !self.stalled {
+        if !self.fits(len) && !self.stalled {
             self.wait_for_room(len);
         }
-        if self.backlog.len() + len > BACKLOG {
+        if !self.fits(len) {
             self.dropped += 1;
             return;
         }
@@ -88,7 +93,7 @@ impl QueuedLog {
         let mut since = Instant::now();
         loop {
             self.flush();
-            if self.backlog.len() + len <= BACKLOG || self.tx.is_none() {
+            if self.fits(len) || self.tx.is_none() {
                 return;
             }
             let now = self.written.load(Ordering::Relaxed);
@@ -103,20 +108,31 @@ impl QueuedLog {
         }
     }
 
+    /// Whether `len` more bytes fit in the backlog and the batches in flight.
+    fn fits(&self, len: usize) -> bool {
+        self.backlog.len() + self.in_flight.load(Ordering::Relaxed) + len <= BACKLOG
+    }
+
     /// Hands the backlog to the file's thread if its queue has room; never blocks.
     pub(super) fn flush(&mut self) {
         let Some(tx) = &self.tx else { return };
         if self.backlog.is_empty() {
             return;
         }
-        match tx.try_send(std::mem::take(&mut self.backlog)) {
+        let batch = std::mem::take(&mut self.backlog);
+        let len = batch.len();
+        self.in_flight.fetch_add(len, Ordering::Relaxed);
+        match tx.try_send(batch) {
             Ok(()) => {
                 if self.stalled {
                     tracing::warn!("log file {} takes lines again; {} line(s) were dropped meanwhile", self.name, self.dropped);
                     (self.stalled, self.dropped) = (false, 0);
                 }
             }
-            Err(TrySendError::Full(batch)) => self.backlog = batch,
+            Err(TrySendError::Full(batch)) => {
+                self.in_flight.fetch_sub(len, Ordering::Relaxed);
+                self.backlog = batch;
+            }
             // The thread is gone (it cannot be: it ends only when the queue closes).
             Err(TrySendError::Disconnected(_)) => self.backlog.clear(),
         }
@@ -183,7 +199,7 @@ mod tests {
             b.flush();
         }
         assert!(a.stalled && a.dropped > 0, "the stalled file drops its own lines beyond its backlog");
-        assert!(a.backlog.len() <= BACKLOG);
+        assert!(a.backlog.len() + a.in_flight.load(Ordering::Relaxed) <= BACKLOG);
         b.close(Instant::now() + Duration::from_secs(10));
         assert_eq!(fast.got.lock().unwrap().len(), n * 1024, "every line of the file that progresses");
         drop(held);
