@@ -117,3 +117,47 @@ fn ps_of_processes_that_are_not_running_has_no_figures() {
     assert_eq!(&row[8..10], ["-", "-"], "CPU and MEM after `status 0`: {}", table.stdout);
     stop(&p, run);
 }
+
+#[test]
+fn a_follower_that_asks_for_resources_gets_them_once_a_second_until_the_run_ends() {
+    use std::io::{BufRead, BufReader, Write};
+    let p = Project::new();
+    p.config(json!({"name": "figs", "processes": {
+        "burner": {"command": "echo burning; while :; do :; done"},
+        "done": {"command": "true"}
+    }}));
+    // The socket's path: corral names it when none runs.
+    let none = p.corral(&["ps", "-f", "dev.json"]);
+    let sock = none.stderr.split("no socket at ").nth(1).expect(&none.stderr).trim_end().trim_end_matches(')').to_string();
+    let run = p.start(&["up", "-f", "dev.json"]);
+    run.wait_for("| burning");
+    let mut conn = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    conn.set_read_timeout(Some(support::HANG_GUARD)).unwrap();
+    conn.write_all(&corral_protocol::Request::new(7, corral_protocol::RequestCommand::Top).to_line()).unwrap();
+    let mut lines = BufReader::new(conn.try_clone().unwrap()).lines();
+    let mut snapshots = Vec::new();
+    while snapshots.len() < 3 {
+        let msg: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        assert_eq!(msg["id"], 7, "{msg}");
+        assert_eq!(msg["event"]["type"], "snapshot", "{msg}");
+        snapshots.push(msg["event"]["processes"].as_array().unwrap().clone());
+    }
+    for processes in &snapshots[1..] {
+        let burner = processes.iter().find(|x| x["name"] == "burner").unwrap();
+        let cpu = burner["resources"]["cpu_percent"].as_f64().expect("a running process has figures");
+        assert!(cpu >= 20.0, "a busy loop uses a core: {cpu}% in {burner}");
+        let done = processes.iter().find(|x| x["name"] == "done").unwrap();
+        assert!(done.get("resources").is_none(), "{done}");
+    }
+    // The run ends, and so does the stream (like `attach`'s: the connection closes).
+    let down = p.start(&["down", "-f", "dev.json"]);
+    for line in lines {
+        let msg: Value = serde_json::from_str(&line.expect("the stream ends, it does not hang")).unwrap();
+        if msg.get("ok").is_some() {
+            break;
+        }
+        assert_eq!(msg["event"]["type"], "snapshot", "{msg}");
+    }
+    assert_eq!(down.wait().status, 0);
+    assert_eq!(run.wait().status, 0);
+}

@@ -172,10 +172,11 @@ async fn answer<W: AsyncWrite + Unpin>(id: u64, cmd: RequestCommand, shared: &Sh
             return send(wr, ServerMessage::error(id, ErrorCode::Unsupported, "attaching to one process's terminal is not supported yet")).await
         }
         RequestCommand::Wait => return wait(id, shared, wr).await,
+        RequestCommand::Top => return top(id, shared, wr).await,
         RequestCommand::Ps => {
             let mut reply = ask(shared, Ctl::Ps).await;
             if let Ok(Response::Processes(list)) = &mut reply {
-                with_resources(shared, list).await;
+                with_resources(shared, list, std::time::Instant::now()).await;
             }
             return send(wr, ServerMessage::reply(id, reply)).await;
         }
@@ -188,13 +189,13 @@ async fn answer<W: AsyncWrite + Unpin>(id: u64, cmd: RequestCommand, shared: &Sh
 }
 
 /// Adds each running process's CPU and memory, sampled off the runtime.
-async fn with_resources(shared: &Shared, list: &mut [ProcessInfo]) {
+async fn with_resources(shared: &Shared, list: &mut [ProcessInfo], now: std::time::Instant) {
     let leaders: Vec<i32> = list.iter().filter_map(|p| p.pid).collect();
     if leaders.is_empty() {
         return;
     }
     let sampler = shared.sampler.clone();
-    let sampled = tokio::task::spawn_blocking(move || sampler.lock().unwrap_or_else(|e| e.into_inner()).figures(&leaders, std::time::Instant::now()));
+    let sampled = tokio::task::spawn_blocking(move || sampler.lock().unwrap_or_else(|e| e.into_inner()).figures(&leaders, now));
     if let Ok(figures) = sampled.await {
         crate::resources::apply(list, &figures);
     }
@@ -281,6 +282,29 @@ async fn attach<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> 
                     }
                 }
                 Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, Response::Done)).await,
+            },
+        }
+    }
+}
+
+/// Every process with its resource figures, once a second, until the run
+/// ends: the only timer resources have, and only while a follower asks.
+async fn top<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> io::Result<()> {
+    let mut states = shared.states.subscribe();
+    let mut tick = tokio::time::interval(crate::resources::MIN_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            at = tick.tick() => match ask(shared, Ctl::Ps).await {
+                Ok(Response::Processes(mut processes)) => {
+                    // The tick's own time: ticks a second apart always sample anew.
+                    with_resources(shared, &mut processes, at.into_std()).await;
+                    send(wr, ServerMessage::event(id, Event::Snapshot { processes })).await?;
+                }
+                reply => return send(wr, ServerMessage::reply(id, reply)).await,
+            },
+            s = states.recv() => if let Err(broadcast::error::RecvError::Closed) = s {
+                return send(wr, ServerMessage::ok(id, Response::Done)).await;
             },
         }
     }
