@@ -67,6 +67,10 @@ pub enum RequestCommand {
     },
     /// Stop the whole run in order; the connection closes when it is over.
     Down,
+    /// Every process with its resource figures (CPU, memory), as a
+    /// [`crate::Event::Snapshot`] once a second, until the run ends
+    /// ([`crate::Response::Done`]). Figures are sampled only while someone asks.
+    Top,
 }
 
 impl RequestCommand {

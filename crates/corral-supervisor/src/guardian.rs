@@ -27,7 +27,7 @@
 //! corral or a terminal (SIGINT, SIGTERM, SIGHUP, SIGQUIT: a `kill` of the
 //! wrong pid, a `pkill`, a terminal closing must not disarm it) and learns of
 //! corral's death from end of file on its pipe. corral watches the guardian
-//! through a pidfd ([`wait_exit`]): if it ends anyway (SIGKILL, the OOM
+//! through a pidfd (`platform::pidfd`): if it ends anyway (SIGKILL, the OOM
 //! killer), corral says so loudly and starts a new one, telling it every
 //! group it knows (see `Registry::watch_guardian`).
 
@@ -45,7 +45,7 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use crate::env::RUN_ID_VAR;
 use crate::platform::cgroup::RunCgroup;
 use crate::platform::procfs;
-use crate::registry::{signal_group, signal_pid};
+use crate::platform::process_group::{signal_group, signal_pid};
 
 /// The hidden subcommand that runs [`guardian_main`].
 pub const GUARD_SUBCOMMAND: &str = "__guard";
@@ -185,23 +185,6 @@ pub fn guardian_main(run_id: &str) -> i32 {
     let stopped = clean_up(run_id, &run);
     eprintln!("corral-guard: corral ended without stopping its processes; killed {stopped} process(es) of run {run_id}");
     0
-}
-
-/// Waits until process `pid` (a child of corral's) has ended, through a pidfd.
-pub async fn wait_exit(pid: i32) -> io::Result<()> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the descriptor was just returned to us and is owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    // SAFETY: the AsyncFd owns the descriptor; nothing else closes or replaces it.
-    let fd = unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)? };
-    // A pidfd becomes readable when the process exits.
-    let _ready = fd.readable().await?;
-    Ok(())
 }
 
 /// What the guardian was told about the run.

@@ -17,12 +17,19 @@
 //! pasted into the script, so nothing in it is expanded or re-quoted by corral.
 //! The shell must be POSIX-compatible (bash, dash, zsh in sh mode).
 //!
-//! Hooks are stopped like processes ([`stop_hook`]): a stop signal sends
-//! SIGTERM to the hook's group (and to the shell itself, should it have left
-//! the group), SIGKILL follows after [`HOOK_STOP_TIMEOUT`], and the run's
-//! second stop signal kills at once (exit status 130). A hook stopped by the
-//! run's first signal does not change the exit status: a stopped run exits 0.
-//! Every wait after a SIGKILL has a deadline.
+//! The user's text may end in `exec prog`: then `prog` replaces the shell
+//! without fd 3 and 4, the report pipe ends empty, and corral waits for
+//! `prog` as for a shell that stopped reporting (its exit status decides;
+//! a stop meanwhile is a stop, not a failure).
+//!
+//! Every phase of a hook waits through [`stop::supervise`], the one place
+//! where a hook meets the run's inbox of stop signals and control requests
+//! (`ps` answers throughout): a stop sends SIGTERM to the hook's group (and
+//! to the shell itself, should it have left the group), SIGKILL follows after
+//! [`HOOK_STOP_TIMEOUT`], and the run's second stop signal kills at once
+//! (exit status 130). A hook stopped by the run's first signal or a `down`
+//! does not change the exit status: a stopped run exits 0. Every wait after
+//! a SIGKILL has a deadline.
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -37,9 +44,14 @@ use tokio::process::Child;
 
 use crate::env::{Env, EnvChanges};
 use crate::output::{forward, SinkHandle, SourceId};
-use crate::registry::{signal_group, signal_pid, Registry};
+use crate::platform::process_group::signal_group;
+use crate::registry::Registry;
 use crate::signals::StopSignals;
+use stop::{supervise, Ended, HookShell, KILL_BOUND};
 use crate::spawn::{output_pipe, place_fds};
+
+mod stop;
+pub use stop::HOOK_STOP_TIMEOUT;
 
 /// The hidden subcommand that prints the environment, NUL-separated.
 pub const ENV_SUBCOMMAND: &str = "__env";
@@ -59,11 +71,6 @@ const MAX_ENV_DUMP: u64 = 16 * 1024 * 1024;
 /// How long the pre_hook's EXIT trap may run at the end before its group is killed.
 const TRAP_BOUND: Duration = Duration::from_secs(60);
 
-/// Between SIGTERM and SIGKILL when a hook is stopped (a process's default `shutdown.timeout_seconds`).
-pub const HOOK_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long to wait for a hook's shell after SIGKILL before giving up on it.
-const KILL_BOUND: Duration = Duration::from_secs(5);
 
 /// The exit status of a run ended by a second stop signal.
 const FORCED_STATUS: i32 = 130;
@@ -141,35 +148,38 @@ impl PreHook {
                 return Err((Some(hook), HookFailed { status: 1 }));
             }
         };
-        let stopped = tokio::select! {
-            r = env_pipe.read_to_end(&mut dump) => {
-                if let Err(e) = r {
-                    tracing::warn!("pre_hook: reading its environment: {e}");
-                }
-                false
-            }
-            sig = signals.next() => {
-                tracing::info!("received {sig} during pre_hook: stopping it");
-                true
+        let read = async {
+            if let Err(e) = env_pipe.read_to_end(&mut dump).await {
+                tracing::warn!("pre_hook: reading its environment: {e}");
             }
         };
-        if stopped {
-            let (status, forced) = stop_hook(&mut hook.child, pid, "pre_hook", signals).await;
-            if status.is_some() {
-                ctx.registry.release(pid);
-            }
-            tracing::info!("pre_hook: stopped ({})", status.map_or("still there".to_string(), |s| s.to_string()));
-            // The pre_hook shell is gone: there is no EXIT trap left to run at the end.
-            hook.control = None;
-            return Err((Some(hook), HookFailed { status: if forced { FORCED_STATUS } else { 0 } }));
+        // The shell's exit is not an end here: its report is read to the end first.
+        let shell = HookShell { child: &mut hook.child, pid, name: "pre_hook" };
+        if let Ended::Stopped { status, forced } = supervise(shell, signals, read, false).await {
+            return Err(hook.stopped(ctx.registry, status, forced));
         }
         if !dump.is_empty() {
             let changes = EnvChanges::between(env, &EnvChanges::parse_dump(&dump));
             tracing::info!("pre_hook: done ({} variable(s) exported, {} unset)", changes.set.len(), changes.unset.len());
             return Ok((hook, changes));
         }
-        // The shell ended before reporting: the hook failed, exited, or was stopped.
-        let status = hook.wait_exit(ctx.registry, signals).await;
+        // The shell stopped reporting without a word: it failed or exited, or
+        // it `exec`ed a program that replaced it (the program keeps running
+        // without the control pipes). Wait for it; a stop meanwhile is a stop.
+        if let Ok(None) = hook.child.try_wait() {
+            tracing::debug!("pre_hook: its shell closed its report pipe without reporting (an `exec`?); waiting for it to end");
+        }
+        let shell = HookShell { child: &mut hook.child, pid, name: "pre_hook" };
+        let status = match supervise(shell, signals, std::future::pending::<()>(), true).await {
+            Ended::Stopped { status, forced } => return Err(hook.stopped(ctx.registry, status, forced)),
+            Ended::Exited(status) => {
+                if status.is_some() {
+                    ctx.registry.release(pid);
+                }
+                status.unwrap_or(1)
+            }
+            Ended::Done(()) => unreachable!("pending work never finishes"),
+        };
         match status {
             0 => {
                 tracing::warn!("pre_hook: exited with status 0 before finishing (an explicit `exit`?); its exports and traps are lost");
@@ -182,24 +192,20 @@ impl PreHook {
         }
     }
 
-    fn kill(&self) {
-        signal_group(self.pid, Signal::SIGKILL);
-    }
-
-    /// Waits for the shell that has stopped reporting (it failed or exited);
-    /// a stop signal meanwhile stops it.
-    async fn wait_exit(&mut self, registry: &Registry, signals: &mut StopSignals) -> i32 {
-        let status = tokio::select! {
-            s = self.child.wait() => s.ok().map(exit_status_of),
-            sig = signals.next() => {
-                tracing::info!("received {sig} during pre_hook: stopping it");
-                stop_hook(&mut self.child, self.pid, "pre_hook", signals).await.0
-            }
-        };
+    /// The pre_hook was stopped before it finished: nothing starts, and the
+    /// run exits as a stopped run does (0), or 130 after a forced stop.
+    fn stopped(mut self, registry: &Registry, status: Option<i32>, forced: bool) -> (Option<PreHook>, HookFailed) {
         if status.is_some() {
             registry.release(self.pid);
         }
-        status.unwrap_or(1)
+        tracing::info!("pre_hook: stopped ({})", status.map_or("still there".to_string(), |s| s.to_string()));
+        // The pre_hook shell is gone: there is no EXIT trap left to run at the end.
+        self.control = None;
+        (Some(self), HookFailed { status: if forced { FORCED_STATUS } else { 0 } })
+    }
+
+    fn kill(&self) {
+        signal_group(self.pid, Signal::SIGKILL);
     }
 
     /// Ends the run for the hook shell: it exits with `status`, running its EXIT
@@ -212,17 +218,14 @@ impl PreHook {
             registry.release(self.pid);
             return;
         }
-        let done = tokio::select! {
-            s = self.child.wait() => s.is_ok(),
-            _ = tokio::time::sleep(TRAP_BOUND) => {
+        let shell = HookShell { child: &mut self.child, pid: self.pid, name: "the pre_hook's EXIT trap" };
+        let done = match supervise(shell, signals, tokio::time::sleep(TRAP_BOUND), true).await {
+            Ended::Done(()) => {
                 tracing::warn!("pre_hook: its EXIT trap is still running after {TRAP_BOUND:?}; killing it");
                 self.kill();
                 wait_bounded(&mut self.child, "pre_hook").await
             }
-            sig = signals.next() => {
-                tracing::warn!("received {sig}: stopping the pre_hook's EXIT trap");
-                stop_hook(&mut self.child, self.pid, "pre_hook", signals).await.0.is_some()
-            }
+            Ended::Exited(status) | Ended::Stopped { status, .. } => status.is_some(),
         };
         if done {
             registry.release(self.pid);
@@ -243,13 +246,11 @@ pub async fn run_post_hook(ctx: &HookContext<'_>, source: SourceId, text: &str, 
     };
     tracing::info!("post_hook: started (pid {})", launched.pid);
     let reader = tokio::spawn(forward(launched.output, source, ctx.sink.clone()));
-    let (status, stopped) = tokio::select! {
-        s = launched.child.wait() => (Some(s.map(exit_status_of).unwrap_or(1)), None),
-        sig = signals.next() => {
-            tracing::info!("received {sig}: stopping the post_hook");
-            let (status, forced) = stop_hook(&mut launched.child, launched.pid, "post_hook", signals).await;
-            (status, Some(forced))
-        }
+    let shell = HookShell { child: &mut launched.child, pid: launched.pid, name: "post_hook" };
+    let (status, stopped) = match supervise(shell, signals, std::future::pending::<()>(), true).await {
+        Ended::Exited(status) => (Some(status.unwrap_or(1)), None),
+        Ended::Stopped { status, forced } => (status, Some(forced)),
+        Ended::Done(()) => unreachable!("pending work never finishes"),
     };
     if status.is_some() {
         ctx.registry.release(launched.pid);
@@ -267,46 +268,6 @@ pub async fn run_post_hook(ctx: &HookContext<'_>, source: SourceId, text: &str, 
         tracing::error!("post_hook: failed with status {status}");
     }
     status
-}
-
-/// Stops a hook's shell `child` (leader of group `pid`) after a stop signal
-/// was received: SIGTERM to the group and the shell, SIGKILL after
-/// [`HOOK_STOP_TIMEOUT`]; if this is the run's second signal, or another one
-/// arrives, SIGKILL at once. Returns the wait status (`None` if the shell
-/// survived SIGKILL for [`KILL_BOUND`]) and whether the stop was forced.
-pub async fn stop_hook(child: &mut Child, pid: i32, name: &str, signals: &mut StopSignals) -> (Option<i32>, bool) {
-    let hit = |sig| {
-        signal_group(pid, sig);
-        signal_pid(pid, sig);
-    };
-    let mut forced = signals.received() >= 2;
-    hit(if forced { Signal::SIGKILL } else { Signal::SIGTERM });
-    let mut killed = forced;
-    let mut deadline = tokio::time::Instant::now() + if forced { KILL_BOUND } else { HOOK_STOP_TIMEOUT };
-    loop {
-        tokio::select! {
-            s = child.wait() => return (s.ok().map(exit_status_of), forced),
-            _ = tokio::time::sleep_until(deadline) => {
-                if killed {
-                    tracing::error!("{name}: survives SIGKILL after {KILL_BOUND:?}; giving up on it");
-                    return (None, forced);
-                }
-                tracing::warn!("{name}: still running {HOOK_STOP_TIMEOUT:?} after SIGTERM; sending SIGKILL to its group");
-                hit(Signal::SIGKILL);
-                killed = true;
-                deadline = tokio::time::Instant::now() + KILL_BOUND;
-            }
-            sig = signals.next() => {
-                tracing::warn!("received {sig} again: killing {name} now");
-                hit(Signal::SIGKILL);
-                if !killed {
-                    deadline = tokio::time::Instant::now() + KILL_BOUND;
-                }
-                killed = true;
-                forced = true;
-            }
-        }
-    }
 }
 
 /// Waits for `child` after it was SIGKILLed, for at most [`KILL_BOUND`]. Whether it was reaped.

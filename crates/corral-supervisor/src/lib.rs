@@ -42,6 +42,7 @@ mod output;
 mod plan;
 mod platform;
 mod probes;
+mod resources;
 mod registry;
 mod run;
 mod setup;

@@ -14,21 +14,22 @@
 //! the sweep and the guardian then reach daemons that left every group and
 //! scrubbed their environment. Elsewhere (the fallback), orphans re-parented to
 //! corral are reported to the guardian (pid and start time) as corral sees them.
+//!
+//! The registry decides; the mechanisms (the subreaper, signalling process
+//! groups, the cgroup, /proc) live behind [`crate::platform`].
 
 use std::collections::{BTreeSet, HashSet};
 use std::io;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::sys::signal::{kill, killpg, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 
 use crate::guardian::Guardian;
 use crate::platform::cgroup::RunCgroup;
 use crate::platform::procfs;
+use crate::platform::subreaper;
 
 pub struct Registry {
     /// Pids whose exit status someone (a tokio `Child`, the guardian handle) waits for.
@@ -61,47 +62,9 @@ pub enum Containment {
 /// How often corral looks for new orphans to tell the guardian of (fallback mode).
 const ORPHAN_SCAN: Duration = Duration::from_secs(1);
 
-/// Makes this process the reaper of its orphaned descendants.
-pub fn become_subreaper() -> io::Result<()> {
-    nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)
-}
-
-/// Sends `sig` to process group `pgid`; a group that no longer exists is not an error.
-pub fn signal_group(pgid: i32, sig: Signal) {
-    match killpg(Pid::from_raw(pgid), sig) {
-        Ok(()) | Err(Errno::ESRCH) => {}
-        Err(e) => tracing::debug!("killpg({pgid}, {sig}): {e}"),
-    }
-}
-
-pub fn signal_pid(pid: i32, sig: Signal) {
-    match kill(Pid::from_raw(pid), sig) {
-        Ok(()) | Err(Errno::ESRCH) => {}
-        Err(e) => tracing::debug!("kill({pid}, {sig}): {e}"),
-    }
-}
-
-/// Sends `sig` to the group corral created for the process `leader` (whose
-/// pgid was its pid) and, if the leader has since left that group (`setpgid`
-/// into corral's group or another), to the leader itself: a signal to the
-/// group alone would miss it. Only for a leader not yet reaped (its pid cannot
-/// have been reused).
-pub fn signal_leader_and_group(leader: i32, sig: Signal) {
-    signal_group(leader, sig);
-    if left_its_group(leader) {
-        signal_pid(leader, sig);
-    }
-}
-
-/// Whether `leader` lives in a process group other than its own.
-pub fn left_its_group(leader: i32) -> bool {
-    matches!(nix::unistd::getpgid(Some(Pid::from_raw(leader))), Ok(pg) if pg.as_raw() != leader)
-}
-
-/// Whether any process (zombies included, until reaped) is in group `pgid`.
-pub fn group_exists(pgid: i32) -> bool {
-    !matches!(kill(Pid::from_raw(-pgid), None), Err(Errno::ESRCH))
-}
+// The process-group mechanisms, for the modules that reach them through the registry.
+pub(crate) use crate::platform::process_group::{group_exists, signal_group, signal_leader_and_group, signal_pid};
+use crate::platform::process_group::{group_of, left_its_group, own_group};
 
 impl Registry {
     pub fn new(guardian: Option<Guardian>) -> Registry {
@@ -170,7 +133,7 @@ impl Registry {
         unsafe {
             cmd.pre_exec(move || {
                 if let Some(fd) = join {
-                    nix::libc::write(fd, b"0".as_ptr().cast(), 1);
+                    RunCgroup::join_in_child(fd);
                 }
                 if let Some(n) = nofile {
                     n.restore();
@@ -202,11 +165,8 @@ impl Registry {
         if self.join_checked.swap(true, std::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        let name = cg.path().file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-        let joined = own.lines().any(|l| l.starts_with("0::") && l.trim_end().ends_with(&format!("/{name}")));
         // A child that already exited cannot be checked; only a readable, different cgroup is a failure.
-        if !joined && own.lines().any(|l| l.starts_with("0::")) {
+        if cg.has_member(pid) == Some(false) {
             tracing::warn!("processes do not join the cgroup {}; containment falls back to process groups, subreaper and guardian", cg.path().display());
             self.join_failed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
@@ -239,11 +199,9 @@ impl Registry {
             if owned.contains(&pid) {
                 continue;
             }
-            if let Ok(status) = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-                if status != nix::sys::wait::WaitStatus::StillAlive {
-                    tracing::debug!("reaped orphan {pid}: {status:?}");
-                    reaped += 1;
-                }
+            if let Some(status) = subreaper::reap_if_exited(pid) {
+                tracing::debug!("reaped orphan {pid}: {status}");
+                reaped += 1;
             }
         }
         drop(owned);
@@ -274,7 +232,7 @@ impl Registry {
     /// the stop signal) and orphans that left their group. SIGTERM first, then
     /// SIGKILL after `grace`; gives up after `grace + hard` and says what is left.
     pub async fn sweep(&self, grace: Duration, hard: Duration) {
-        let own_group = nix::unistd::getpgrp().as_raw();
+        let own_group = own_group();
         let targets = |reg: &Registry| -> (Vec<i32>, Vec<i32>) {
             reg.reap_orphans();
             let groups: Vec<i32> = reg.groups.lock().unwrap().iter().copied().filter(|g| group_exists(*g) || reg.escaped_leader(*g)).collect();
@@ -291,9 +249,9 @@ impl Registry {
             for &p in orphans {
                 signal_pid(p, sig);
                 // An orphan that left our group may lead a group (or session) of its own.
-                if let Ok(pg) = nix::unistd::getpgid(Some(Pid::from_raw(p))) {
-                    if pg.as_raw() != own_group {
-                        signal_group(pg.as_raw(), sig);
+                if let Some(pg) = group_of(p) {
+                    if pg != own_group {
+                        signal_group(pg, sig);
                     }
                 }
             }
@@ -399,7 +357,7 @@ impl Registry {
         tokio::spawn(async move {
             loop {
                 let Some(pid) = weak.upgrade().and_then(|r| r.guardian.lock().unwrap().as_ref().map(Guardian::pid)) else { return };
-                let exit = crate::guardian::wait_exit(pid);
+                let exit = crate::platform::pidfd::wait_exit(pid);
                 tokio::pin!(exit);
                 let mut tick = tokio::time::interval(ORPHAN_SCAN);
                 let ended = loop {

@@ -22,7 +22,7 @@ use crate::file_watch::{self, Change, WatchService};
 use crate::hooks::{self, HookContext, PreHook};
 use crate::output::{self, Feed, Sink, SinkConfig};
 use crate::plan::{Plan, ProcessSpec};
-use crate::registry::{self, Registry};
+use crate::registry::Registry;
 use crate::signals::StopSignals;
 use crate::{control, setup, RunError, RunOptions};
 
@@ -48,7 +48,7 @@ pub async fn run(opts: RunOptions) -> Result<i32, RunError> {
     };
     let registry = Arc::new(Registry::new(guardian));
     registry.watch_guardian(); // a guardian that dies is replaced (see guardian.rs)
-    if let Err(e) = registry::become_subreaper() {
+    if let Err(e) = crate::platform::subreaper::become_subreaper() {
         tracing::warn!("cannot become a subreaper ({e}): processes that leave their group may outlive corral");
     }
     // The one source of stop signals and control requests, for every phase.

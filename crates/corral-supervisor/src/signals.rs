@@ -8,11 +8,14 @@
 //! once. A `down` request is a stop like a signal, in every phase.
 //!
 //! While the dispatcher runs, it takes every request ([`StopSignals::next_input`]).
-//! Before it (the pre_hook) and after it (stopping, the post_hook), the phase
-//! waits with [`StopSignals::next`], which answers `ps` itself from the
+//! Before it (the pre_hook) and after it (the post_hook, the pre_hook's EXIT
+//! trap), the hook's one waiting place (`hooks::stop::supervise`) takes them
+//! with [`StopSignals::next`], which answers `ps` itself from the
 //! processes as they stand (all pending before; as they ended after) so the
 //! socket never goes silent; other requests made before the processes start
-//! wait for the dispatcher, and after it they get "the run is ending".
+//! wait for the dispatcher, and after it they get "the run is ending". A
+//! stop signal is *forced* from the run's second on; a `down` never is (a
+//! repeated `down` is the stop already under way, as in the dispatcher).
 
 use std::io;
 
@@ -36,6 +39,15 @@ pub(crate) struct StopSignals {
     parked: Vec<ControlRequest>,
     /// Stop signals received so far in this run (a second one means "now").
     received: u32,
+}
+
+/// A stop for a phase without a dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stop {
+    /// The signal's name, or "a down request".
+    pub what: &'static str,
+    /// The run's second (or later) stop signal: kill at once. A `down` never forces.
+    pub forced: bool,
 }
 
 /// What reaches the dispatcher.
@@ -91,18 +103,13 @@ impl StopSignals {
         input
     }
 
-    /// How many stop signals the run has received so far, whoever waited for them.
-    pub(crate) fn received(&self) -> u32 {
-        self.received
-    }
-
-    /// For the phases without a dispatcher: waits for the next stop (a signal,
-    /// or a `down` request), answering `ps` meanwhile; returns what it was.
-    /// Cancel-safe.
-    pub(crate) async fn next(&mut self) -> &'static str {
+    /// For the phases without a dispatcher (the hooks, see `hooks::stop`):
+    /// waits for the next stop (a signal, or a `down` request), answering
+    /// `ps` meanwhile. Cancel-safe.
+    pub(crate) async fn next(&mut self) -> Stop {
         loop {
             let req = match self.next_input().await {
-                RunInput::Stop(sig) => return sig,
+                RunInput::Stop(sig) => return Stop { what: sig, forced: self.received >= 2 },
                 RunInput::Control(req) => req,
             };
             match req.ctl {
@@ -111,7 +118,7 @@ impl StopSignals {
                 }
                 Ctl::Down => {
                     let _ = req.reply.send(Ok(Response::Stopping { stopping: true }));
-                    return "a down request";
+                    return Stop { what: "a down request", forced: false };
                 }
                 _ if self.after => {
                     let _ = req.reply.send(Err(ErrorBody { code: ErrorCode::Failed, message: "the run is ending".into() }));

@@ -76,7 +76,7 @@ pub fn ps(project: &Project, json: bool) -> i32 {
         return 0;
     }
     let dash = || "-".to_string();
-    let rows: Vec<[String; 8]> = list
+    let rows: Vec<[String; 10]> = list
         .iter()
         .map(|p| {
             [
@@ -92,15 +92,17 @@ pub fn ps(project: &Project, json: bool) -> i32 {
                     (false, Some(false)) => "no check".into(),
                     (false, _) => "no".into(),
                 },
+                p.resources.map_or_else(dash, |r| format!("{:.1}%", r.cpu_percent)),
+                p.resources.map_or_else(dash, |r| format_bytes(r.memory_bytes)),
                 p.status.clone().or_else(|| p.reason.clone()).unwrap_or_default(),
             ]
         })
         .collect();
-    let header = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "READY", "STATUS"].map(String::from);
-    let widths: Vec<usize> = (0..8).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let header = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "READY", "CPU", "MEM", "STATUS"].map(String::from);
+    let widths: Vec<usize> = (0..10).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut out = std::io::stdout().lock();
     for r in [&header].into_iter().chain(rows.iter()) {
-        let cells: Vec<String> = r.iter().enumerate().map(|(i, c)| if i == 7 { c.clone() } else { format!("{c:<w$}", w = widths[i]) }).collect();
+        let cells: Vec<String> = r.iter().enumerate().map(|(i, c)| if i == 9 { c.clone() } else { format!("{c:<w$}", w = widths[i]) }).collect();
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     // The run's containment (the same for every process): how nothing escapes it.
@@ -120,6 +122,18 @@ pub fn ps(project: &Project, json: bool) -> i32 {
 fn unexpected(r: Response) -> i32 {
     eprintln!("corral: error: unexpected response {r:?}");
     FAILED
+}
+
+/// Resident memory as a table shows it: 1024-based, one decimal from MiB up.
+fn format_bytes(b: u64) -> String {
+    const K: f64 = 1024.0;
+    let f = b as f64;
+    match b {
+        0..=1023 => format!("{b}B"),
+        1024..=1_048_575 => format!("{:.0}K", f / K),
+        1_048_576..=1_073_741_823 => format!("{:.1}M", f / K / K),
+        _ => format!("{:.1}G", f / K / K / K),
+    }
 }
 
 fn format_uptime(s: u64) -> String {

@@ -68,7 +68,7 @@ fn client_commands_find_the_running_set_from_any_subdirectory_and_paths_resolve_
     let (status, _, err) = corral_in(&deeper, &["up", "-d", "--wait", "--timeout", "30"], &[]);
     assert_eq!(status, 0, "{err}");
     let root = p.path().canonicalize().unwrap();
-    assert!(support::wait_until(support::HANG_GUARD, || p.file("where").exists()));
+    assert!(support::wait_until(support::HANG_GUARD, || p.read("where").ends_with('\n')));
     assert_eq!(p.read("where").trim(), root.to_str().unwrap(), "relative working_dir: the root");
     assert!(support::wait_until(support::HANG_GUARD, || p.read("logs/svc.log").contains(&format!("root={}", root.display()))), "log_location under the root");
     let (status, out, err) = corral_in(&p.file("sub"), &["ps"], &[]);

@@ -28,6 +28,8 @@ struct Shared {
     states: broadcast::Sender<ProcessInfo>,
     feed: Arc<Feed>,
     hello: Hello,
+    /// CPU and memory figures, sampled only when a `ps` asks (see `resources`).
+    sampler: Arc<std::sync::Mutex<crate::resources::Sampler>>,
 }
 
 /// The running server; dropping it stops accepting and removes the socket.
@@ -52,7 +54,7 @@ pub(crate) fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRe
     let listener = UnixListener::bind(&path).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", path.display())))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     let hello = Hello { project: project.id.clone(), pid: std::process::id(), version: env!("CARGO_PKG_VERSION").into(), protocol: VERSION };
-    let shared = Arc::new(Shared { requests, states, feed, hello });
+    let shared = Arc::new(Shared { requests, states, feed, hello, sampler: Default::default() });
     let uid = nix::unistd::getuid().as_raw();
     // Connection cap, idle timeout and accept backoff: see `limits` (issue 14).
     let limits = super::limits::Limits::new();
@@ -170,13 +172,33 @@ async fn answer<W: AsyncWrite + Unpin>(id: u64, cmd: RequestCommand, shared: &Sh
             return send(wr, ServerMessage::error(id, ErrorCode::Unsupported, "attaching to one process's terminal is not supported yet")).await
         }
         RequestCommand::Wait => return wait(id, shared, wr).await,
-        RequestCommand::Ps => Ctl::Ps,
+        RequestCommand::Top => return top(id, shared, wr).await,
+        RequestCommand::Ps => {
+            let mut reply = ask(shared, Ctl::Ps).await;
+            if let Ok(Response::Processes(list)) = &mut reply {
+                with_resources(shared, list, std::time::Instant::now()).await;
+            }
+            return send(wr, ServerMessage::reply(id, reply)).await;
+        }
         RequestCommand::Start { names } => Ctl::Start(names),
         RequestCommand::Stop { names } => Ctl::Stop(names),
         RequestCommand::Restart { names } => Ctl::Restart(names),
         RequestCommand::Down => Ctl::Down,
     };
     send(wr, ServerMessage::reply(id, ask(shared, ctl).await)).await
+}
+
+/// Adds each running process's CPU and memory, sampled off the runtime.
+async fn with_resources(shared: &Shared, list: &mut [ProcessInfo], now: std::time::Instant) {
+    let leaders: Vec<i32> = list.iter().filter_map(|p| p.pid).collect();
+    if leaders.is_empty() {
+        return;
+    }
+    let sampler = shared.sampler.clone();
+    let sampled = tokio::task::spawn_blocking(move || sampler.lock().unwrap_or_else(|e| e.into_inner()).figures(&leaders, now));
+    if let Ok(figures) = sampled.await {
+        crate::resources::apply(list, &figures);
+    }
 }
 
 async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, follow: bool, shared: &Shared, wr: &mut W) -> io::Result<()> {
@@ -260,6 +282,29 @@ async fn attach<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> 
                     }
                 }
                 Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, Response::Done)).await,
+            },
+        }
+    }
+}
+
+/// Every process with its resource figures, once a second, until the run
+/// ends: the only timer resources have, and only while a follower asks.
+async fn top<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> io::Result<()> {
+    let mut states = shared.states.subscribe();
+    let mut tick = tokio::time::interval(crate::resources::MIN_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            at = tick.tick() => match ask(shared, Ctl::Ps).await {
+                Ok(Response::Processes(mut processes)) => {
+                    // The tick's own time: ticks a second apart always sample anew.
+                    with_resources(shared, &mut processes, at.into_std()).await;
+                    send(wr, ServerMessage::event(id, Event::Snapshot { processes })).await?;
+                }
+                reply => return send(wr, ServerMessage::reply(id, reply)).await,
+            },
+            s = states.recv() => if let Err(broadcast::error::RecvError::Closed) = s {
+                return send(wr, ServerMessage::ok(id, Response::Done)).await;
             },
         }
     }

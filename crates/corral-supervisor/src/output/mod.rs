@@ -6,6 +6,7 @@
 
 pub mod feed;
 pub mod lines;
+mod log_queue;
 pub mod reader;
 pub mod rotate;
 pub mod sink;

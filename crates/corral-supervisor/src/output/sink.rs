@@ -2,7 +2,9 @@
 //! on a terminal), the log files and the `logs` ring.
 //!
 //! It runs on its own OS thread, so a slow disk never stalls the async runtime
-//! that handles signals and shutdown. stdout has a thread of its own behind a
+//! that handles signals and shutdown; each log file has a thread of its own
+//! behind a bounded queue ([`super::log_queue`]), so a file whose writes block
+//! (a FIFO whose reader stalls) holds up no other file and not the ring. stdout has a thread of its own behind a
 //! bounded queue ([`super::stdout`]): a stdout nobody reads delays the log
 //! files and the ring by a bounded time, then loses its own lines only.
 //! Log files are opened off the runtime with a deadline ([`open_logs`]): a
@@ -20,6 +22,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::lines::Lines;
+use super::log_queue::{Destination, QueuedLog};
 use super::rotate::{Mill, Policy, Rotator};
 use super::stdout::Stdout;
 
@@ -91,19 +94,21 @@ impl Sink {
             || config.stdout_file.is_some();
         let (mill, mill_thread) = if rotated { Mill::start().map(|(m, t)| (Some(m), Some(t)))? } else { (None, None) };
         let rotator = |path: &Path, policy: Option<Policy>| Some(Rotator::new(path, policy?, mill.clone()?, None));
+        // Each log file on a thread of its own behind a bounded queue (see `log_queue`);
+        // it rotates between the batches of whole lines it is handed.
+        let queued = |f: File, path: &Path, rot: Option<Rotator>| QueuedLog::start(LogFile::new(f, rot), path.display().to_string());
         let files = files
             .into_iter()
             .enumerate()
-            .map(|(i, f)| {
-                let f = f?;
-                let rot = rotator(config.files[i].as_deref()?, config.rotations.get(i).copied().flatten());
-                Some(LogFile::new(f, rot))
+            .map(|(i, f)| match (f, config.files[i].as_deref()) {
+                (Some(f), Some(path)) => queued(f, path, rotator(path, config.rotations.get(i).copied().flatten())).map(Some),
+                _ => Ok(None),
             })
-            .collect();
-        let combined = combined.map(|f| {
-            let rot = config.combined.as_deref().and_then(|p| rotator(p, config.combined_rotation));
-            LogFile::new(f, rot)
-        });
+            .collect::<io::Result<Vec<_>>>()?;
+        let combined = match (combined, config.combined.as_deref()) {
+            (Some(f), Some(path)) => Some(queued(f, path, rotator(path, config.combined_rotation))?),
+            _ => None,
+        };
         let stdout_rotation = config.stdout_file.clone().zip(mill.clone()).map(|((path, policy), mill)| (path, policy, mill));
         drop(mill);
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -247,14 +252,25 @@ impl LogFile {
     }
 }
 
+impl Destination for LogFile {
+    fn write(&mut self, bytes: &[u8]) {
+        LogFile::write(self, &[bytes]);
+    }
+    fn flush(&mut self) {
+        LogFile::flush(self);
+    }
+}
+
 struct Writer {
     stdout: Option<Stdout>,
     plain: Vec<Vec<u8>>,
-    files: Vec<Option<LogFile>>,
-    combined: Option<LogFile>,
+    files: Vec<Option<QueuedLog>>,
+    combined: Option<QueuedLog>,
     feed: Option<std::sync::Arc<super::feed::Feed>>,
 }
 
+/// How long the log files may take for their last lines once the run is over.
+const FILES_CLOSE_BOUND: Duration = Duration::from_secs(2);
 /// How long stdout may take for its last lines once the run is over.
 const STDOUT_CLOSE_BOUND: Duration = Duration::from_secs(2);
 
@@ -269,6 +285,9 @@ impl Writer {
             self.flush();
         }
         self.flush();
+        // Log files get what is left first (they must lose nothing), then stdout.
+        let deadline = std::time::Instant::now() + FILES_CLOSE_BOUND;
+        self.files.drain(..).flatten().chain(self.combined.take()).for_each(|f| f.close(deadline));
         if let Some(out) = &mut self.stdout {
             out.close(STDOUT_CLOSE_BOUND);
         }
@@ -297,7 +316,7 @@ impl Writer {
     }
 
     fn flush(&mut self) {
-        self.files.iter_mut().flatten().for_each(LogFile::flush);
+        self.files.iter_mut().flatten().for_each(QueuedLog::flush);
         if let Some(f) = &mut self.combined {
             f.flush();
         }

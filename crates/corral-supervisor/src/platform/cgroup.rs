@@ -100,6 +100,15 @@ impl RunCgroup {
         Ok(fs::OpenOptions::new().write(true).open(self.dir.join("cgroup.procs"))?.into())
     }
 
+    /// Whether process `pid` is in this cgroup: `None` when that cannot be
+    /// told (it has exited, or its v2 membership is unreadable).
+    pub fn has_member(&self, pid: i32) -> Option<bool> {
+        let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let v2 = own.lines().find(|l| l.starts_with("0::"))?;
+        let name = self.dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        Some(v2.trim_end().ends_with(&format!("/{name}")))
+    }
+
     /// Moves process `pid` into the cgroup (processes join through [`Self::join_fd`]; tests use this).
     #[cfg(test)]
     pub fn add(&self, pid: i32) -> io::Result<()> {
@@ -109,6 +118,14 @@ impl RunCgroup {
     /// The processes in the cgroup now (zombies not yet reaped included).
     pub fn pids(&self) -> Vec<i32> {
         fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+    }
+
+    /// Between fork and exec: moves the calling child into the cgroup whose
+    /// `cgroup.procs` is open as `procs` (from [`Self::join_fd`]). Only
+    /// write(2), which is async-signal-safe; a failure leaves it outside.
+    pub fn join_in_child(procs: std::os::fd::RawFd) {
+        // SAFETY: write(2) of a static buffer to a descriptor the caller holds open.
+        unsafe { nix::libc::write(procs, b"0".as_ptr().cast(), 1) };
     }
 
     /// Whether any live process is in it (`cgroup.events` says `populated 0` once

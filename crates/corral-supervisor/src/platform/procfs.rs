@@ -37,6 +37,10 @@ pub(crate) struct Stat {
     pub(crate) pgid: i32,
     /// When it started, in clock ticks after boot: with the pid, a process's identity.
     pub(crate) start: u64,
+    /// CPU time used (user + system), in clock ticks.
+    pub(crate) cpu_ticks: u64,
+    /// Resident memory, in pages.
+    pub(crate) rss_pages: u64,
 }
 
 pub(crate) fn stat(pid: i32) -> Option<Stat> {
@@ -47,9 +51,33 @@ pub(crate) fn stat(pid: i32) -> Option<Stat> {
     let state = f.next()?.chars().next()?;
     let ppid = f.next()?.parse().ok()?;
     let pgid = f.next()?.parse().ok()?;
-    // Fields 6 to 21 (session … itrealvalue), then starttime.
-    let start = f.nth(16)?.parse().ok()?;
-    Some(Stat { state, ppid, pgid, start })
+    // Fields 6 to 13 (session … cmajflt), then utime and stime (14, 15).
+    let utime: u64 = f.nth(8)?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    // Fields 16 to 21 (cutime … itrealvalue), then starttime (22), vsize (23), rss (24).
+    let start = f.nth(6)?.parse().ok()?;
+    let rss_pages = f.nth(1)?.parse::<i64>().ok()?.max(0) as u64;
+    Some(Stat { state, ppid, pgid, start, cpu_ticks: utime + stime, rss_pages })
+}
+
+/// Clock ticks per second (the unit of [`Stat::cpu_ticks`] and [`Stat::start`]).
+pub(crate) fn ticks_per_second() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().filter(|t| *t > 0).map_or(100, |t| t as u64)
+}
+
+/// Bytes per page (the unit of [`Stat::rss_pages`]).
+pub(crate) fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().filter(|t| *t > 0).map_or(4096, |t| t as u64)
+}
+
+/// Seconds since boot (/proc/uptime), the clock [`Stat::start`] counts on.
+pub(crate) fn uptime_seconds() -> Option<f64> {
+    fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// Every live process's stat, in one pass over /proc.
+pub(crate) fn all_stats() -> Vec<(i32, Stat)> {
+    all_pids().into_iter().filter_map(|p| stat(p).map(|s| (p, s))).filter(|(_, s)| s.state != 'Z' && s.state != 'X').collect()
 }
 
 /// A process that exists and is not a zombie.
@@ -86,6 +114,9 @@ mod tests {
         let s = stat(me).unwrap();
         assert!(s.state == 'R' || s.state == 'S');
         assert!(s.start > 0 && stat(1).is_none_or(|init| init.start <= s.start));
+        assert!(s.rss_pages > 0, "a test binary has resident pages");
+        let up = uptime_seconds().unwrap();
+        assert!((s.start / ticks_per_second()) as f64 <= up + 1.0, "started before now");
         let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
         assert!(children_of_self().contains(&(child.id() as i32)));
         assert!(is_live(child.id() as i32));
