@@ -16,8 +16,12 @@
 #              (linked into bin/; the first one is the main program), or
 #              { NAME = { "bin/prog" = "/usr/bin/prog"; "etc/x" = "/etc/x"; }; }
 #              for a package laid out file by file (main program: NAME)
+#   hostPassthru: { NAME = { ATTR = "OTHER"; }; } attributes of a host package
+#              that are other host packages, as nixpkgs' packages carry them:
+#              `zookeeper.jre = "jre"` (its passthru), `netcat.nc = "netcat"`
+#              (an output that is the package itself)
 #   lib:       nixpkgs lib, needed only by `formats` (and given as `pkgs.lib`)
-{ system, corralBin, hostTools ? { }, lib ? null }:
+{ system, corralBin, hostTools ? { }, hostPassthru ? { }, lib ? null }:
 let
   inherit (builtins) concatStringsSep map attrNames isList head;
   defaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
@@ -58,6 +62,16 @@ let
       '' { inherit text; passAsFile = [ "text" ]; }) // { inherit meta; };
 
     writeText = name: text: self.writeTextFile { inherit name text; };
+
+    writeTextDir = path: text: self.writeTextFile { inherit text; name = baseNameOf path; destination = "/${path}"; };
+
+    # buildEnv: one tree of symlinks to the files of `paths`, directories merged;
+    # two paths providing the same file is an error, as there.
+    buildEnv = { name, paths, ... }:
+      mk name ''
+        mkdir -p $out
+        for p in $paths; do cp -rs "$p"/. $out/; chmod -R u+w $out; done
+      '' { inherit paths; };
 
     writeShellApplication = { name, text, runtimeInputs ? [ ], meta ? { }, ... }:
       self.writeTextFile {
@@ -114,6 +128,7 @@ let
 
     # The module's only callPackage is corral's own package (rustPlatform is not available here).
     callPackage = _: _: self.corral;
-  } // (if lib == null then { } else { inherit lib; }) // builtins.mapAttrs hostPackage hostTools;
+  } // (if lib == null then { } else { inherit lib; })
+  // builtins.mapAttrs (name: paths: hostPackage name paths // builtins.mapAttrs (_: other: self.${other}) (hostPassthru.${name} or { })) hostTools;
 in
 self

@@ -61,6 +61,18 @@ pub fn host_tools() -> String {
   mailcap = {{ "etc/nginx/mime.types" = "/etc/nginx/mime.types"; }};
   nats-server = [ "/usr/sbin/nats-server" ];
   prometheus = [ "/usr/bin/prometheus" ];
+  jre = [ "/usr/bin/java" ];
+  # nixpkgs' zookeeper: its jars in lib/ (the service runs `java -cp "$pkg/lib/*"`;
+  # Debian's zookeeper.jar names its dependencies' jars in its manifest) and
+  # its scripts in bin/.
+  zookeeper = {{
+    "lib/zookeeper.jar" = "/usr/share/java/zookeeper.jar";
+    "lib/zookeeper-jute.jar" = "/usr/share/java/zookeeper-jute.jar";
+    "bin/zkServer.sh" = "/usr/share/zookeeper/bin/zkServer.sh";
+    "bin/zkCli.sh" = "/usr/share/zookeeper/bin/zkCli.sh";
+    "bin/zkCleanup.sh" = "/usr/share/zookeeper/bin/zkCleanup.sh";
+    "bin/zkEnv.sh" = "/usr/share/zookeeper/bin/zkEnv.sh";
+  }};
 }}"#
     )
 }
@@ -279,7 +291,7 @@ process-compose.svc = {{
 /// The services whose own test module (services-flake's `nix/services/*_test.nix`)
 /// runs here as a check in corral's test mode. docs/services-flake.md lists the
 /// others, each with the reason it is not run here.
-const CHECKED: &[&str] = &["redis", "memcached", "nginx", "redis-cluster", "prometheus"];
+const CHECKED: &[&str] = &["redis", "memcached", "nginx", "redis-cluster", "prometheus", "zookeeper"];
 
 /// services-flake's own test flake (test/flake.nix), evaluated with its
 /// process-compose-flake input replaced by corral's compatibility module: the one
@@ -306,6 +318,10 @@ in outputs.checks.x86_64-linux.{check}"#,
     )
 }
 
+/// What nixpkgs' packages carry besides their files, for the services' modules:
+/// zookeeper's `jre` (the service runs it) and netcat's `nc` output.
+const HOST_PASSTHRU: &str = r#"{ zookeeper.jre = "jre"; netcat.nc = "netcat"; }"#;
+
 /// A directory that `import inputs.nixpkgs {{ system; … }}` turns into the stand-in pkgs.
 fn stand_in_nixpkgs(dir: &Path) -> PathBuf {
     let nixpkgs = dir.join("nixpkgs");
@@ -319,11 +335,13 @@ import {repo}/tests/nix/stand-in-pkgs.nix {{
   lib = (builtins.getFlake "git+file://{repo}").inputs.nixpkgs-lib.lib;
   corralBin = "{bin}";
   hostTools = {tools};
+  hostPassthru = {passthru};
 }}
 "#,
             repo = repo().display(),
             bin = support::CORRAL,
-            tools = host_tools()
+            tools = host_tools(),
+            passthru = HOST_PASSTHRU,
         ),
     )
     .unwrap();
@@ -338,7 +356,7 @@ fn services_flake_own_test_modules_pass_as_checks_in_corral_test_mode() {
             return skip("services_flake_own_test_modules_pass_as_checks_in_corral_test_mode", "no services-flake archive in ../shared/nix-offline/inputs");
         };
         let mut missing = missing_programs();
-        for p in ["/usr/bin/prometheus"] {
+        for p in ["/usr/bin/prometheus", "/usr/bin/java", "/usr/share/java/zookeeper.jar", "/usr/share/zookeeper/bin/zkServer.sh"] {
             if !Path::new(p).exists() {
                 missing.push(p);
             }
