@@ -111,7 +111,7 @@ pub fn ps(project: &Project, json: bool) -> i32 {
             let _ = writeln!(out, "containment: a cgroup v2 for the run (every descendant is stopped through it)");
         }
         Some(Containment::ProcessGroup) => {
-            let _ = writeln!(out, "containment: process groups, subreaper and guardian (no writable cgroup v2)");
+            let _ = writeln!(out, "containment: process groups, subreaper and guardian (no cgroup: `corral up -v` says why)");
         }
         None => {}
     }

@@ -52,7 +52,7 @@ fn ps_shows_the_process_group_containment_without_a_cgroup() {
     let run = start_sleeper(&p, &[("CORRAL_CGROUP", "off")]);
     let table = p.corral(&["ps", "-f", "dev.json"]);
     assert_eq!(table.status, 0, "{}", table.stderr);
-    assert!(table.stdout.lines().any(|l| l == "containment: process groups, subreaper and guardian (no writable cgroup v2)"), "{}", table.stdout);
+    assert!(table.stdout.lines().any(|l| l == "containment: process groups, subreaper and guardian (no cgroup: `corral up -v` says why)"), "{}", table.stdout);
     assert_eq!(ps_json(&p)[0]["containment"], "process_group");
     stop(&p, run);
 }
