@@ -136,8 +136,7 @@ fn validate_process(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
     }
     crate::activation_rules::validate(out, name, p);
 
-    let placeholders: [(&str, &Option<Value>, fn(&Value) -> bool); 4] = [
-        ("is_daemon", &p.is_daemon, is_empty_value),
+    let placeholders: [(&str, &Option<Value>, fn(&Value) -> bool); 3] = [
         ("replicas", &p.replicas, |v| v.as_u64() == Some(1)),
         ("env_file", &p.env_file, is_empty_value),
         ("is_tty", &p.is_tty, is_empty_value),

@@ -125,6 +125,8 @@ pub struct ProcessSpec {
     pub ports: Vec<(String, u16)>,
     pub watch: Option<WatchSpec>,
     pub stop: StopSpec,
+    /// `is_daemon`: the command forks a daemon and exits; the daemon is the process.
+    pub daemon: bool,
     /// Indices (into [`Plan::processes`]) of what this process waits for.
     pub dependencies: Vec<(usize, Condition)>,
     /// Indices of the processes of this run that wait for this one.
@@ -228,6 +230,7 @@ impl Plan {
                         timeout: p.shutdown.timeout_seconds.0,
                         parent_only: p.shutdown.parent_only,
                     },
+                    daemon: p.is_daemon,
                     dependencies: graph.dependencies(orig).iter().map(|&(d, c)| (dense(d), c)).collect(),
                     dependents: dependents_in(graph, orig, &chosen).into_iter().map(dense).collect(),
                     log_file: p.log_location.as_deref().map(|l| root.join(l)),

@@ -6,8 +6,11 @@
 //! `Spawned`, `SpawnFailed`, `Ready`, `ReadinessFailed`, `LivenessFailed`,
 //! `WatchdogExpired` and `Exited`. Probes and watches live exactly as long as
 //! the run they check; the notify socket and listening sockets live as long as
-//! the actor, so a restart keeps them.
+//! the actor, so a restart keeps them. With `is_daemon`, a launcher that exits
+//! successfully hands over to its daemon ([`daemon`]): the run lasts as long
+//! as the daemon does.
 
+mod daemon;
 mod stop;
 mod supervise;
 mod notify_watchdog;
@@ -128,6 +131,7 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
         }
     };
     let pid = launched.pid;
+    let since = if spec.daemon { crate::platform::procfs::stat(pid).map(|s| s.start) } else { None };
     report(Event::Spawned { pid });
     let ready_line = spec.ready_log_line.clone().map(|needle| {
         let events = ctx.events.clone();
@@ -137,7 +141,12 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
     let mut probes = Probes::start(index, spec, env, ctx);
     let on_status = |status| report(Event::Status(status));
     let mut watch = NotifyWatch::new(&spec.name, res.notify.as_ref(), pid, ready_fd, spec.watchdog.as_ref(), &on_status);
-    let exit = supervise(spec, env, ctx, index, launched.child, pid, cmds, &mut probes, &mut watch).await;
+    let (mut exit, stopped) = supervise(spec, env, ctx, index, launched.child, pid, cmds, &mut probes, &mut watch).await;
+    drop(watch);
+    // A stop that caught the launcher still running takes the daemon along too.
+    if spec.daemon && (stopped || matches!(exit, ExitKind::Code(c) if spec.success_codes.contains(&c))) {
+        exit = daemon::follow(spec, env, ctx, index, pid, since, exit, stopped, cmds, &mut probes).await;
+    }
     drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.
     let _ = tokio::time::timeout(DRAIN_BOUND, reader).await;
