@@ -67,6 +67,10 @@ pub enum RequestCommand {
     },
     /// Stop the whole run in order; the connection closes when it is over.
     Down,
+    /// Run `replicas` copies of process `name` (as written, e.g. `api` for
+    /// `api-0`, `api-1`): new replicas are added (and started), the
+    /// highest-numbered ones stopped and removed: [`crate::Response::Scaled`].
+    Scale { name: String, replicas: u32 },
 }
 
 impl RequestCommand {
@@ -137,6 +141,10 @@ mod tests {
         assert_eq!(parse_request(br#"{"v":1,"id":2,"command":"logs"}"#).unwrap().command, RequestCommand::Logs { names: vec![], lines: 100, follow: false });
         assert_eq!(parse_request(br#"{"v":1,"id":2,"command":"attach"}"#).unwrap().command, RequestCommand::attach());
         assert_eq!(String::from_utf8(Request::new(8, RequestCommand::attach()).to_line()).unwrap(), "{\"v\":1,\"id\":8,\"command\":\"attach\"}\n");
+        assert_eq!(
+            parse_request(br#"{"v":1,"id":3,"command":"scale","name":"api","replicas":3}"#).unwrap().command,
+            RequestCommand::Scale { name: "api".into(), replicas: 3 }
+        );
     }
 
     #[test]

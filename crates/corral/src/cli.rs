@@ -137,6 +137,15 @@ pub enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Run N replicas of a process: adds replicas NAME-k, or stops the highest-numbered ones.
+    Scale {
+        #[command(flatten)]
+        target: Target,
+        /// The process as written (`api` for `api-0`, `api-1` …).
+        name: String,
+        /// How many replicas (1 to 1000).
+        replicas: u32,
+    },
     /// Wait until every process is ready (or has completed); non-zero on failure or timeout.
     Wait {
         #[command(flatten)]

@@ -171,6 +171,10 @@ pub fn control(project: &Project, command: RequestCommand) -> i32 {
             eprintln!("corral: stopped: {}", stopped.join(", "));
             0
         }
+        Ok(Response::Scaled { replicas }) => {
+            eprintln!("corral: replicas: {}", replicas.join(", "));
+            0
+        }
         Ok(other) => unexpected(other),
         Err(e) => fail(project, e),
     }

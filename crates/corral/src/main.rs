@@ -53,6 +53,7 @@ fn main() {
         Command::Start { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Start { names })),
         Command::Stop { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Stop { names })),
         Command::Restart { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Restart { names })),
+        Command::Scale { target, name, replicas } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Scale { name, replicas })),
         Command::Wait { target, timeout } => with_project(&target.config, target.project.as_deref(), |p| ctl::wait(p, timeout)),
         Command::Attach { target } => with_project(&target.config, target.project.as_deref(), ctl::attach),
     };

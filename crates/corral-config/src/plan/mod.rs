@@ -127,11 +127,31 @@ pub struct ProcessSpec {
     pub stop: StopSpec,
     /// `is_daemon`: the command forks a daemon and exits; the daemon is the process.
     pub daemon: bool,
+    /// Which copy of a process with `replicas` this is; None for an unreplicated process.
+    pub replica: Option<Replica>,
     /// Indices (into [`Plan::processes`]) of what this process waits for.
     pub dependencies: Vec<(usize, Condition)>,
     /// Indices of the processes of this run that wait for this one.
     pub dependents: Vec<usize>,
     pub log_file: Option<PathBuf>,
+}
+
+/// A replica's identity: the name it was written with and its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub of: String,
+    pub num: u32,
+}
+
+/// The replica identity the loader left in the environment (`PC_PROC_NAME`,
+/// `PC_REPLICA_NUM`): a process whose name is not the name it was written
+/// with is a replica (`api-1` of `api`).
+fn replica_of(name: &str, env: &[(String, String)]) -> Option<Replica> {
+    let get = |k: &str| env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let of = get("PC_PROC_NAME")?;
+    let num: u32 = get("PC_REPLICA_NUM")?.parse().ok()?;
+    let suffix = name.strip_prefix(of)?.strip_prefix('-')?;
+    (suffix.parse::<u32>().ok() == Some(num)).then(|| Replica { of: of.to_string(), num })
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +251,7 @@ impl Plan {
                         parent_only: p.shutdown.parent_only,
                     },
                     daemon: p.is_daemon,
+                    replica: replica_of(name, &p.environment.0),
                     dependencies: graph.dependencies(orig).iter().map(|&(d, c)| (dense(d), c)).collect(),
                     dependents: dependents_in(graph, orig, &chosen).into_iter().map(dense).collect(),
                     log_file: p.log_location.as_deref().map(|l| root.join(l)),

@@ -19,6 +19,7 @@ pub(super) async fn supervise(
     spec: &ProcessSpec,
     env: &Env,
     ctx: &ActorContext,
+    index: usize,
     source: SourceId,
     mut child: Child,
     pid: i32,
@@ -76,7 +77,7 @@ pub(super) async fn supervise(
                 }
             }
             ev = watch.next(), if stopping.is_none() => {
-                let _ = ctx.events.send((source, match ev {
+                let _ = ctx.events.send((index, match ev {
                     WatchEvent::Ready => Event::Ready,
                     WatchEvent::Expired(reason) => Event::WatchdogExpired(reason),
                 }));

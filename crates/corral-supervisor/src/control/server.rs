@@ -175,6 +175,7 @@ async fn answer<W: AsyncWrite + Unpin>(id: u64, cmd: RequestCommand, shared: &Sh
         RequestCommand::Stop { names } => Ctl::Stop(names),
         RequestCommand::Restart { names } => Ctl::Restart(names),
         RequestCommand::Down => Ctl::Down,
+        RequestCommand::Scale { name, replicas } => Ctl::Scale(name, replicas),
     };
     send(wr, ServerMessage::reply(id, ask(shared, ctl).await)).await
 }
@@ -228,7 +229,7 @@ async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, 
 }
 
 fn log_event(id: u64, shared: &Shared, source: usize, line: &str) -> ServerMessage {
-    let process = shared.feed.labels().get(source).cloned().unwrap_or_default();
+    let process = shared.feed.label(source);
     ServerMessage::event(id, Event::Log { process, line: line.to_string() })
 }
 
