@@ -224,9 +224,11 @@ pub struct Process {
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub is_dotenv_disabled: Option<serde_json::Value>,
-    #[serde(default, skip_serializing)]
-    #[schemars(skip)]
-    pub is_tty: Option<serde_json::Value>,
+    /// The process gets a pseudo-terminal as its stdin, stdout and stderr (and
+    /// controlling terminal), so it colours and line-buffers its output as on a
+    /// terminal; the output still goes through corral's labelled output and log files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_tty: bool,
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub launch_timeout_seconds: Option<serde_json::Value>,

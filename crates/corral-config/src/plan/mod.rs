@@ -127,6 +127,8 @@ pub struct ProcessSpec {
     pub stop: StopSpec,
     /// `is_daemon`: the command forks a daemon and exits; the daemon is the process.
     pub daemon: bool,
+    /// `is_tty`: a pseudo-terminal for stdin, stdout and stderr.
+    pub tty: bool,
     /// Which copy of a process with `replicas` this is; None for an unreplicated process.
     pub replica: Option<Replica>,
     /// Indices (into [`Plan::processes`]) of what this process waits for.
@@ -251,6 +253,7 @@ impl Plan {
                         parent_only: p.shutdown.parent_only,
                     },
                     daemon: p.is_daemon,
+                    tty: p.is_tty,
                     replica: replica_of(name, &p.environment.0),
                     dependencies: graph.dependencies(orig).iter().map(|&(d, c)| (dense(d), c)).collect(),
                     dependents: dependents_in(graph, orig, &chosen).into_iter().map(dense).collect(),

@@ -31,7 +31,7 @@ use crate::plan::{ProcessSpec, Program};
 use crate::probes::{self, Verdict};
 use crate::registry::Registry;
 use crate::platform::pid_exec;
-use crate::spawn::{command, launch, output_pipe};
+use crate::spawn::{command, launch, launch_tty, output_pipe};
 use crate::state::ExitKind;
 
 use self::supervise::supervise;
@@ -186,6 +186,9 @@ fn start(spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &ActorContext) -> 
     if let Some(n) = &res.notify {
         env.set("NOTIFY_SOCKET", n.path());
     }
+    if spec.tty && env.get("TERM").is_none_or(|t| t.is_empty()) {
+        env.set("TERM", "xterm-256color");
+    }
     if let Some(w) = &spec.watchdog {
         env.set("WATCHDOG_USEC", w.timeout.as_micros().to_string());
         pid_vars.push("WATCHDOG_PID");
@@ -213,7 +216,11 @@ fn start(spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &ActorContext) -> 
     } else {
         pid_exec::command(&spec.program, &spec.working_dir, &env, &pid_vars, fds).map_err(|e| format!("cannot run {what}: {e}"))?
     };
-    let launched = launch(&ctx.registry, cmd, &what, &spec.working_dir)?;
+    let launched = if spec.tty {
+        launch_tty(&ctx.registry, cmd, &what, &spec.working_dir, crate::platform::pty::own_size())?
+    } else {
+        launch(&ctx.registry, cmd, &what, &spec.working_dir)?
+    };
     // Our copy of the write end closes here, so the pipe ends when the process closes its own.
     let ready_fd = match ready_pipe {
         Some((r, _w)) => Some(pipe::Receiver::from_owned_fd(r).map_err(|e| format!("cannot watch the readiness pipe: {e}"))?),

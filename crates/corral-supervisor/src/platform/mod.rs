@@ -10,7 +10,8 @@
 //! - [`cgroup`]: a cgroup v2 per run, where one can be created: containment
 //!   that no double-fork or `setsid` escapes;
 //! - [`rlimit`]: corral's own descriptor limit raised, the original restored
-//!   for the processes it starts.
+//!   for the processes it starts;
+//! - [`pty`]: pseudo-terminals for `is_tty` processes.
 //!
 //! Not here yet: the subreaper and process-group signalling live in
 //! `registry.rs`, and the guardian's `PR_SET_PDEATHSIG` in `guardian.rs`; they
@@ -19,5 +20,6 @@
 pub(crate) mod fds;
 pub(crate) mod pid_exec;
 pub(crate) mod procfs;
+pub(crate) mod pty;
 pub(crate) mod cgroup;
 pub(crate) mod rlimit;

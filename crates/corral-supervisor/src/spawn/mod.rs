@@ -57,6 +57,26 @@ pub(crate) fn launch(registry: &Registry, mut cmd: Command, what: &str, cwd: &Pa
     Ok(Launched { child, pid, output })
 }
 
+/// Starts `cmd` on a new pseudo-terminal (`is_tty`) of `size`: stdin, stdout
+/// and stderr are the terminal, which is also its controlling terminal. The
+/// output is read from corral's side of the terminal as from a pipe.
+pub(crate) fn launch_tty(registry: &Registry, mut cmd: Command, what: &str, cwd: &Path, size: crate::platform::pty::Size) -> Result<Launched, String> {
+    if !cwd.is_dir() {
+        return Err(format!("working_dir {} does not exist or is not a directory", cwd.display()));
+    }
+    let (master, slave) = crate::platform::pty::open(size).map_err(|e| format!("cannot create a pseudo-terminal: {e}"))?;
+    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| format!("cannot duplicate the pseudo-terminal: {e}"));
+    cmd.stdin(Stdio::from(dup(&slave)?)).stdout(Stdio::from(dup(&slave)?)).stderr(Stdio::from(slave));
+    // SAFETY: make_controlling only makes async-signal-safe system calls.
+    unsafe {
+        cmd.pre_exec(crate::platform::pty::make_controlling);
+    }
+    let (child, pid) = registry.spawn(cmd).map_err(|e| spawn_error(what, &e))?;
+    // SAFETY (of the unchecked form): a pty's corral side polls and reads like a pipe's read end.
+    let output = pipe::Receiver::from_owned_fd_unchecked(master).map_err(|e| format!("cannot watch the pseudo-terminal: {e}"))?;
+    Ok(Launched { child, pid, output })
+}
+
 /// A pipe whose both ends are close-on-exec from birth, so no other child can
 /// inherit them (which would keep end-of-file from ever arriving).
 pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {

@@ -1,0 +1,74 @@
+//! `is_tty`: the process gets a pseudo-terminal (isatty, a window size, a
+//! controlling terminal, a session of its own, line buffering, colours) while its output still goes
+//! through corral's labelled, terminal-safe output and its log file.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde_json::json;
+use support::{wait_until, Project};
+
+const PROBE: &str = r#"import os, sys, time
+print("isatty", sys.stdin.isatty(), sys.stdout.isatty(), sys.stderr.isatty())
+size = os.get_terminal_size()
+print("size", size.columns, size.lines)
+open("/dev/tty").close()
+print("session of its own", os.getsid(0) != os.getsid(os.getppid()) or os.getsid(0) == os.getppid())
+print("first")
+time.sleep(float(sys.argv[1]))
+print("done")
+"#;
+
+#[test]
+fn a_tty_process_sees_a_terminal_and_its_output_stays_labelled() {
+    let p = Project::new();
+    p.write("probe.py", PROBE);
+    std::fs::create_dir(p.file("adir")).unwrap();
+    p.config(json!({"processes": {
+        "t": {"command": "python3 probe.py 0.1; ls --color=auto -d adir", "is_tty": true, "log_location": "t.log", "availability": {"exit_on_end": true}},
+        "piped": {"command": "python3 -c 'import sys; print(\"piped\", sys.stdout.isatty())'"}
+    }}));
+    let f = p.up(&[]);
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    let t = f.lines_of("t");
+    assert!(t.contains(&"isatty True True True"), "{t:?}");
+    assert!(t.contains(&"size 80 24"), "corral's own stdout is no terminal here: 80x24 ({t:?})");
+    assert!(t.contains(&"session of its own True"), "{t:?}");
+    assert_eq!(f.lines_of("piped"), ["piped False"], "only is_tty processes get a terminal");
+    // ls colours on a terminal: the escape reaches the log file raw and stdout made safe.
+    let log = p.read("t.log");
+    assert!(log.contains("\x1b[") && log.contains("adir"), "{log:?}");
+    assert!(!log.contains('\r'), "no carriage returns from the terminal: {log:?}");
+    let shown = t.iter().find(|l| l.contains("adir")).unwrap();
+    assert!(shown.contains("\x1b[01;34m") && shown.ends_with("\x1b[0m"), "colours are kept on stdout, reset at the end: {shown:?}");
+}
+
+#[test]
+fn a_tty_process_is_line_buffered_and_stops_with_nothing_left() {
+    let p = Project::new();
+    p.write("probe.py", PROBE);
+    p.config(json!({"processes": {"t": {"command": "exec python3 probe.py 300", "is_tty": true}}}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    // Python block-buffers a pipe: "first" shows while it sleeps only because stdout is a terminal.
+    run.wait_for("t | first");
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert!(f.stderr.contains("t: exited with signal SIGTERM"), "{}", f.stderr);
+    p.assert_nothing_left();
+}
+
+#[test]
+fn through_a_real_terminal_the_process_gets_corral_s_window_size() {
+    let p = Project::new();
+    p.write("probe.py", PROBE);
+    p.config(json!({"processes": {"t": {"command": "python3 probe.py 0", "is_tty": true, "log_location": "t.log", "availability": {"exit_on_end": true}}}}));
+    // `script` runs corral on a terminal of its own, sized here.
+    let inner = format!("stty cols 123 rows 37; {} up -f dev.json", support::CORRAL);
+    let out = Command::new("timeout").args(["60", "script", "-qec", &inner, "/dev/null"]).current_dir(p.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(wait_until(Duration::from_secs(10), || p.read("t.log").contains("done")));
+    assert!(p.read("t.log").contains("size 123 37"), "{}", p.read("t.log"));
+}
