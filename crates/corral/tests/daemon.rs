@@ -45,6 +45,7 @@ fn redis_daemonized_is_ready_serves_its_dependent_and_stops_with_nothing_left() 
     assert!(ps.stdout.contains("\"redis\"") && ps.stdout.contains("\"ready\":true"), "{}", ps.stdout);
     let daemon: i32 = std::fs::read_to_string(p.file("redis.pid")).unwrap().trim().parse().unwrap();
     assert!(is_live(daemon));
+    assert!(ps.stdout.contains(&format!("\"pid\":{daemon}")), "ps shows the daemon's pid: {}", ps.stdout);
     run.signal(Signal::SIGTERM);
     let f = run.wait();
     assert_eq!(f.status, 0, "{}", f.stderr);

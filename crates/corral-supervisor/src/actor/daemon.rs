@@ -131,6 +131,7 @@ pub(super) async fn follow(
     spec: &ProcessSpec,
     env: &Env,
     ctx: &ActorContext,
+    index: usize,
     source: SourceId,
     group: i32,
     since: Option<u64>,
@@ -147,6 +148,9 @@ pub(super) async fn follow(
         return DAEMON_DIED;
     }
     tracing::info!("{}: its command exited; following its daemon (pid {})", spec.name, first.iter().map(i32::to_string).collect::<Vec<_>>().join(", "));
+    if let Some(&main) = first.iter().min_by_key(|p| procfs::stat(**p).map_or(u64::MAX, |s| s.start)) {
+        let _ = ctx.events.send((index, super::Event::DaemonPid(main)));
+    }
     let mut stopping: Option<Stopping> = None;
     let mut commands_open = true;
     let start_stop = |stopping: &mut Option<Stopping>, probes: &mut super::Probes| {

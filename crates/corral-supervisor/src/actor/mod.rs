@@ -60,6 +60,8 @@ pub(crate) enum Event {
     WatchdogExpired(String),
     /// The process sent `STATUS=` with sd_notify.
     Status(String),
+    /// `is_daemon`: its command exited and this is the daemon's main pid now.
+    DaemonPid(i32),
 }
 
 /// How long, after a process exits, its remaining output may take to arrive
@@ -166,7 +168,7 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
     drop(watch);
     // A stop that caught the launcher still running takes the daemon along too.
     if spec.daemon && (stopped || matches!(exit, ExitKind::Code(c) if spec.success_codes.contains(&c))) {
-        exit = daemon::follow(spec, env, ctx, source, pid, since, exit, stopped, cmds, &mut probes).await;
+        exit = daemon::follow(spec, env, ctx, index, source, pid, since, exit, stopped, cmds, &mut probes).await;
     }
     drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.

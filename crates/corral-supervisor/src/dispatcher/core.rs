@@ -221,6 +221,11 @@ impl<H: NewActor> Core<H> {
             Event::ReadinessFailed(r) => Input::ReadinessFailed(r),
             Event::LivenessFailed(r) => Input::LivenessFailed(r),
             Event::WatchdogExpired(r) => Input::WatchdogExpired(r),
+            Event::DaemonPid(pid) => {
+                r.run.pid = Some(pid);
+                out.push(Action::Publish(i));
+                return;
+            }
             Event::Status(text) => {
                 r.run.status = Some(text);
                 out.push(Action::Publish(i));

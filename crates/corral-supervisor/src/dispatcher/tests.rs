@@ -382,3 +382,13 @@ fn a_process_with_sockets_made_before_the_run_cannot_gain_replicas() {
     let e = scale(&mut t, "n", 2).1.unwrap_err();
     assert!(e.message.contains("ready_notify"), "{}", e.message);
 }
+
+#[test]
+fn a_daemon_s_pid_replaces_its_launcher_s_in_ps() {
+    let mut t = T::new(serde_json::json!({"processes": {"d": {"command": "d", "is_daemon": true}}}));
+    t.on(InternalEvent::Activate);
+    t.actor("d", Event::Spawned { pid: 10 });
+    assert_eq!(t.on(InternalEvent::Actor(0, Event::DaemonPid(77))), [Publish(0)]);
+    let info = &t.core.snapshot(t.now)[0];
+    assert_eq!((info.state, info.pid), (ProcessState::Running, Some(77)));
+}
