@@ -56,15 +56,22 @@ pub enum RequestCommand {
     /// Answers [`crate::Response::Ready`] when every process is ready (or
     /// has completed), an error when one failed.
     Wait,
-    /// Streams every state change and output line until the run ends.
+    /// Streams every state change and output line until the run ends; with a
+    /// `process` (an `is_tty` one), that process's terminal instead: its bytes
+    /// as [`crate::Event::Terminal`] until it exits, while `input` and `resize`
+    /// sent on the same connection reach it.
     Attach {
-        /// Reserved for a process's terminal (`is_tty`): its byte stream instead of the set's events.
+        /// The process whose terminal to attach to.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         process: Option<String>,
-        /// Reserved for a process's terminal: the client's window size.
+        /// The client's window size, given to the process's terminal.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         window: Option<WindowSize>,
     },
+    /// Keystrokes for the process attached to on this connection (no answer).
+    Input { data: Vec<u8> },
+    /// The client's window changed size (no answer while attached).
+    Resize { window: WindowSize },
     /// Stop the whole run in order; the connection closes when it is over.
     Down,
     /// Run `replicas` copies of process `name` (as written, e.g. `api` for

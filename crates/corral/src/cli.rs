@@ -158,6 +158,8 @@ pub enum Command {
     Attach {
         #[command(flatten)]
         target: Target,
+        /// An is_tty process: its terminal gets your keyboard (Ctrl-] detaches).
+        name: Option<String>,
     },
     /// Validate a config and explain every problem (exit 2 if it cannot be run).
     Check {

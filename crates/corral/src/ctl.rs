@@ -120,6 +120,8 @@ fn print_event(ev: Event, width: usize) {
             eprintln!("corral: (state changes skipped: this client read too slowly; every process as it is now:)");
             processes.into_iter().for_each(print_state);
         }
+        // Only for `attach NAME` (see attach_tty.rs).
+        Event::Terminal { .. } => {}
     }
     let _ = out.flush();
 }

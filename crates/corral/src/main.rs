@@ -2,6 +2,7 @@
 //! Errors become messages and exit statuses here (anyhow at the edge); exit 2
 //! always means "bad input, nothing was started".
 
+mod attach_tty;
 mod check;
 mod cli;
 mod ctl;
@@ -55,7 +56,8 @@ fn main() {
         Command::Restart { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Restart { names })),
         Command::Scale { target, name, replicas } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Scale { name, replicas })),
         Command::Wait { target, timeout } => with_project(&target.config, target.project.as_deref(), |p| ctl::wait(p, timeout)),
-        Command::Attach { target } => with_project(&target.config, target.project.as_deref(), ctl::attach),
+        Command::Attach { target, name: None } => with_project(&target.config, target.project.as_deref(), ctl::attach),
+        Command::Attach { target, name: Some(name) } => with_project(&target.config, target.project.as_deref(), |p| attach_tty::attach(p, &name)),
     };
     std::process::exit(status);
 }

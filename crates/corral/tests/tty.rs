@@ -72,3 +72,53 @@ fn through_a_real_terminal_the_process_gets_corral_s_window_size() {
     assert!(wait_until(Duration::from_secs(10), || p.read("t.log").contains("done")));
     assert!(p.read("t.log").contains("size 123 37"), "{}", p.read("t.log"));
 }
+
+/// Asks for names and greets them; says its window size at the start and on every SIGWINCH.
+const GREET: &str = r#"import os, signal
+def winch(*a):
+    s = os.get_terminal_size(); print("size", s.columns, s.lines, flush=True)
+signal.signal(signal.SIGWINCH, winch)
+winch()
+while True:
+    line = input("name? ")
+    print("hello", line, flush=True)
+    if line == "bye": break
+"#;
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn attach_gives_a_tty_process_the_keyboard_and_the_window_size_through_a_real_terminal() {
+    let p = Project::new();
+    p.write("greet.py", GREET);
+    p.config(json!({"processes": {
+        "g": {"command": "python3 greet.py", "is_tty": true, "log_location": "g.log"},
+        "other": {"command": "sleep 300"}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(Duration::from_secs(20), || p.file("g.log").exists() && p.read("g.log").contains("size 80 24")), "{}", run.stderr());
+    let session = format!("corral-tty-{}", p.mark);
+    let inner = format!("cd {}; {} attach --config dev.json g; echo attach-status $?; sleep 60", p.path().display(), support::CORRAL);
+    tmux(&["new-session", "-d", "-s", &session, "-x", "100", "-y", "30", &inner]);
+    let pane = || tmux(&["capture-pane", "-p", "-t", &session]);
+    let log_has = |s: &str| wait_until(Duration::from_secs(20), || p.read("g.log").contains(s));
+    assert!(log_has("size 100 30"), "the terminal took the client's window size: {}\n{}", p.read("g.log"), pane());
+    tmux(&["send-keys", "-t", &session, "world", "Enter"]);
+    assert!(log_has("hello world"), "keystrokes reach the process: {}\n{}", p.read("g.log"), pane());
+    assert!(wait_until(Duration::from_secs(10), || pane().contains("hello world")), "its output reaches the terminal: {}", pane());
+    tmux(&["resize-window", "-t", &session, "-x", "90", "-y", "25"]);
+    assert!(log_has("size 90 25"), "a resize is SIGWINCH with the new size: {}", p.read("g.log"));
+    tmux(&["send-keys", "-t", &session, "bye", "Enter"]);
+    assert!(wait_until(Duration::from_secs(20), || pane().contains("corral: g exited") && pane().contains("attach-status 0")), "{}", pane());
+    tmux(&["kill-session", "-t", &session]);
+    // Only an is_tty process that runs has a terminal to attach to.
+    let f = p.corral(&["attach", "--config", "dev.json", "other"]);
+    assert_eq!(f.status, 1);
+    assert!(f.stderr.contains("other has no terminal now"), "{}", f.stderr);
+    run.signal(Signal::SIGTERM);
+    run.wait();
+    p.assert_nothing_left();
+}

@@ -173,6 +173,9 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
     drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.
     let _ = tokio::time::timeout(DRAIN_BOUND, reader).await;
+    if let (true, Some(feed)) = (spec.tty, ctx.sink.feed()) {
+        feed.terminals.remove(&spec.name);
+    }
     report(Event::Exited(exit));
     Some(pid)
 }
@@ -219,7 +222,11 @@ fn start(spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &ActorContext) -> 
         pid_exec::command(&spec.program, &spec.working_dir, &env, &pid_vars, fds).map_err(|e| format!("cannot run {what}: {e}"))?
     };
     let launched = if spec.tty {
-        launch_tty(&ctx.registry, cmd, &what, &spec.working_dir, crate::platform::pty::own_size())?
+        let (launched, terminal) = launch_tty(&ctx.registry, cmd, &what, &spec.working_dir, crate::platform::pty::own_size())?;
+        if let Some(feed) = ctx.sink.feed() {
+            feed.terminals.set(&spec.name, terminal);
+        }
+        launched
     } else {
         launch(&ctx.registry, cmd, &what, &spec.working_dir)?
     };

@@ -113,6 +113,18 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>, slot: super::limits::Slo
                 continue;
             }
         };
+        if let RequestCommand::Attach { process: Some(name), window } = req.command {
+            let Some(terminal) = shared.feed.terminals.get(&name) else {
+                let why = if shared.feed.source_of(&name).is_some() { "has no terminal now (it needs is_tty and must be running)" } else { "is not a process of this run" };
+                if send(&mut wr, ServerMessage::error(req.id, ErrorCode::Failed, format!("{name} {why}"))).await.is_err() {
+                    return;
+                }
+                continue;
+            };
+            // The rest of the connection belongs to this process's terminal.
+            let _ = attach_terminal(req.id, terminal, window, &mut rd, &mut wr).await;
+            return;
+        }
         if answer(req.id, req.command, &shared, &mut wr).await.is_err() {
             return;
         }
@@ -166,8 +178,9 @@ async fn answer<W: AsyncWrite + Unpin>(id: u64, cmd: RequestCommand, shared: &Sh
         RequestCommand::Hello => return send(wr, ServerMessage::ok(id, Response::Hello(shared.hello.clone()))).await,
         RequestCommand::Logs { names, lines, follow } => return logs(id, names, lines, follow, shared, wr).await,
         RequestCommand::Attach { process: None, .. } => return attach(id, shared, wr).await,
-        RequestCommand::Attach { process: Some(_), .. } => {
-            return send(wr, ServerMessage::error(id, ErrorCode::Unsupported, "attaching to one process's terminal is not supported yet")).await
+        RequestCommand::Attach { process: Some(_), .. } => unreachable!("served by attach_terminal"),
+        RequestCommand::Input { .. } | RequestCommand::Resize { .. } => {
+            return send(wr, ServerMessage::error(id, ErrorCode::BadRequest, "input and resize are for a connection attached to a process (attach with a process)")).await
         }
         RequestCommand::Wait => return wait(id, shared, wr).await,
         RequestCommand::Ps => Ctl::Ps,
@@ -261,6 +274,47 @@ async fn attach<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> 
                     }
                 }
                 Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, Response::Done)).await,
+            },
+        }
+    }
+}
+
+/// `attach NAME`: the bytes of NAME's terminal as `terminal` events until it
+/// exits (then `Done`), while `input` and `resize` lines from the client reach
+/// it. The client's window size is the terminal's from the start.
+async fn attach_terminal<R, W>(id: u64, terminal: crate::terminals::Terminal, window: Option<corral_protocol::WindowSize>, rd: &mut R, wr: &mut W) -> io::Result<()>
+where
+    R: AsyncBufReadExt + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    // Only the keys are kept: holding the sender would keep the output open past the process's end.
+    let crate::terminals::Terminal { keys: terminal, output: sender } = terminal;
+    let mut output = sender.subscribe();
+    drop(sender);
+    if let Some(w) = window {
+        terminal.resize(w.cols, w.rows);
+    }
+    let mut reading = true;
+    // `next_line` is cancel-safe: a keystroke line half read when output wins the select is kept.
+    let mut lines = (&mut *rd).lines();
+    loop {
+        tokio::select! {
+            chunk = output.recv() => match chunk {
+                Ok(data) => send(wr, ServerMessage::event(id, Event::Terminal { data: data.to_vec() })).await?,
+                Err(broadcast::error::RecvError::Lagged(n)) => send(wr, ServerMessage::event(id, Event::Skipped { lines: n })).await?,
+                Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, Response::Done)).await,
+            },
+            line = lines.next_line(), if reading => match line {
+                Ok(Some(line)) => match parse_request(line.as_bytes()) {
+                    Ok(r) => match r.command {
+                        RequestCommand::Input { data } => terminal.input(&data),
+                        RequestCommand::Resize { window } => terminal.resize(window.cols, window.rows),
+                        _ => send(wr, ServerMessage::error(r.id, ErrorCode::BadRequest, "only input and resize while attached to a process")).await?,
+                    },
+                    Err(bad) => send(wr, ServerMessage::from(bad)).await?,
+                },
+                // The client is gone (or stopped writing): keep the output going until it closes.
+                Ok(None) | Err(_) => reading = false,
             },
         }
     }

@@ -43,13 +43,15 @@ pub struct Feed {
     files: Mutex<Vec<Option<PathBuf>>>,
     rings: Mutex<(u64, Vec<Ring>)>,
     tx: broadcast::Sender<FeedLine>,
+    /// The terminals of running `is_tty` processes, for `attach NAME`.
+    pub(crate) terminals: crate::terminals::Terminals,
 }
 
 impl Feed {
     pub fn new(labels: Vec<String>, files: Vec<Option<PathBuf>>) -> Arc<Feed> {
         let rings = labels.iter().map(|_| Ring { lines: VecDeque::new(), bytes: 0 }).collect();
         let (tx, _) = broadcast::channel(FOLLOW_QUEUE);
-        Arc::new(Feed { labels: Mutex::new(labels), files: Mutex::new(files), rings: Mutex::new((0, rings)), tx })
+        Arc::new(Feed { labels: Mutex::new(labels), files: Mutex::new(files), rings: Mutex::new((0, rings)), tx, terminals: Default::default() })
     }
 
     /// Adds source `id` (a replica added at run time), with its label and log file.

@@ -49,6 +49,11 @@ pub struct SinkHandle {
 }
 
 impl SinkHandle {
+    /// The feed of the control socket, when this run serves one.
+    pub fn feed(&self) -> Option<&Arc<super::feed::Feed>> {
+        self.feed.as_ref()
+    }
+
     /// Adds source `id` (a replica added by `scale`; ids follow the existing
     /// ones in order), with its label and log file, before any of its lines.
     pub fn add_source(&self, id: SourceId, label: &str, file: Option<PathBuf>) {

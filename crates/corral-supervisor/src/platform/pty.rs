@@ -7,15 +7,14 @@
 //! corral keeps the other side: it reads the output as it reads a pipe, and
 //! writes input into it.
 //!
-//! Output post-processing (`\n` → `\r\n`) is turned off: corral's labelled
-//! output and log files are line-based, and a terminal showing them adds its
-//! own carriage returns.
+//! The terminal is set up as any terminal is (`\n` written as `\r\n`): an
+//! attached client shows the bytes as they are; corral's line-based output
+//! takes the `\r` off the line ends (see `spawn::launch_tty`).
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::pty::{openpty, Winsize};
-use nix::sys::termios::{tcgetattr, tcsetattr, OutputFlags, SetArg};
 
 /// A terminal's size in character cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,10 +43,19 @@ pub(crate) fn open(size: Size) -> io::Result<(OwnedFd, OwnedFd)> {
     for fd in [&pair.master, &pair.slave] {
         nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
     }
-    let mut t = tcgetattr(&pair.slave).map_err(io::Error::from)?;
-    t.output_flags.remove(OutputFlags::ONLCR);
-    tcsetattr(&pair.slave, SetArg::TCSANOW, &t).map_err(io::Error::from)?;
     Ok((pair.master, pair.slave))
+}
+
+/// Sets the window size of the terminal whose corral side is `master`; the
+/// kernel tells the process's foreground group (SIGWINCH).
+pub(crate) fn resize(master: RawFd, size: Size) -> io::Result<()> {
+    let ws = Winsize { ws_row: size.rows, ws_col: size.cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads one winsize.
+    if unsafe { nix::libc::ioctl(master, nix::libc::TIOCSWINSZ, &ws) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Between fork and exec: makes the child the leader of a new session (and
