@@ -96,6 +96,18 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Run NAME in the foreground on a terminal with your keyboard, its dependencies in the
+    /// background; the run ends when NAME does, with its exit status.
+    Run {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        load: LoadFlags,
+        /// Start NAME alone, without its dependencies.
+        #[arg(long)]
+        no_deps: bool,
+        name: String,
+    },
     /// Show every process: state, pid, uptime, restarts, last exit, readiness, status.
     Ps {
         #[command(flatten)]

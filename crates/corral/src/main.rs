@@ -10,6 +10,7 @@ mod discover;
 mod export;
 mod logging;
 mod project;
+mod run_cmd;
 mod up;
 
 use std::io::Write;
@@ -39,7 +40,7 @@ fn main() {
         }
         Command::Up { target, load, namespaces, no_deps, color, detach, wait, timeout, names } => {
             let selection = up::Selection { names: &names, namespaces: &namespaces, no_deps, load: &load };
-            let args = up::UpArgs { target: &target, selection, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
+            let args = up::UpArgs { target: &target, selection, color, detach, wait, timeout, verbose: cli.verbose, quiet: cli.quiet, foreground: None };
             match up::up(args) {
                 Ok(s) => s,
                 Err(e) => {
@@ -48,6 +49,7 @@ fn main() {
                 }
             }
         }
+        Command::Run { target, load, no_deps, name } => run_cmd::run(&target, &load, no_deps, &name, cli.verbose, cli.quiet),
         Command::Down { target } => with_project(&target.config, target.project.as_deref(), ctl::down),
         Command::Ps { target, json } => with_project(&target.config, target.project.as_deref(), |p| ctl::ps(p, json)),
         Command::Logs { target, follow, lines, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::logs(p, names, lines, follow)),

@@ -122,3 +122,27 @@ fn attach_gives_a_tty_process_the_keyboard_and_the_window_size_through_a_real_te
     run.wait();
     p.assert_nothing_left();
 }
+
+#[test]
+fn run_puts_a_process_in_the_foreground_with_its_dependencies_in_the_background() {
+    let p = Project::new();
+    p.write("ask.py", "import sys\nline = input('name? ')\nprint('hello', line, flush=True)\nsys.exit(3)\n");
+    // ask has no is_tty: `run` gives it the terminal; it waits for db to be ready first.
+    p.config(json!({"processes": {
+        "db": {"command": "sleep 0.5; touch db.up; sleep 300", "readiness_probe": {"exec": {"command": "test -e db.up"}, "period_seconds": 0.1, "failure_threshold": 100}},
+        "ask": {"command": "python3 ask.py", "depends_on": {"db": {"condition": "process_healthy"}}},
+        "unrelated": {"command": "touch unrelated.ran; sleep 300"}
+    }}));
+    let session = format!("corral-run-{}", p.mark);
+    let inner = format!("cd {}; {} run --config dev.json ask; echo run-status $?; sleep 60", p.path().display(), support::CORRAL);
+    tmux(&["new-session", "-d", "-s", &session, "-x", "100", "-y", "30", &inner]);
+    let pane = || tmux(&["capture-pane", "-p", "-t", &session]);
+    assert!(wait_until(Duration::from_secs(20), || pane().contains("name?")), "{}", pane());
+    assert!(p.file("db.up").exists(), "its dependency runs in the background");
+    tmux(&["send-keys", "-t", &session, "bob", "Enter"]);
+    assert!(wait_until(Duration::from_secs(20), || pane().contains("run-status 3")), "the run ends with its status: {}", pane());
+    assert!(pane().contains("hello bob"), "{}", pane());
+    tmux(&["kill-session", "-t", &session]);
+    assert!(!p.file("unrelated.ran").exists(), "only NAME and its dependencies run");
+    p.assert_nothing_left();
+}
