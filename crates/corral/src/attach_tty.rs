@@ -72,10 +72,10 @@ pub fn attach(project: &Project, name: &str) -> i32 {
         let mut last = window;
         loop {
             std::thread::sleep(Duration::from_millis(200));
-            let now = own_window();
-            if now.is_some() && now != last {
-                last = now;
-                let line = Request::new(3, RequestCommand::Resize { window: now.expect("checked") }).to_line();
+            let Some(now) = own_window() else { continue };
+            if Some(now) != last {
+                last = Some(now);
+                let line = Request::new(3, RequestCommand::Resize { window: now }).to_line();
                 if sizes.write_all(&line).is_err() {
                     return;
                 }
