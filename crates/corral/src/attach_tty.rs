@@ -11,7 +11,7 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use corral_protocol::{Event, Request, RequestCommand, Response, ServerMessage, WindowSize};
+use corral_protocol::{Event, ProcessState, Request, RequestCommand, Response, ServerMessage, WindowSize};
 use corral_supervisor::control::project::Project;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 
@@ -19,23 +19,29 @@ use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 const DETACH: u8 = 0x1d;
 
 pub fn attach(project: &Project, name: &str) -> i32 {
+    session(project, name).0
+}
+
+/// Attaches until the process exits or the user detaches: the exit status of
+/// `corral attach`, and the process's own exit status once it is known.
+pub fn session(project: &Project, name: &str) -> (i32, Option<i32>) {
     let path = project.socket();
     let stream = match UnixStream::connect(&path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("corral: error: no corral is running for project {} ({}: {e})", project.id, path.display());
-            return 1;
+            return (1, None);
         }
     };
     let (Ok(mut keys), Ok(mut sizes)) = (stream.try_clone(), stream.try_clone()) else {
         eprintln!("corral: error: cannot use the control socket");
-        return 1;
+        return (1, None);
     };
     let window = own_window();
     let request = Request::new(1, RequestCommand::Attach { process: Some(name.to_string()), window });
     if let Err(e) = keys.write_all(&request.to_line()) {
         eprintln!("corral: error: {e}");
-        return 1;
+        return (1, None);
     }
     let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let user_detached = detached.clone();
@@ -89,9 +95,10 @@ pub fn attach(project: &Project, name: &str) -> i32 {
 
 /// Copies the terminal's bytes to stdout until the process exits (0), the
 /// user detaches (0), or the server refuses (1).
-fn follow(mut rd: BufReader<UnixStream>, name: &str, detached: &std::sync::atomic::AtomicBool) -> i32 {
+fn follow(mut rd: BufReader<UnixStream>, name: &str, detached: &std::sync::atomic::AtomicBool) -> (i32, Option<i32>) {
     let mut out = io::stdout().lock();
     let mut line = String::new();
+    let mut exit = None;
     loop {
         line.clear();
         match rd.read_line(&mut line) {
@@ -101,7 +108,7 @@ fn follow(mut rd: BufReader<UnixStream>, name: &str, detached: &std::sync::atomi
                 } else {
                     eprint!("\r\ncorral: the run ended\r\n");
                 }
-                return 0;
+                return (0, exit);
             }
             Ok(_) => {}
         }
@@ -114,18 +121,26 @@ fn follow(mut rd: BufReader<UnixStream>, name: &str, detached: &std::sync::atomi
                 let _ = out.write_all(&data);
                 let _ = out.flush();
             }
+            Some(Event::State { process }) if process.name == name => {
+                if let Some(e) = process.exit.filter(|_| !matches!(process.state, ProcessState::Running | ProcessState::Ready | ProcessState::Starting | ProcessState::Stopping)) {
+                    exit = Some(e.status());
+                }
+            }
             Some(_) => {}
             None => {
                 return match msg.into_reply() {
                     Some(Ok(Response::Done)) => {
-                        eprint!("\r\ncorral: {name} exited\r\n");
-                        0
+                        match exit {
+                            Some(s) => eprint!("\r\ncorral: {name} exited with status {s}\r\n"),
+                            None => eprint!("\r\ncorral: {name} exited\r\n"),
+                        }
+                        (0, exit)
                     }
                     Some(Err(e)) => {
                         eprint!("corral: error: {e}\r\n");
-                        1
+                        (1, None)
                     }
-                    _ => 1,
+                    _ => (1, None),
                 };
             }
         }

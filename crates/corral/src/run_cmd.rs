@@ -44,12 +44,8 @@ pub fn run(target: &Target, load: &LoadFlags, no_deps: bool, name: &str, verbose
             None => break,
         }
     }
-    let attached = crate::attach_tty::attach(&project, name);
-    // NAME has ended (or the user detached): how it ended, then the rest stops.
-    let status = Client::connect(&project.socket()).ok().and_then(|mut c| match c.call(RequestCommand::Ps, |_| {}) {
-        Ok(Response::Processes(all)) => all.into_iter().find(|p| p.name == name).and_then(|p| p.exit).map(|e| e.status()),
-        _ => None,
-    });
+    // NAME has ended (the attach says how) or the user detached; then the rest stops.
+    let (attached, status) = crate::attach_tty::session(&project, name);
     if let Ok(mut c) = Client::connect(&project.socket()) {
         if c.call(RequestCommand::Down, |_| {}).is_ok() {
             c.wait_closed();

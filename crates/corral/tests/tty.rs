@@ -28,7 +28,7 @@ fn a_tty_process_sees_a_terminal_and_its_output_stays_labelled() {
     p.write("probe.py", PROBE);
     std::fs::create_dir(p.file("adir")).unwrap();
     p.config(json!({"processes": {
-        "t": {"command": "python3 probe.py 0.1; ls --color=auto -d adir", "is_tty": true, "log_location": "t.log", "availability": {"exit_on_end": true}},
+        "t": {"command": "python3 probe.py 0.1; ls --color=auto -d adir", "is_tty": true, "log_location": "t.log", "availability": {"exit_on_end": true}, "depends_on": {"piped": {"condition": "process_completed_successfully"}}},
         "piped": {"command": "python3 -c 'import sys; print(\"piped\", sys.stdout.isatty())'"}
     }}));
     let f = p.up(&[]);
@@ -112,7 +112,7 @@ fn attach_gives_a_tty_process_the_keyboard_and_the_window_size_through_a_real_te
     tmux(&["resize-window", "-t", &session, "-x", "90", "-y", "25"]);
     assert!(log_has("size 90 25"), "a resize is SIGWINCH with the new size: {}", p.read("g.log"));
     tmux(&["send-keys", "-t", &session, "bye", "Enter"]);
-    assert!(wait_until(Duration::from_secs(20), || pane().contains("corral: g exited") && pane().contains("attach-status 0")), "{}", pane());
+    assert!(wait_until(Duration::from_secs(20), || pane().contains("corral: g exited with status 0") && pane().contains("attach-status 0")), "{}", pane());
     tmux(&["kill-session", "-t", &session]);
     // Only an is_tty process that runs has a terminal to attach to.
     let f = p.corral(&["attach", "--config", "dev.json", "other"]);

@@ -122,7 +122,7 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>, slot: super::limits::Slo
                 continue;
             };
             // The rest of the connection belongs to this process's terminal.
-            let _ = attach_terminal(req.id, terminal, window, &mut rd, &mut wr).await;
+            let _ = attach_terminal(req.id, &name, terminal, window, &shared, &mut rd, &mut wr).await;
             return;
         }
         if answer(req.id, req.command, &shared, &mut wr).await.is_err() {
@@ -282,11 +282,13 @@ async fn attach<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> 
 /// `attach NAME`: the bytes of NAME's terminal as `terminal` events until it
 /// exits (then `Done`), while `input` and `resize` lines from the client reach
 /// it. The client's window size is the terminal's from the start.
-async fn attach_terminal<R, W>(id: u64, terminal: crate::terminals::Terminal, window: Option<corral_protocol::WindowSize>, rd: &mut R, wr: &mut W) -> io::Result<()>
+#[allow(clippy::too_many_arguments)]
+async fn attach_terminal<R, W>(id: u64, name: &str, terminal: crate::terminals::Terminal, window: Option<corral_protocol::WindowSize>, shared: &Shared, rd: &mut R, wr: &mut W) -> io::Result<()>
 where
     R: AsyncBufReadExt + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let mut states = shared.states.subscribe();
     // Only the keys are kept: holding the sender would keep the output open past the process's end.
     let crate::terminals::Terminal { keys: terminal, output: sender } = terminal;
     let mut output = sender.subscribe();
@@ -295,6 +297,7 @@ where
         terminal.resize(w.cols, w.rows);
     }
     let mut reading = true;
+    let mut ended = false;
     // `next_line` is cancel-safe: a keystroke line half read when output wins the select is kept.
     let mut lines = (&mut *rd).lines();
     loop {
@@ -302,7 +305,15 @@ where
             chunk = output.recv() => match chunk {
                 Ok(data) => send(wr, ServerMessage::event(id, Event::Terminal { data: data.to_vec() })).await?,
                 Err(broadcast::error::RecvError::Lagged(n)) => send(wr, ServerMessage::event(id, Event::Skipped { lines: n })).await?,
-                Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, Response::Done)).await,
+                Err(broadcast::error::RecvError::Closed) if ended => return send(wr, ServerMessage::ok(id, Response::Done)).await,
+                Err(broadcast::error::RecvError::Closed) => return end_terminal(id, name, &mut states, wr).await,
+            },
+            state = states.recv() => match state {
+                Ok(process) if process.name == name => {
+                    ended = has_ended(process.state);
+                    send(wr, ServerMessage::event(id, Event::State { process })).await?
+                }
+                _ => {}
             },
             line = lines.next_line(), if reading => match line {
                 Ok(Some(line)) => match parse_request(line.as_bytes()) {
@@ -318,6 +329,32 @@ where
             },
         }
     }
+}
+
+/// The process's terminal has closed: its state once its exit is known (so
+/// a client such as `corral run` learns how it ended), then `Done`.
+async fn end_terminal<W: AsyncWrite + Unpin>(id: u64, name: &str, states: &mut broadcast::Receiver<ProcessInfo>, wr: &mut W) -> io::Result<()> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, states.recv()).await {
+            Ok(Ok(process)) if process.name == name => {
+                let ended = has_ended(process.state);
+                send(wr, ServerMessage::event(id, Event::State { process })).await?;
+                if ended {
+                    break;
+                }
+            }
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break,
+        }
+    }
+    send(wr, ServerMessage::ok(id, Response::Done)).await
+}
+
+/// Whether a process in `state` has ended its run (its exit is known).
+fn has_ended(state: corral_protocol::ProcessState) -> bool {
+    use corral_protocol::ProcessState::*;
+    !matches!(state, Pending | Waiting | Starting | Running | Ready | Stopping)
 }
 
 async fn wait<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> io::Result<()> {
