@@ -34,7 +34,7 @@ mod watch;
 pub use activation::{port_env_name, FileMode, Listener, ListenerKind, Ports, Watchdog};
 pub use diagnostic::{Diagnostic, LoadError, Severity};
 pub use graph::DepGraph;
-pub use compose::LoadOptions;
+pub use compose::{LoadOptions, MAX_REPLICAS};
 pub use format::{config_name, Format};
 pub use load::{load, load_bytes, load_file, Loaded, MAX_CONFIG_BYTES};
 pub use model::*;

@@ -218,11 +218,14 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ports: Ports,
 
+    /// The command forks a daemon and exits: the process counts as running while
+    /// the daemon lives (found by its process group and by the `CORRAL_PROCESS_NAME`
+    /// and `CORRAL_RUN_ID` it inherits), and stopping it stops the daemon.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_daemon: bool,
+
     // Fields of process-compose that are not built yet: rejected by validation
     // when set to anything that would change behaviour.
-    #[serde(default, skip_serializing)]
-    #[schemars(skip)]
-    pub is_daemon: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub replicas: Option<serde_json::Value>,
@@ -238,9 +241,11 @@ pub struct Process {
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub is_dotenv_disabled: Option<serde_json::Value>,
-    #[serde(default, skip_serializing)]
-    #[schemars(skip)]
-    pub is_tty: Option<serde_json::Value>,
+    /// The process gets a pseudo-terminal as its stdin, stdout and stderr (and
+    /// controlling terminal), so it colours and line-buffers its output as on a
+    /// terminal; the output still goes through corral's labelled output and log files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_tty: bool,
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     pub launch_timeout_seconds: Option<serde_json::Value>,

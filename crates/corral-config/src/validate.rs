@@ -136,11 +136,9 @@ fn validate_process(out: &mut Vec<Diagnostic>, name: &str, p: &Process) {
     }
     crate::activation_rules::validate(out, name, p);
 
-    let placeholders: [(&str, &Option<Value>, fn(&Value) -> bool); 4] = [
-        ("is_daemon", &p.is_daemon, is_empty_value),
+    let placeholders: [(&str, &Option<Value>, fn(&Value) -> bool); 2] = [
         ("replicas", &p.replicas, |v| v.as_u64() == Some(1)),
         ("env_file", &p.env_file, is_empty_value),
-        ("is_tty", &p.is_tty, is_empty_value),
     ];
     for (field, value, harmless) in placeholders {
         if let Some(v) = value {

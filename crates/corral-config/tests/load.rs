@@ -85,8 +85,9 @@ fn unknown_keys_warn_or_fail_under_strict() {
 fn not_yet_built_fields_are_rejected_by_name() {
     let e = err(r#"{"processes": {"a": {"command": "x", "env_file": ".env"}}}"#);
     assert!(e.contains("processes.a.env_file: not supported yet"), "{e}");
-    let e = err(r#"{"processes": {"a": {"command": "x", "is_daemon": true}}}"#);
-    assert!(e.contains("processes.a.is_daemon: not supported yet"), "{e}");
+    let e = err(r#"{"processes": {"a": {"command": "x", "is_daemon": "yes"}}}"#);
+    assert!(e.contains("processes.a.is_daemon"), "{e}");
+    ok(r#"{"processes": {"a": {"command": "x", "is_daemon": true}}}"#);
     let e = err(r#"{"processes": {"a": {"command": "x", "replicas": 3}}}"#);
     assert!(e.contains("processes.a.replicas: not supported yet by this corral (got 3)"), "{e}");
     // Values that ask for nothing are fine.
@@ -206,7 +207,7 @@ fn schema_is_valid_json_and_names_fields() {
         assert!(text.contains(field), "schema lacks {field}");
     }
     assert!(text.contains("readiness_probe") && text.contains("tcp_socket"));
-    assert!(!text.contains("\"is_tty\"") && !text.contains("\"is_daemon\""), "unsupported fields stay out of the schema");
+    assert!(text.contains("\"is_daemon\"") && text.contains("\"is_tty\""), "is_daemon and is_tty are built");
 }
 
 #[test]

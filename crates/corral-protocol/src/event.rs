@@ -17,4 +17,6 @@ pub enum Event {
     /// be sent every change: it replaces whatever the follower knew, so a
     /// slow client is late, never wrong.
     Snapshot { processes: Vec<ProcessInfo> },
+    /// Bytes the attached process wrote to its terminal (`attach` with a `process`).
+    Terminal { data: Vec<u8> },
 }

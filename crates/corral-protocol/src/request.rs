@@ -56,21 +56,32 @@ pub enum RequestCommand {
     /// Answers [`crate::Response::Ready`] when every process is ready (or
     /// has completed), an error when one failed.
     Wait,
-    /// Streams every state change and output line until the run ends.
+    /// Streams every state change and output line until the run ends; with a
+    /// `process` (an `is_tty` one), that process's terminal instead: its bytes
+    /// as [`crate::Event::Terminal`] until it exits, while `input` and `resize`
+    /// sent on the same connection reach it.
     Attach {
-        /// Reserved for a process's terminal (`is_tty`): its byte stream instead of the set's events.
+        /// The process whose terminal to attach to.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         process: Option<String>,
-        /// Reserved for a process's terminal: the client's window size.
+        /// The client's window size, given to the process's terminal.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         window: Option<WindowSize>,
     },
+    /// Keystrokes for the process attached to on this connection (no answer).
+    Input { data: Vec<u8> },
+    /// The client's window changed size (no answer while attached).
+    Resize { window: WindowSize },
     /// Stop the whole run in order; the connection closes when it is over.
     Down,
     /// Every process with its resource figures (CPU, memory), as a
     /// [`crate::Event::Snapshot`] once a second, until the run ends
     /// ([`crate::Response::Done`]). Figures are sampled only while someone asks.
     Top,
+    /// Run `replicas` copies of process `name` (as written, e.g. `api` for
+    /// `api-0`, `api-1`): new replicas are added (and started), the
+    /// highest-numbered ones stopped and removed: [`crate::Response::Scaled`].
+    Scale { name: String, replicas: u32 },
 }
 
 impl RequestCommand {
@@ -141,6 +152,10 @@ mod tests {
         assert_eq!(parse_request(br#"{"v":1,"id":2,"command":"logs"}"#).unwrap().command, RequestCommand::Logs { names: vec![], lines: 100, follow: false });
         assert_eq!(parse_request(br#"{"v":1,"id":2,"command":"attach"}"#).unwrap().command, RequestCommand::attach());
         assert_eq!(String::from_utf8(Request::new(8, RequestCommand::attach()).to_line()).unwrap(), "{\"v\":1,\"id\":8,\"command\":\"attach\"}\n");
+        assert_eq!(
+            parse_request(br#"{"v":1,"id":3,"command":"scale","name":"api","replicas":3}"#).unwrap().command,
+            RequestCommand::Scale { name: "api".into(), replicas: 3 }
+        );
     }
 
     #[test]

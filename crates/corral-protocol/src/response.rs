@@ -24,6 +24,8 @@ pub enum Response {
     Stopping { stopping: bool },
     /// `wait`: every process is ready.
     Ready { ready: bool },
+    /// `scale`: the replicas of the process now (added ones starting, removed ones stopping).
+    Scaled { replicas: Vec<String> },
     /// The end of a stream (`logs`, `attach`).
     Done,
 }

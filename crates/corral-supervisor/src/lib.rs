@@ -49,6 +49,7 @@ mod setup;
 mod signals;
 mod spawn;
 mod state;
+mod terminals;
 mod time;
 
 /// For the fuzz targets (fuzz/): the sd_notify parser. Not an API.

@@ -185,6 +185,17 @@ impl Registry {
         }
     }
 
+    /// Whether `pgid` is a process group corral created and has not seen empty
+    /// (a process's, a probe's, a shutdown command's).
+    pub(crate) fn created_group(&self, pgid: i32) -> bool {
+        self.groups.lock().unwrap().contains(&pgid)
+    }
+
+    /// Whether corral waits for `pid`'s exit status itself (a process it started, the guardian).
+    pub(crate) fn owns(&self, pid: i32) -> bool {
+        self.owned.lock().unwrap().contains(&pid)
+    }
+
     /// Call once the exit status of `pid` has been collected.
     pub fn release(&self, pid: i32) {
         self.owned.lock().unwrap().remove(&pid);

@@ -237,7 +237,9 @@ async fn run_processes(
         .collect();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let ctx = ActorContext { registry: registry.clone(), sink: sink.handle(), events: events_tx, shell: plan.shell.clone(), ports };
-    let processes = dispatcher::Processes { specs, envs, resources, root: plan.root.clone(), keep_project };
+    // Sources: the processes, then the pre_hook and the post_hook; replicas added by `scale` come after.
+    let next_source = specs.len() + 2;
+    let processes = dispatcher::Processes { specs, envs, resources, root: plan.root.clone(), keep_project, shared_env: shared.clone(), next_source };
     let outcome = Dispatcher::new(processes, ctx, events_rx, state_events, changes).run(signals).await;
     drop(watch_service);
     outcome

@@ -40,7 +40,7 @@ pub(crate) fn prepare(plan: &Plan, shared: &mut Env) -> Result<Prepared, String>
             ),
             _ => None,
         };
-        resources.push(Resources { notify, listeners: listeners::bind_all(p)? });
+        resources.push(Resources { notify, listeners: listeners::bind_all(p)?, ..Default::default() });
     }
     Ok(Prepared { ports: allocations, resources, runtime_dir })
 }

@@ -55,6 +55,8 @@ pub enum Confirm {
 pub enum InputKind {
     Search,
     Filter,
+    /// How many replicas of the process (named as written, e.g. `api` for `api-0`).
+    Scale,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +200,8 @@ impl App {
                     self.update(p, now);
                 }
             }
+            // A tty process's raw bytes, sent only to `attach NAME`; its lines reach the dashboard as `Log`.
+            Event::Terminal { .. } => {}
         }
     }
 
@@ -319,12 +323,33 @@ impl App {
         if enter {
             self.input = None;
             if kind == InputKind::Search {
-                self.search = text;
+                self.search = text.clone();
                 self.matched = None;
                 self.find(false);
             }
+            if kind == InputKind::Scale {
+                let Some(name) = self.scale_target() else { return vec![] };
+                return match text.trim().parse::<u32>() {
+                    Ok(replicas) => vec![Effect::Request { command: RequestCommand::Scale { name: name.clone(), replicas }, what: format!("scale {name} to {replicas}") }],
+                    Err(_) => {
+                        self.message = Some(format!("scale: {text:?} is not a number of replicas"));
+                        vec![]
+                    }
+                };
+            }
         }
         vec![]
+    }
+
+    /// The process `scale` acts on for the selection: a replica's process as
+    /// written (`api` for `api-0`), else the selected process itself.
+    pub fn scale_target(&self) -> Option<String> {
+        let name = self.selected.as_ref()?;
+        let p = self.procs.iter().find(|p| &p.info.name == name)?;
+        Some(match p.info.replica {
+            Some(_) => name.rsplit_once('-').map_or(name.as_str(), |(base, _)| base).to_string(),
+            None => name.clone(),
+        })
     }
 
     pub fn on_key(&mut self, key: Key) -> Vec<Effect> {
@@ -379,6 +404,8 @@ impl App {
             Key::Stop => return act(|names| RequestCommand::Stop { names }, "stop"),
             Key::Restart => return act(|names| RequestCommand::Restart { names }, "restart"),
             Key::StopAll => self.overlay = Overlay::Confirm(Confirm::StopAll),
+            Key::Scale if sel.is_some() => self.input = Some((InputKind::Scale, String::new())),
+            Key::Scale => {}
             Key::Search => self.input = Some((InputKind::Search, String::new())),
             Key::Filter => self.input = Some((InputKind::Filter, self.filter.clone())),
             Key::NextMatch => self.find(true),

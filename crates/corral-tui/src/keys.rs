@@ -19,6 +19,7 @@ pub enum Key {
     Stop,
     Restart,
     StopAll,
+    Scale,
     Search,
     NextMatch,
     PrevMatch,
@@ -52,6 +53,7 @@ pub const KEYS: &[(&str, &str, Key)] = &[
     ("x F9", "stop it (its dependents first)", Key::Stop),
     ("r Ctrl-R", "restart it (with its dependents)", Key::Restart),
     ("X", "stop every process (asks first)", Key::StopAll),
+    ("S", "scale it: how many replicas", Key::Scale),
     ("/ Ctrl-F", "search the log", Key::Search),
     ("n", "next match", Key::NextMatch),
     ("N", "previous match", Key::PrevMatch),
@@ -93,6 +95,7 @@ pub fn lookup(e: KeyEvent) -> Option<Key> {
         KeyCode::Char('x') | KeyCode::F(9) => Key::Stop,
         KeyCode::Char('r') => Key::Restart,
         KeyCode::Char('X') => Key::StopAll,
+        KeyCode::Char('S') => Key::Scale,
         KeyCode::Char('/') => Key::Search,
         KeyCode::Char('n') => Key::NextMatch,
         KeyCode::Char('N') => Key::PrevMatch,
@@ -121,7 +124,7 @@ mod tests {
     fn every_key_is_in_the_help() {
         let all = [
             Key::Up, Key::Down, Key::Top, Key::Bottom, Key::PageUp, Key::PageDown, Key::SwitchFocus, Key::ShowOne, Key::ShowAll, Key::Start, Key::Stop,
-            Key::Restart, Key::StopAll, Key::Search, Key::NextMatch, Key::PrevMatch, Key::Filter, Key::Sort, Key::ReverseSort, Key::Follow, Key::Wrap,
+            Key::Restart, Key::StopAll, Key::Scale, Key::Search, Key::NextMatch, Key::PrevMatch, Key::Filter, Key::Sort, Key::ReverseSort, Key::Follow, Key::Wrap,
             Key::Timestamps, Key::Zoom, Key::Select, Key::Pager, Key::Graph, Key::Help, Key::Quit, Key::Escape,
         ];
         for k in all {

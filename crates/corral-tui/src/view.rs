@@ -260,6 +260,10 @@ fn draw_status(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let text = match (&app.input, &app.message) {
         (Some((InputKind::Search, t)), _) => Line::from(vec![Span::styled("search: ", theme.header()), Span::raw(t.clone()), Span::raw("▏")]),
         (Some((InputKind::Filter, t)), _) => Line::from(vec![Span::styled("filter: ", theme.header()), Span::raw(t.clone()), Span::raw("▏")]),
+        (Some((InputKind::Scale, t)), _) => {
+            let name = app.scale_target().unwrap_or_default();
+            Line::from(vec![Span::styled(format!("scale {name} to (replicas): "), theme.header()), Span::raw(t.clone()), Span::raw("▏")])
+        }
         (None, Some(m)) => Line::from(m.clone()),
         (None, None) if app.ended => Line::from("the run has ended; q quits"),
         (None, None) => Line::from(Span::styled("? help  Enter log  a all  s start  x stop  r restart  / search  d deps  v select  p pager  q quit", theme.dim())),

@@ -105,6 +105,18 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Run NAME in the foreground on a terminal with your keyboard, its dependencies in the
+    /// background; the run ends when NAME does, with its exit status.
+    Run {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        load: LoadFlags,
+        /// Start NAME alone, without its dependencies.
+        #[arg(long)]
+        no_deps: bool,
+        name: String,
+    },
     /// Show every process: state, pid, uptime, restarts, last exit, readiness, status.
     Ps {
         #[command(flatten)]
@@ -146,6 +158,15 @@ pub enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Run N replicas of a process: adds replicas NAME-k, or stops the highest-numbered ones.
+    Scale {
+        #[command(flatten)]
+        target: Target,
+        /// The process as written (`api` for `api-0`, `api-1` …).
+        name: String,
+        /// How many replicas (1 to 1000).
+        replicas: u32,
+    },
     /// Wait until every process is ready (or has completed); non-zero on failure or timeout.
     Wait {
         #[command(flatten)]
@@ -158,6 +179,8 @@ pub enum Command {
     Attach {
         #[command(flatten)]
         target: Target,
+        /// An is_tty process: its terminal gets your keyboard (Ctrl-] detaches).
+        name: Option<String>,
     },
     /// Open the dashboard of a running project: every process, its state and logs, and
     /// keys to act on them. Quitting leaves the project running.
@@ -199,8 +222,6 @@ pub enum Command {
 }
 
 /// `corral process …`: aliases of the client commands, as process-compose names them.
-/// (`process scale` joins them when `corral scale` lands on main: a `Scale` variant
-/// with the same fields as `Command::Scale`, mapped in `into_command`.)
 #[derive(Debug, Subcommand)]
 pub enum ProcessCommand {
     /// `corral ps`: every process and its state.
@@ -245,6 +266,15 @@ pub enum ProcessCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// `corral scale`.
+    Scale {
+        #[command(flatten)]
+        target: Target,
+        /// The process as written (`api` for `api-0`, `api-1` …).
+        name: String,
+        /// How many replicas (1 to 1000).
+        replicas: u32,
+    },
 }
 
 impl ProcessCommand {
@@ -256,6 +286,7 @@ impl ProcessCommand {
             ProcessCommand::Start { target, names } => Command::Start { target, names },
             ProcessCommand::Stop { target, names } => Command::Stop { target, names },
             ProcessCommand::Restart { target, names } => Command::Restart { target, names },
+            ProcessCommand::Scale { target, name, replicas } => Command::Scale { target, name, replicas },
         }
     }
 }

@@ -164,6 +164,8 @@ fn print_event(ev: Event, labels: &Labels) {
             eprintln!("corral: (state changes skipped: this client read too slowly; every process as it is now:)");
             processes.into_iter().for_each(print_state);
         }
+        // Only for `attach NAME` (see attach_tty.rs).
+        Event::Terminal { .. } => {}
     }
     let _ = out.flush();
 }
@@ -245,6 +247,10 @@ pub fn control(project: &Project, command: RequestCommand) -> i32 {
         }
         Ok(Response::Stopped { stopped }) => {
             eprintln!("corral: stopped: {}", stopped.join(", "));
+            0
+        }
+        Ok(Response::Scaled { replicas }) => {
+            eprintln!("corral: replicas: {}", replicas.join(", "));
             0
         }
         Ok(other) => unexpected(other),

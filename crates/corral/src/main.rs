@@ -2,6 +2,7 @@
 //! Errors become messages and exit statuses here (anyhow at the edge); exit 2
 //! always means "bad input, nothing was started".
 
+mod attach_tty;
 mod check;
 mod cli;
 mod completions;
@@ -12,6 +13,7 @@ mod logging;
 mod project;
 mod summary;
 mod tui;
+mod run_cmd;
 mod up;
 
 use std::io::Write;
@@ -55,7 +57,7 @@ fn main() {
                 eprintln!("corral: note: stdout is not a terminal, so no dashboard (--tui); plain output instead");
             }
             let selection = up::Selection { names: &names, namespaces: &namespaces, no_deps, load: &load };
-            let args = up::UpArgs { target: &target, selection, color, detach, keep_project, wait, timeout, verbose: cli.verbose, quiet: cli.quiet };
+            let args = up::UpArgs { target: &target, selection, color, detach, keep_project, wait, timeout, verbose: cli.verbose, quiet: cli.quiet, foreground: None };
             match up::up(args) {
                 Ok(s) => s,
                 Err(e) => {
@@ -64,14 +66,17 @@ fn main() {
                 }
             }
         }
+        Command::Run { target, load, no_deps, name } => run_cmd::run(&target, &load, no_deps, &name, cli.verbose, cli.quiet),
         Command::Down { target } => with_project(&target.config, target.project.as_deref(), ctl::down),
         Command::Ps { target, json } => with_project(&target.config, target.project.as_deref(), |p| ctl::ps(p, json)),
         Command::Logs { target, follow, lines, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::logs(p, names, lines, follow)),
         Command::Start { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Start { names })),
         Command::Stop { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Stop { names })),
         Command::Restart { target, names } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Restart { names })),
+        Command::Scale { target, name, replicas } => with_project(&target.config, target.project.as_deref(), |p| ctl::control(p, RequestCommand::Scale { name, replicas })),
         Command::Wait { target, timeout } => with_project(&target.config, target.project.as_deref(), |p| ctl::wait(p, timeout)),
-        Command::Attach { target } => with_project(&target.config, target.project.as_deref(), ctl::attach),
+        Command::Attach { target, name: None } => with_project(&target.config, target.project.as_deref(), ctl::attach),
+        Command::Attach { target, name: Some(name) } => with_project(&target.config, target.project.as_deref(), |p| attach_tty::attach(p, &name)),
         Command::Tui { target } => with_project(&target.config, target.project.as_deref(), tui::dashboard),
     };
     logging::finish();

@@ -35,6 +35,8 @@ pub struct UpArgs<'a> {
     pub timeout: Option<f64>,
     pub verbose: u8,
     pub quiet: bool,
+    /// `corral run NAME`: NAME gets a terminal and ends the run (see run_cmd.rs).
+    pub foreground: Option<&'a str>,
 }
 
 /// Which processes to run (see corral_config::select).
@@ -67,13 +69,17 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
             return Ok(BAD_CONFIG);
         }
     };
-    let plan = match Plan::new(&loaded, &names, &located.root) {
+    let mut plan = match Plan::new(&loaded, &names, &located.root) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("corral: error: {e}; nothing was started");
             return Ok(BAD_CONFIG);
         }
     };
+    for p in plan.processes.iter_mut().filter(|p| Some(p.name.as_str()) == a.foreground) {
+        p.tty = true;
+        p.exit_on_end = true;
+    }
     let project = crate::project::project(&located, a.target.project.as_deref(), loaded.config.name.as_deref());
     let mut lock = match project.lock() {
         Ok(l) => l,

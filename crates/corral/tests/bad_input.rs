@@ -102,8 +102,8 @@ fn unsupported_format_version() {
 #[test]
 fn not_yet_supported_fields_are_rejected_not_ignored() {
     rejected(
-        &format!(r#"{{{HOOK} "processes": {{"a": {{"command": "x", "is_tty": true}}}}}}"#),
-        &["processes.a.is_tty: not supported yet"],
+        &format!(r#"{{{HOOK} "processes": {{"a": {{"command": "x", "readiness_probe": {{"http_get": {{"port": 1, "scheme": "https"}}}}}}}}}}"#),
+        &["processes.a.readiness_probe.http_get.scheme: expected \"http\", got \"https\" (https probes are not supported yet)"],
     );
 }
 

@@ -29,6 +29,8 @@ const COMMANDS: &[&[&str]] = &[
     &["process", "start", "a"],
     &["process", "stop", "a"],
     &["process", "restart", "a"],
+    &["scale", "a", "2"],
+    &["process", "scale", "a", "2"],
 ];
 
 /// `corral ARGS… <config flag> dev.json` (logs takes `--config`: its `-f` follows).

@@ -143,10 +143,10 @@ fn bad_declarations_fail_evaluation_readably() {
         let typed = Fixture::new("flakeModule", r#"corral.dev.settings.processes.a = { command = "x"; shutdown.signal = 99; };"#);
         let err = typed.build("dev").expect_err("bad signal");
         assert!(err.contains("shutdown.signal") && err.contains("99"), "{err}");
-        // A field corral does not run yet passes the module (freeform) and is rejected by corral check at build.
-        let later = Fixture::new("flakeModule", r#"corral.dev.settings.processes.a = { command = "x"; is_tty = true; };"#);
-        let err = later.build("dev").expect_err("is_tty is not supported yet");
-        assert!(err.contains("processes.a.is_tty: not supported yet"), "{err}");
+        // A field corral does not run passes the module (freeform) and is rejected by corral check at build.
+        let later = Fixture::new("flakeModule", r#"corral.dev.settings.processes.a = { command = "x"; is_elevated = true; };"#);
+        let err = later.build("dev").expect_err("is_elevated is not supported");
+        assert!(err.contains("processes.a.is_elevated: process-compose's is_elevated is not supported by corral"), "{err}");
     });
 }
 

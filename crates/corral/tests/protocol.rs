@@ -77,8 +77,8 @@ fn a_client_written_against_corral_protocol_alone_drives_a_run() {
         other => panic!("stop nope answered {other:?}"),
     }
     match c.call(RequestCommand::Attach { process: Some("db".into()), window: None }, |_| {}) {
-        Err(CallError::Server(e)) => assert_eq!(e.code, ErrorCode::Unsupported),
-        other => panic!("attach to a terminal answered {other:?}"),
+        Err(CallError::Server(e)) => assert_eq!((e.code, e.message.as_str()), (ErrorCode::Failed, "db has no terminal now (it needs is_tty and must be running)")),
+        other => panic!("attach to the terminal of a process without one answered {other:?}"),
     }
 
     // attach from a second client: a state event per process first, then changes, until the run ends.

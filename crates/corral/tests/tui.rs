@@ -347,3 +347,32 @@ fn up_tui_with_a_bad_config_says_why_and_exits_2() {
     let screen = t.wait_for("the end", |s| s.contains("EXITED:"));
     assert!(screen.contains("EXITED:2") && screen.contains("processes.a.command"), "{screen}");
 }
+
+#[test]
+fn the_scale_key_changes_how_many_replicas_run() {
+    let p = Project::new();
+    p.config(json!({"name": "scaled", "processes": {
+        "w": {"command": "echo worker $PC_REPLICA_NUM; exec sleep 300", "replicas": 2}
+    }}));
+    let up = p.corral(&["up", "-f", "dev.json", "-d"]);
+    assert_eq!(up.status, 0, "{}", up.stderr);
+    let _down = DownOnDrop(&p);
+    let t = Tmux::start(p.path(), &format!("{CORRAL} tui -f dev.json"), 120, 30);
+    t.wait_for("both replicas", |s| row(s, "w-0").is_some_and(|r| r.contains("running")) && row(s, "w-1").is_some_and(|r| r.contains("running")));
+    // The help lists the key.
+    t.keys(&["?"]);
+    t.wait_for("the scale key in the help", |s| s.contains("scale it: how many replicas"));
+    t.keys(&["Escape"]);
+    t.wait_for("the help closed", |s| !s.contains("keys (any key closes)"));
+    // On a replica's row, S asks how many replicas of its process: 3.
+    t.keys(&["g", "S"]);
+    t.wait_for("the scale prompt", |s| s.contains("scale w to (replicas):"));
+    t.keys(&["3", "Enter"]);
+    t.wait_for("the outcome", |s| s.contains("scale w to 3: done"));
+    assert!(wait_until(HANG_GUARD, || ps(&p).iter().filter(|x| x["name"].as_str().is_some_and(|n| n.starts_with("w-")) && x["state"] == "running").count() == 3), "three replicas run: {:?}", ps(&p));
+    t.wait_for("the third replica on screen", |s| row(s, "w-2").is_some_and(|r| r.contains("running")));
+    // Not a number: said so, nothing sent.
+    t.keys(&["S", "many", "Enter"]);
+    t.wait_for("the refusal", |s| s.contains("is not a number of replicas"));
+    t.keys(&["q"]);
+}

@@ -22,7 +22,8 @@ use crate::diagnostic::{Diagnostic, LoadError};
 use crate::format::{self, Format, Tree};
 use crate::load::Loaded;
 
-pub(crate) use processes::{MAX_REPLICAS, UNSUPPORTED_PROCESS_KEYS, UNSUPPORTED_TOP_KEYS};
+pub use processes::MAX_REPLICAS;
+pub(crate) use processes::{UNSUPPORTED_PROCESS_KEYS, UNSUPPORTED_TOP_KEYS};
 
 /// What to load, and how.
 #[derive(Debug, Clone, Default)]

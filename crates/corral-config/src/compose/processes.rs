@@ -8,7 +8,7 @@ use super::{environment, merge, templates, Pass};
 use crate::diagnostic::{Diagnostic, LoadError};
 
 /// Largest `replicas`: more is a typo (and a fork bomb), not a plan.
-pub(crate) const MAX_REPLICAS: u64 = 1000;
+pub const MAX_REPLICAS: u64 = 1000;
 /// Most replicas in one config, all processes together.
 const MAX_TOTAL_REPLICAS: u64 = 10_000;
 

@@ -125,6 +125,12 @@ pub struct ProcessSpec {
     pub ports: Vec<(String, u16)>,
     pub watch: Option<WatchSpec>,
     pub stop: StopSpec,
+    /// `is_daemon`: the command forks a daemon and exits; the daemon is the process.
+    pub daemon: bool,
+    /// `is_tty`: a pseudo-terminal for stdin, stdout and stderr.
+    pub tty: bool,
+    /// Which copy of a process with `replicas` this is; None for an unreplicated process.
+    pub replica: Option<Replica>,
     /// Indices (into [`Plan::processes`]) of what this process waits for.
     pub dependencies: Vec<(usize, Condition)>,
     /// Indices of the processes of this run that wait for this one.
@@ -134,6 +140,24 @@ pub struct ProcessSpec {
     pub namespaces: Vec<String>,
     /// How `log_file` is rotated (process-compose's `log_configuration.rotation`).
     pub log_rotation: Option<crate::model::LogRotation>,
+}
+
+/// A replica's identity: the name it was written with and its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub of: String,
+    pub num: u32,
+}
+
+/// The replica identity the loader left in the environment (`PC_PROC_NAME`,
+/// `PC_REPLICA_NUM`): a process whose name is not the name it was written
+/// with is a replica (`api-1` of `api`).
+fn replica_of(name: &str, env: &[(String, String)]) -> Option<Replica> {
+    let get = |k: &str| env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let of = get("PC_PROC_NAME")?;
+    let num: u32 = get("PC_REPLICA_NUM")?.parse().ok()?;
+    let suffix = name.strip_prefix(of)?.strip_prefix('-')?;
+    (suffix.parse::<u32>().ok() == Some(num)).then(|| Replica { of: of.to_string(), num })
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +258,9 @@ impl Plan {
                         timeout: p.shutdown.timeout_seconds.0,
                         parent_only: p.shutdown.parent_only,
                     },
+                    daemon: p.is_daemon,
+                    tty: p.is_tty,
+                    replica: replica_of(name, &p.environment.0),
                     dependencies: graph.dependencies(orig).iter().map(|&(d, c)| (dense(d), c)).collect(),
                     dependents: dependents_in(graph, orig, &chosen).into_iter().map(dense).collect(),
                     log_file: p.log_location.as_deref().map(|l| root.join(l)),

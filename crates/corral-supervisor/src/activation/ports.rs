@@ -48,6 +48,24 @@ pub(crate) fn allocate(plan: &Plan) -> Result<Vec<Allocation>, String> {
     Ok(out)
 }
 
+/// The ports of a replica added at run time (`scale`): the first free port
+/// from each base upward that this run has not handed out. A base with no
+/// free port above it gets none (the replica then fails like a process whose
+/// port is taken).
+pub(crate) fn allocate_more(index: usize, spec: &crate::plan::ProcessSpec, taken: &[u16]) -> Vec<Allocation> {
+    let mut taken: BTreeSet<u16> = taken.iter().copied().collect();
+    let mut out = Vec::new();
+    for (name, base) in &spec.ports {
+        if let Some(port) = (*base..=u16::MAX).find(|c| !taken.contains(c) && is_free(*c)) {
+            taken.insert(port);
+            out.push(Allocation { process: index, name: name.clone(), var: port_env_name(&spec.name, name), port });
+        } else {
+            tracing::error!("{}: no free port from {base} to 65535 for {name}", spec.name);
+        }
+    }
+    out
+}
+
 /// Whether `port` can be bound on every wildcard and loopback address.
 pub(crate) fn is_free(port: u16) -> bool {
     let addrs = [

@@ -6,8 +6,11 @@
 //! `Spawned`, `SpawnFailed`, `Ready`, `ReadinessFailed`, `LivenessFailed`,
 //! `WatchdogExpired` and `Exited`. Probes and watches live exactly as long as
 //! the run they check; the notify socket and listening sockets live as long as
-//! the actor, so a restart keeps them.
+//! the actor, so a restart keeps them. With `is_daemon`, a launcher that exits
+//! successfully hands over to its daemon ([`daemon`]): the run lasts as long
+//! as the daemon does.
 
+mod daemon;
 mod stop;
 mod supervise;
 mod notify_watchdog;
@@ -23,12 +26,12 @@ use tokio::task::JoinHandle;
 use crate::activation::listeners::Bound;
 use crate::env::Env;
 use crate::notify::NotifySocket;
-use crate::output::{forward_watching, ReadyLine, SinkHandle};
+use crate::output::{forward_watching, ReadyLine, SinkHandle, SourceId};
 use crate::plan::{ProcessSpec, Program};
 use crate::probes::{self, Verdict};
 use crate::registry::Registry;
 use crate::platform::pid_exec;
-use crate::spawn::{command, launch, output_pipe};
+use crate::spawn::{command, launch, launch_tty, output_pipe};
 use crate::state::ExitKind;
 
 use self::supervise::supervise;
@@ -57,6 +60,8 @@ pub(crate) enum Event {
     WatchdogExpired(String),
     /// The process sent `STATUS=` with sd_notify.
     Status(String),
+    /// `is_daemon`: its command exited and this is the daemon's main pid now.
+    DaemonPid(i32),
 }
 
 /// How long, after a process exits, its remaining output may take to arrive
@@ -74,11 +79,27 @@ pub(crate) struct ActorContext {
 
 pub(crate) struct ActorHandle {
     tx: mpsc::UnboundedSender<ActorCommand>,
+    /// Until the actor is started: its commands, buffered.
+    unstarted: Option<mpsc::UnboundedReceiver<ActorCommand>>,
 }
 
 impl ActorHandle {
     pub(crate) fn send(&self, cmd: ActorCommand) {
         let _ = self.tx.send(cmd);
+    }
+
+    /// Starts the actor task for process `index`; commands sent before are delivered.
+    pub(crate) fn start(&mut self, index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>) {
+        if let Some(rx) = self.unstarted.take() {
+            tokio::spawn(run(index, spec, env, res, ctx, rx));
+        }
+    }
+}
+
+impl crate::dispatcher::NewActor for ActorHandle {
+    fn unstarted() -> ActorHandle {
+        let (tx, rx) = mpsc::unbounded_channel();
+        ActorHandle { tx, unstarted: Some(rx) }
     }
 }
 
@@ -89,13 +110,17 @@ pub(crate) struct Resources {
     pub(crate) notify: Option<NotifySocket>,
     /// Sockets bound for it before its first start, passed at fd 3, 4, …
     pub(crate) listeners: Vec<Bound>,
+    /// Its output's source id, when it is not its index (a replica added by `scale`).
+    pub(crate) source: Option<SourceId>,
+    /// Ports allocated for it after the run began (a replica added by `scale`).
+    pub(crate) ports: Vec<crate::activation::ports::Allocation>,
 }
 
 /// Starts the actor task for process `index`.
 pub(crate) fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>) -> ActorHandle {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(index, spec, env, res, ctx, rx));
-    ActorHandle { tx }
+    let mut handle = <ActorHandle as crate::dispatcher::NewActor>::unstarted();
+    handle.start(index, spec, env, res, ctx);
+    handle
 }
 
 async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>, mut cmds: mpsc::UnboundedReceiver<ActorCommand>) {
@@ -128,19 +153,29 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
         }
     };
     let pid = launched.pid;
+    let source = res.source.unwrap_or(index);
+    let since = if spec.daemon { crate::platform::procfs::stat(pid).map(|s| s.start) } else { None };
     report(Event::Spawned { pid });
     let ready_line = spec.ready_log_line.clone().map(|needle| {
         let events = ctx.events.clone();
         ReadyLine { needle, on_seen: Box::new(move || drop(events.send((index, Event::Ready)))) }
     });
-    let reader = tokio::spawn(forward_watching(launched.output, index, ctx.sink.clone(), ready_line));
-    let mut probes = Probes::start(index, spec, env, ctx);
+    let reader = tokio::spawn(forward_watching(launched.output, source, ctx.sink.clone(), ready_line));
+    let mut probes = Probes::start(index, spec, env, ctx, &res.ports);
     let on_status = |status| report(Event::Status(status));
     let mut watch = NotifyWatch::new(&spec.name, res.notify.as_ref(), pid, ready_fd, spec.watchdog.as_ref(), &on_status);
-    let exit = supervise(spec, env, ctx, index, launched.child, pid, cmds, &mut probes, &mut watch).await;
+    let (mut exit, stopped) = supervise(spec, env, ctx, index, source, launched.child, pid, cmds, &mut probes, &mut watch).await;
+    drop(watch);
+    // A stop that caught the launcher still running takes the daemon along too.
+    if spec.daemon && (stopped || matches!(exit, ExitKind::Code(c) if spec.success_codes.contains(&c))) {
+        exit = daemon::follow(spec, env, ctx, index, source, pid, since, exit, stopped, cmds, &mut probes).await;
+    }
     drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.
     let _ = tokio::time::timeout(DRAIN_BOUND, reader).await;
+    if let (true, Some(feed)) = (spec.tty, ctx.sink.feed()) {
+        feed.terminals.remove(&spec.name);
+    }
     report(Event::Exited(exit));
     Some(pid)
 }
@@ -155,6 +190,9 @@ fn start(spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &ActorContext) -> 
     let mut pid_vars = Vec::new();
     if let Some(n) = &res.notify {
         env.set("NOTIFY_SOCKET", n.path());
+    }
+    if spec.tty && env.get("TERM").is_none_or(|t| t.is_empty()) {
+        env.set("TERM", "xterm-256color");
     }
     if let Some(w) = &spec.watchdog {
         env.set("WATCHDOG_USEC", w.timeout.as_micros().to_string());
@@ -183,7 +221,15 @@ fn start(spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &ActorContext) -> 
     } else {
         pid_exec::command(&spec.program, &spec.working_dir, &env, &pid_vars, fds).map_err(|e| format!("cannot run {what}: {e}"))?
     };
-    let launched = launch(&ctx.registry, cmd, &what, &spec.working_dir)?;
+    let launched = if spec.tty {
+        let (launched, terminal) = launch_tty(&ctx.registry, cmd, &what, &spec.working_dir, crate::platform::pty::own_size())?;
+        if let Some(feed) = ctx.sink.feed() {
+            feed.terminals.set(&spec.name, terminal);
+        }
+        launched
+    } else {
+        launch(&ctx.registry, cmd, &what, &spec.working_dir)?
+    };
     // Our copy of the write end closes here, so the pipe ends when the process closes its own.
     let ready_fd = match ready_pipe {
         Some((r, _w)) => Some(pipe::Receiver::from_owned_fd(r).map_err(|e| format!("cannot watch the readiness pipe: {e}"))?),
@@ -196,9 +242,9 @@ fn start(spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &ActorContext) -> 
 pub(super) struct Probes(Vec<JoinHandle<()>>);
 
 impl Probes {
-    fn start(index: usize, spec: &ProcessSpec, env: &Env, ctx: &ActorContext) -> Probes {
+    fn start(index: usize, spec: &ProcessSpec, env: &Env, ctx: &ActorContext, own: &[crate::activation::ports::Allocation]) -> Probes {
         let mut tasks = Vec::new();
-        let allocated = |name: &str| ctx.ports.iter().find(|a| a.process == index && a.name == name).map(|a| a.port);
+        let allocated = |name: &str| ctx.ports.iter().chain(own).find(|a| a.process == index && a.name == name).map(|a| a.port);
         if let Some(p) = &spec.readiness {
             let events = ctx.events.clone();
             tasks.push(probes::spawn(p.with_ports(allocated), env.clone(), ctx.registry.clone(), move |verdict, reason| {

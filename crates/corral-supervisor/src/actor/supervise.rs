@@ -1,6 +1,7 @@
 //! Supervising one run: waiting for its exit status while reacting to the
 //! dispatcher's commands, the stop sequence's deadlines, and readiness and
-//! watchdog signals from the process.
+//! watchdog signals from the process. Returns the exit and whether it was
+//! stopped on request (a daemon's launcher stopped early takes its daemon along).
 
 use tokio::process::Child;
 use tokio::sync::mpsc;
@@ -18,13 +19,14 @@ pub(super) async fn supervise(
     spec: &ProcessSpec,
     env: &Env,
     ctx: &ActorContext,
+    index: usize,
     source: SourceId,
     mut child: Child,
     pid: i32,
     cmds: &mut mpsc::UnboundedReceiver<ActorCommand>,
     probes: &mut Probes,
     watch: &mut NotifyWatch<'_>,
-) -> ExitKind {
+) -> (ExitKind, bool) {
     let mut stopping: Option<Stopping> = None;
     let mut commands_open = true;
     loop {
@@ -41,10 +43,11 @@ pub(super) async fn supervise(
                         ExitKind::Code(255)
                     }
                 };
+                let stopped = stopping.is_some();
                 if let Some(s) = stopping.take() {
                     finish_stop(spec, ctx, pid, s).await;
                 }
-                return exit;
+                return (exit, stopped);
             }
             cmd = cmds.recv(), if commands_open => match cmd {
                 Some(ActorCommand::Stop) if stopping.is_none() => {
@@ -74,14 +77,14 @@ pub(super) async fn supervise(
                 }
             }
             ev = watch.next(), if stopping.is_none() => {
-                let _ = ctx.events.send((source, match ev {
+                let _ = ctx.events.send((index, match ev {
                     WatchEvent::Ready => Event::Ready,
                     WatchEvent::Expired(reason) => Event::WatchdogExpired(reason),
                 }));
             }
             _ = sleep_until(deadline), if deadline.is_some() => {
                 if let Some(exit) = deadline_passed(spec, ctx, pid, &mut stopping) {
-                    return exit;
+                    return (exit, true);
                 }
             }
         }

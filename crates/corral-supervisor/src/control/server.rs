@@ -115,6 +115,18 @@ async fn serve(stream: UnixStream, shared: Arc<Shared>, slot: super::limits::Slo
                 continue;
             }
         };
+        if let RequestCommand::Attach { process: Some(name), window } = req.command {
+            let Some(terminal) = shared.feed.terminals.get(&name) else {
+                let why = if shared.feed.source_of(&name).is_some() { "has no terminal now (it needs is_tty and must be running)" } else { "is not a process of this run" };
+                if send(&mut wr, ServerMessage::error(req.id, ErrorCode::Failed, format!("{name} {why}"))).await.is_err() {
+                    return;
+                }
+                continue;
+            };
+            // The rest of the connection belongs to this process's terminal.
+            let _ = attach_terminal(req.id, &name, terminal, window, &shared, &mut rd, &mut wr).await;
+            return;
+        }
         if answer(req.id, req.command, &shared, &mut wr).await.is_err() {
             return;
         }
@@ -168,8 +180,9 @@ async fn answer<W: AsyncWrite + Unpin>(id: u64, cmd: RequestCommand, shared: &Sh
         RequestCommand::Hello => return send(wr, ServerMessage::ok(id, Response::Hello(shared.hello.clone()))).await,
         RequestCommand::Logs { names, lines, follow } => return logs(id, names, lines, follow, shared, wr).await,
         RequestCommand::Attach { process: None, .. } => return attach(id, shared, wr).await,
-        RequestCommand::Attach { process: Some(_), .. } => {
-            return send(wr, ServerMessage::error(id, ErrorCode::Unsupported, "attaching to one process's terminal is not supported yet")).await
+        RequestCommand::Attach { process: Some(_), .. } => unreachable!("served by attach_terminal"),
+        RequestCommand::Input { .. } | RequestCommand::Resize { .. } => {
+            return send(wr, ServerMessage::error(id, ErrorCode::BadRequest, "input and resize are for a connection attached to a process (attach with a process)")).await
         }
         RequestCommand::Wait => return wait(id, shared, wr).await,
         RequestCommand::Top => return top(id, shared, wr).await,
@@ -184,6 +197,7 @@ async fn answer<W: AsyncWrite + Unpin>(id: u64, cmd: RequestCommand, shared: &Sh
         RequestCommand::Stop { names } => Ctl::Stop(names),
         RequestCommand::Restart { names } => Ctl::Restart(names),
         RequestCommand::Down => Ctl::Down,
+        RequestCommand::Scale { name, replicas } => Ctl::Scale(name, replicas),
     };
     send(wr, ServerMessage::reply(id, ask(shared, ctl).await)).await
 }
@@ -250,7 +264,7 @@ async fn logs<W: AsyncWrite + Unpin>(id: u64, names: Vec<String>, lines: usize, 
 }
 
 fn log_event(id: u64, shared: &Shared, source: usize, line: &str) -> ServerMessage {
-    let process = shared.feed.labels().get(source).cloned().unwrap_or_default();
+    let process = shared.feed.label(source);
     ServerMessage::event(id, Event::Log { process, line: line.to_string() })
 }
 
@@ -308,6 +322,84 @@ async fn top<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> io:
             },
         }
     }
+}
+
+/// `attach NAME`: the bytes of NAME's terminal as `terminal` events until it
+/// exits (then `Done`), while `input` and `resize` lines from the client reach
+/// it. The client's window size is the terminal's from the start.
+#[allow(clippy::too_many_arguments)]
+async fn attach_terminal<R, W>(id: u64, name: &str, terminal: crate::terminals::Terminal, window: Option<corral_protocol::WindowSize>, shared: &Shared, rd: &mut R, wr: &mut W) -> io::Result<()>
+where
+    R: AsyncBufReadExt + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut states = shared.states.subscribe();
+    // Only the keys are kept: holding the sender would keep the output open past the process's end.
+    let crate::terminals::Terminal { keys: terminal, output: sender } = terminal;
+    let mut output = sender.subscribe();
+    drop(sender);
+    if let Some(w) = window {
+        terminal.resize(w.cols, w.rows);
+    }
+    let mut reading = true;
+    let mut ended = false;
+    // `next_line` is cancel-safe: a keystroke line half read when output wins the select is kept.
+    let mut lines = (&mut *rd).lines();
+    loop {
+        tokio::select! {
+            chunk = output.recv() => match chunk {
+                Ok(data) => send(wr, ServerMessage::event(id, Event::Terminal { data: data.to_vec() })).await?,
+                Err(broadcast::error::RecvError::Lagged(n)) => send(wr, ServerMessage::event(id, Event::Skipped { lines: n })).await?,
+                Err(broadcast::error::RecvError::Closed) if ended => return send(wr, ServerMessage::ok(id, Response::Done)).await,
+                Err(broadcast::error::RecvError::Closed) => return end_terminal(id, name, &mut states, wr).await,
+            },
+            state = states.recv() => match state {
+                Ok(process) if process.name == name => {
+                    ended = has_ended(process.state);
+                    send(wr, ServerMessage::event(id, Event::State { process })).await?
+                }
+                _ => {}
+            },
+            line = lines.next_line(), if reading => match line {
+                Ok(Some(line)) => match parse_request(line.as_bytes()) {
+                    Ok(r) => match r.command {
+                        RequestCommand::Input { data } => terminal.input(&data),
+                        RequestCommand::Resize { window } => terminal.resize(window.cols, window.rows),
+                        _ => send(wr, ServerMessage::error(r.id, ErrorCode::BadRequest, "only input and resize while attached to a process")).await?,
+                    },
+                    Err(bad) => send(wr, ServerMessage::from(bad)).await?,
+                },
+                // The client is gone (or stopped writing): keep the output going until it closes.
+                Ok(None) | Err(_) => reading = false,
+            },
+        }
+    }
+}
+
+/// The process's terminal has closed: its state once its exit is known (so
+/// a client such as `corral run` learns how it ended), then `Done`.
+async fn end_terminal<W: AsyncWrite + Unpin>(id: u64, name: &str, states: &mut broadcast::Receiver<ProcessInfo>, wr: &mut W) -> io::Result<()> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, states.recv()).await {
+            Ok(Ok(process)) if process.name == name => {
+                let ended = has_ended(process.state);
+                send(wr, ServerMessage::event(id, Event::State { process })).await?;
+                if ended {
+                    break;
+                }
+            }
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break,
+        }
+    }
+    send(wr, ServerMessage::ok(id, Response::Done)).await
+}
+
+/// Whether a process in `state` has ended its run (its exit is known).
+fn has_ended(state: corral_protocol::ProcessState) -> bool {
+    use corral_protocol::ProcessState::*;
+    !matches!(state, Pending | Waiting | Starting | Running | Ready | Stopping)
 }
 
 async fn wait<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> io::Result<()> {

@@ -18,7 +18,7 @@ use std::time::Instant;
 use super::core::{Action, Core};
 use crate::state::{Input, State};
 
-impl<H> Core<H> {
+impl<H: super::record::NewActor> Core<H> {
     pub(super) fn on_change(&mut self, i: usize, path: &Path, now: Instant, out: &mut Vec<Action>) {
         if self.stopping() || self.records[i].machine.requests().held {
             return;

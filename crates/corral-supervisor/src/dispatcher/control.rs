@@ -14,6 +14,7 @@ use std::time::Instant;
 use corral_protocol::{ErrorBody, ErrorCode, ProcessInfo, Reply, Response};
 
 use super::core::{Action, Core, ReplyTo};
+use super::record::NewActor;
 use crate::exit::EndCause;
 use crate::state::{Input, State};
 
@@ -27,9 +28,11 @@ pub(crate) enum Ctl {
     Down,
     /// Whether every process is ready: `Ready { ready }`, or a `failed` error naming the process.
     Readiness,
+    /// Run this many replicas of the process (see [`super::scale`]).
+    Scale(String, u32),
 }
 
-impl<H> Core<H> {
+impl<H: NewActor> Core<H> {
     pub(super) fn on_control(&mut self, to: ReplyTo, ctl: Ctl, now: Instant, out: &mut Vec<Action>) {
         let reply = match ctl {
             Ctl::Ps => Ok(Response::Processes(self.snapshot(now))),
@@ -39,6 +42,7 @@ impl<H> Core<H> {
                 self.begin_stop(EndCause::Stopped, now, out);
                 Ok(Response::Stopping { stopping: true })
             }
+            Ctl::Scale(name, n) => self.scale(&name, n, now, out),
             Ctl::Start(names) => self.indices(&names).map(|ix| self.start(ix, now, out)),
             Ctl::Stop(names) => match self.indices(&names) {
                 Ok(ix) => {
@@ -67,8 +71,8 @@ impl<H> Core<H> {
         names
             .iter()
             .map(|n| {
-                self.records.iter().position(|r| r.name() == n).ok_or_else(|| {
-                    let known: Vec<&str> = self.records.iter().map(|r| r.name()).collect();
+                self.records.iter().position(|r| r.name() == n && !r.retired).ok_or_else(|| {
+                    let known: Vec<&str> = self.records.iter().filter(|r| !r.retired).map(|r| r.name()).collect();
                     ErrorBody { code: ErrorCode::UnknownProcess, message: format!("unknown process {n:?} (known: {})", known.join(", ")) }
                 })
             })
@@ -169,7 +173,7 @@ impl<H> Core<H> {
 
     /// Every process, as `ps` shows it.
     pub(crate) fn snapshot(&self, now: Instant) -> Vec<ProcessInfo> {
-        (0..self.records.len()).map(|i| self.info(i, now)).collect()
+        (0..self.records.len()).filter(|&i| !self.records[i].retired).map(|i| self.info(i, now)).collect()
     }
 
     /// Ready when every process of the run is ready, running without a
@@ -178,7 +182,7 @@ impl<H> Core<H> {
     fn readiness(&self) -> Reply {
         let failed = |message| Err(ErrorBody { code: ErrorCode::Failed, message });
         let mut all_ready = true;
-        for r in &self.records {
+        for r in self.records.iter().filter(|r| !r.retired) {
             let (name, held) = (r.name(), r.machine.requests().held);
             match r.state() {
                 State::Failed { reason, .. } => return failed(format!("{name} failed: {reason}")),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use corral_protocol::Reply;
 
 use super::control::Ctl;
-use super::record::ProcessRecord;
+use super::record::{NewActor, ProcessRecord};
 use crate::activation::ports::Allocation;
 use crate::actor::{ActorCommand, Event};
 use crate::exit::EndCause;
@@ -59,6 +59,9 @@ pub(crate) enum Action {
     /// Process `.0` changed: tell the followers (attach, wait).
     Publish(usize),
     Reply(ReplyTo, Reply),
+    /// Record `index` was added (a replica, by `scale`): start its actor, with
+    /// the environment and resources made as `template`'s were.
+    AddActor { index: usize, template: usize },
 }
 
 pub(crate) struct Core<H> {
@@ -81,7 +84,7 @@ pub(crate) struct Core<H> {
     containment: Option<corral_protocol::Containment>,
 }
 
-impl<H> Core<H> {
+impl<H: NewActor> Core<H> {
     pub(crate) fn new(records: Vec<ProcessRecord<H>>, root: PathBuf, watching: bool, ports: Vec<Allocation>) -> Core<H> {
         Core { records, root, cause: None, force_deadline: None, gave_up: false, pending_stops: Vec::new(), watching, ports, containment: None }
     }
@@ -89,6 +92,16 @@ impl<H> Core<H> {
     /// Says how the run keeps hold of its processes (a cgroup, or process groups).
     pub(crate) fn set_containment(&mut self, containment: corral_protocol::Containment) {
         self.containment = Some(containment);
+    }
+
+    /// Every port allocated in this run.
+    pub(crate) fn ports_taken(&self) -> Vec<u16> {
+        self.ports.iter().map(|a| a.port).collect()
+    }
+
+    /// Ports allocated after the run began (for a replica added by `scale`).
+    pub(crate) fn add_ports(&mut self, ports: impl IntoIterator<Item = Allocation>) {
+        self.ports.extend(ports);
     }
 
     /// Process `i` as `ps` shows it, at `now`.
@@ -141,11 +154,11 @@ impl<H> Core<H> {
     pub(crate) fn outcome(&self) -> Option<(EndCause, bool)> {
         let all_ended = self.records.iter().all(|r| r.state().is_terminal());
         // Processes stopped on request keep the run alive until started again or `down`.
-        let waiting_for_more = self.watching || self.records.iter().any(|r| r.machine.requests().held || r.machine.requests().restart);
+        let waiting_for_more = self.watching || self.records.iter().any(|r| !r.retired && (r.machine.requests().held || r.machine.requests().restart));
         if !(self.gave_up || all_ended && (self.stopping() || !waiting_for_more)) {
             return None;
         }
-        let succeeded = self.records.iter().all(|r| matches!(r.state(), State::Completed { .. } | State::Disabled));
+        let succeeded = self.records.iter().all(|r| r.retired || matches!(r.state(), State::Completed { .. } | State::Disabled));
         Some((self.cause.unwrap_or(EndCause::Natural), succeeded))
     }
 
@@ -209,6 +222,11 @@ impl<H> Core<H> {
             Event::ReadinessFailed(r) => Input::ReadinessFailed(r),
             Event::LivenessFailed(r) => Input::LivenessFailed(r),
             Event::WatchdogExpired(r) => Input::WatchdogExpired(r),
+            Event::DaemonPid(pid) => {
+                r.run.pid = Some(pid);
+                out.push(Action::Publish(i));
+                return;
+            }
             Event::Status(text) => {
                 r.run.status = Some(text);
                 out.push(Action::Publish(i));
@@ -326,6 +344,9 @@ impl<H> Core<H> {
         let mut all_met = true;
         for &(d, cond) in &self.records[i].spec.dependencies {
             let dep = &self.records[d];
+            if dep.retired {
+                continue;
+            }
             match check_condition(cond, dep.name(), dep.state(), dep.machine.was_ready()) {
                 DepCheck::Met => {}
                 DepCheck::Pending => all_met = false,

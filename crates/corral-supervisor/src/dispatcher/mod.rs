@@ -16,6 +16,7 @@ mod changes;
 mod control;
 mod core;
 mod record;
+mod scale;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +38,7 @@ use crate::signals::{RunInput, StopSignals};
 use crate::time::sleep_until;
 
 pub(crate) use control::Ctl;
+pub(crate) use record::NewActor;
 
 /// A control request from the socket server, answered on `reply`.
 #[derive(Debug)]
@@ -57,6 +59,11 @@ pub(crate) struct Dispatcher {
     next_reply: ReplyTo,
     /// File changes of watched processes.
     changes: Option<mpsc::UnboundedReceiver<crate::file_watch::Change>>,
+    /// What a replica added by `scale` needs: the actors' context, the common
+    /// environment, and the next output source id.
+    ctx: Arc<ActorContext>,
+    shared_env: Env,
+    next_source: crate::output::SourceId,
 }
 
 /// What the dispatcher runs: the processes (their specs move into their
@@ -69,6 +76,10 @@ pub(crate) struct Processes {
     pub(crate) root: std::path::PathBuf,
     /// The run stays up after every process ended (--keep-project).
     pub(crate) keep_project: bool,
+    /// The environment every process shares (each adds its own).
+    pub(crate) shared_env: Env,
+    /// The first output source id after the plan's processes and hooks.
+    pub(crate) next_source: crate::output::SourceId,
 }
 
 impl Dispatcher {
@@ -82,7 +93,7 @@ impl Dispatcher {
         let registry = ctx.registry.clone();
         let ports = ctx.ports.clone();
         let ctx = Arc::new(ctx);
-        let Processes { specs, envs, resources, root, keep_project } = processes;
+        let Processes { specs, envs, resources, root, keep_project, shared_env, next_source } = processes;
         let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
         let records = specs
             .into_iter()
@@ -102,7 +113,7 @@ impl Dispatcher {
             crate::registry::Containment::Cgroup(_) => corral_protocol::Containment::Cgroup,
             crate::registry::Containment::Groups(_) => corral_protocol::Containment::ProcessGroup,
         });
-        Dispatcher { core, events, registry, state_events, replies: HashMap::new(), next_reply: 0, changes }
+        Dispatcher { core, events, registry, state_events, replies: HashMap::new(), next_reply: 0, changes, ctx, shared_env, next_source }
     }
 
     /// Runs the set until every process has ended; returns why it ended and
@@ -167,8 +178,35 @@ impl Dispatcher {
                         let _ = tx.send(reply);
                     }
                 }
+                Action::AddActor { index, template: _ } => self.add_actor(index),
             }
         }
+    }
+
+    /// Starts the actor of a replica `scale` added: its environment as at
+    /// load (the common one, its own `environment`, its name), its own ports,
+    /// its own output label and log file.
+    fn add_actor(&mut self, index: usize) {
+        let spec = self.core.records[index].spec.clone();
+        let mut env = self.shared_env.clone();
+        env.extend(spec.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        env.set(crate::env::PROCESS_NAME_VAR, &spec.name);
+        let ports = crate::activation::ports::allocate_more(index, &spec, &self.core.ports_taken());
+        for a in &ports {
+            env.set(&a.var, a.port.to_string());
+        }
+        if !ports.is_empty() {
+            let shown: Vec<String> = ports.iter().map(|a| format!("{}={}", a.var, a.port)).collect();
+            tracing::info!("{}: ports: {}", spec.name, shown.join(" "));
+        }
+        self.core.add_ports(ports.clone());
+        let source = self.next_source;
+        tracing::debug!("{}: output source {source}", spec.name);
+        self.next_source += 1;
+        self.ctx.sink.add_source(source, &spec.name, spec.log_file.clone());
+        let res = crate::actor::Resources { source: Some(source), ports, ..Default::default() };
+        let ctx = self.ctx.clone();
+        self.core.records[index].actor.start(index, spec, env, res, ctx);
     }
 }
 

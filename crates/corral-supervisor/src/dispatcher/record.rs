@@ -17,6 +17,19 @@ pub(crate) struct ProcessRecord<H> {
     pub(crate) run: RunInfo,
     /// Its actor (the I/O side); a unit in the dispatcher's unit tests.
     pub(crate) actor: H,
+    /// A replica removed by `scale`: stopped, left out of `ps` and of its
+    /// dependents' conditions, kept (with its actor) to be reused by a later scale up.
+    pub(crate) retired: bool,
+}
+
+/// An actor handle the core can make for a record it adds (a replica added
+/// by `scale`); the shell starts the actor, commands sent before are kept.
+pub(crate) trait NewActor {
+    fn unstarted() -> Self;
+}
+
+impl NewActor for () {
+    fn unstarted() {}
 }
 
 /// What `ps` shows beyond the state machine.
@@ -34,7 +47,7 @@ pub(crate) struct RunInfo {
 impl<H> ProcessRecord<H> {
     pub(crate) fn new(spec: Arc<ProcessSpec>, actor: H) -> ProcessRecord<H> {
         let machine = Machine::new(spec.enabled, spec.success_codes.clone(), spec.restart.clone());
-        ProcessRecord { spec, machine, run: RunInfo::default(), actor }
+        ProcessRecord { spec, machine, run: RunInfo::default(), actor, retired: false }
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -68,7 +81,7 @@ impl<H> ProcessRecord<H> {
                 _ => None,
             },
             ports: Default::default(),
-            replica: None,
+            replica: self.spec.replica.as_ref().map(|r| r.num),
             containment: None,
             resources: None,
             restart_in_ms: self.machine.next_deadline().map(|t| t.saturating_duration_since(now).as_millis() as u64),

@@ -277,3 +277,118 @@ fn every_transition_is_published() {
     assert_eq!(acts.iter().filter(|a| **a == Publish(db)).count(), 2, "{acts:?}");
     assert_eq!(acts.iter().filter(|a| **a == Publish(api)).count(), 1, "{acts:?}");
 }
+
+/// `api` loaded with `replicas: 2` (as the loader leaves it: names and
+/// `PC_` variables), and a `client` waiting for every replica.
+fn replicated(condition: &str) -> serde_json::Value {
+    let replica = |n: u32| serde_json::json!({"command": "api", "environment": [format!("PC_PROC_NAME=api"), format!("PC_REPLICA_NUM={n}")]});
+    serde_json::json!({"processes": {
+        "api-0": replica(0),
+        "api-1": replica(1),
+        "client": {"command": "client", "depends_on": {"api-0": {"condition": condition}, "api-1": {"condition": condition}}}
+    }})
+}
+
+fn scale(t: &mut T, name: &str, n: u32) -> (Vec<Action>, corral_protocol::Reply) {
+    let actions = t.on(InternalEvent::Control(7, Ctl::Scale(name.into(), n)));
+    let reply = T::replies(&actions).pop().expect("scale is answered at once").1;
+    (actions.into_iter().filter(|a| matches!(a, Send(..) | AddActor { .. })).collect(), reply)
+}
+
+#[test]
+fn scaling_up_adds_replicas_that_start_and_that_dependents_wait_for() {
+    let mut t = T::new(replicated("process_started"));
+    t.on(InternalEvent::Activate);
+    let (actions, reply) = scale(&mut t, "api", 3);
+    assert_eq!(reply, Ok(Response::Scaled { replicas: vec!["api-0".into(), "api-1".into(), "api-2".into()] }));
+    assert_eq!(actions, [AddActor { index: 3, template: 0 }, Send(3, Start)]);
+    let spec = &t.core.records[3].spec;
+    assert_eq!(spec.replica, Some(crate::plan::Replica { of: "api".into(), num: 2 }));
+    assert!(spec.environment.contains(&("PC_REPLICA_NUM".into(), "2".into())), "{:?}", spec.environment);
+    let info = t.core.snapshot(t.now).into_iter().find(|p| p.name == "api-2").unwrap();
+    assert_eq!((info.state, info.replica), (ProcessState::Starting, Some(2)));
+    // The client counts the new set: it starts only once all three have started.
+    t.actor("api-0", Event::Spawned { pid: 10 });
+    assert_eq!(t.actor("api-1", Event::Spawned { pid: 11 }), []);
+    assert_eq!(t.state("client"), ProcessState::Waiting);
+    let client = t.index("client");
+    assert_eq!(t.actor("api-2", Event::Spawned { pid: 12 }), [Send(client, Start)]);
+}
+
+#[test]
+fn scaling_down_stops_the_highest_replicas_and_takes_them_out_of_the_set() {
+    let mut t = T::new(replicated("process_started"));
+    t.on(InternalEvent::Activate);
+    scale(&mut t, "api", 3).1.unwrap();
+    for (n, pid) in [("api-0", 10), ("api-1", 11), ("api-2", 12), ("client", 13)] {
+        t.actor(n, Event::Spawned { pid });
+    }
+    let (actions, reply) = scale(&mut t, "api", 1);
+    assert_eq!(reply, Ok(Response::Scaled { replicas: vec!["api-0".into()] }));
+    assert_eq!(actions, [Send(1, Stop), Send(3, Stop)], "api-1 and api-2 stop; the client is not disturbed");
+    t.actor("api-1", Event::Exited(ExitKind::Signal(15)));
+    t.actor("api-2", Event::Exited(ExitKind::Signal(15)));
+    let names: Vec<String> = t.core.snapshot(t.now).into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["api-0", "client"]);
+    assert_eq!(t.state("client"), ProcessState::Running);
+    // Removed replicas do not keep the run alive.
+    t.actor("client", Event::Exited(ExitKind::Code(0)));
+    t.actor("api-0", Event::Exited(ExitKind::Code(0)));
+    assert_eq!(t.core.outcome(), Some((EndCause::Natural, true)));
+}
+
+#[test]
+fn scaling_up_again_brings_back_a_removed_replica() {
+    let mut t = T::new(replicated("process_started"));
+    t.on(InternalEvent::Activate);
+    t.actor("api-0", Event::Spawned { pid: 10 });
+    t.actor("api-1", Event::Spawned { pid: 11 });
+    scale(&mut t, "api", 1).1.unwrap();
+    t.actor("api-1", Event::Exited(ExitKind::Signal(15)));
+    let (actions, reply) = scale(&mut t, "api", 2);
+    assert_eq!(reply, Ok(Response::Scaled { replicas: vec!["api-0".into(), "api-1".into()] }));
+    assert_eq!(actions, [Send(1, Start)], "the same record, no new actor");
+    // Brought back while still stopping: it starts again once stopped.
+    t.actor("api-1", Event::Spawned { pid: 12 });
+    scale(&mut t, "api", 1).1.unwrap();
+    let (actions, _) = scale(&mut t, "api", 2);
+    assert_eq!(actions, []);
+    assert_eq!(t.actor("api-1", Event::Exited(ExitKind::Signal(15))), [Send(1, Start)]);
+}
+
+#[test]
+fn scale_refuses_what_process_compose_refuses_and_names_the_set() {
+    let mut t = T::new(replicated("process_started"));
+    t.on(InternalEvent::Activate);
+    let err = |r: corral_protocol::Reply| r.unwrap_err();
+    let e = err(scale(&mut t, "api", 0).1);
+    assert_eq!(e.code, ErrorCode::BadRequest);
+    assert!(e.message.contains("from 1 to 1000, got 0"), "{}", e.message);
+    assert!(err(scale(&mut t, "api", 1001).1).message.contains("got 1001"));
+    assert_eq!(err(scale(&mut t, "api-1", 2).1).message, "api-1 is replica 1 of api: scale api");
+    assert_eq!(err(scale(&mut t, "nope", 2).1).code, ErrorCode::UnknownProcess);
+    // An unreplicated process is replica 0 of its own set.
+    let (actions, reply) = scale(&mut t, "client", 2);
+    assert_eq!(reply, Ok(Response::Scaled { replicas: vec!["client".into(), "client-1".into()] }));
+    assert!(actions.contains(&AddActor { index: 3, template: 2 }), "{actions:?}");
+    t.on(InternalEvent::StopSignal("SIGTERM"));
+    assert_eq!(err(scale(&mut t, "api", 3).1).message, "the run is stopping");
+}
+
+#[test]
+fn a_process_with_sockets_made_before_the_run_cannot_gain_replicas() {
+    let mut t = T::new(serde_json::json!({"processes": {"n": {"command": "n", "ready_notify": true}}}));
+    t.on(InternalEvent::Activate);
+    let e = scale(&mut t, "n", 2).1.unwrap_err();
+    assert!(e.message.contains("ready_notify"), "{}", e.message);
+}
+
+#[test]
+fn a_daemon_s_pid_replaces_its_launcher_s_in_ps() {
+    let mut t = T::new(serde_json::json!({"processes": {"d": {"command": "d", "is_daemon": true}}}));
+    t.on(InternalEvent::Activate);
+    t.actor("d", Event::Spawned { pid: 10 });
+    assert_eq!(t.on(InternalEvent::Actor(0, Event::DaemonPid(77))), [Publish(0)]);
+    let info = &t.core.snapshot(t.now)[0];
+    assert_eq!((info.state, info.pid), (ProcessState::Running, Some(77)));
+}

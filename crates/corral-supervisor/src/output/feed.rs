@@ -37,31 +37,49 @@ struct Ring {
 }
 
 pub struct Feed {
-    labels: Vec<String>,
+    /// By source id; grows when a replica is added at run time (`scale`).
+    labels: Mutex<Vec<String>>,
     /// Per-source log files (complete history, where the ring keeps only the end).
-    files: Vec<Option<PathBuf>>,
+    files: Mutex<Vec<Option<PathBuf>>>,
     rings: Mutex<(u64, Vec<Ring>)>,
     tx: broadcast::Sender<FeedLine>,
+    /// The terminals of running `is_tty` processes, for `attach NAME`.
+    pub(crate) terminals: crate::terminals::Terminals,
 }
 
 impl Feed {
     pub fn new(labels: Vec<String>, files: Vec<Option<PathBuf>>) -> Arc<Feed> {
         let rings = labels.iter().map(|_| Ring { lines: VecDeque::new(), bytes: 0 }).collect();
         let (tx, _) = broadcast::channel(FOLLOW_QUEUE);
-        Arc::new(Feed { labels, files, rings: Mutex::new((0, rings)), tx })
+        Arc::new(Feed { labels: Mutex::new(labels), files: Mutex::new(files), rings: Mutex::new((0, rings)), tx, terminals: Default::default() })
+    }
+
+    /// Adds source `id` (a replica added at run time), with its label and log file.
+    pub fn add_source(&self, id: SourceId, label: &str, file: Option<PathBuf>) {
+        let mut labels = self.labels.lock().unwrap();
+        let mut files = self.files.lock().unwrap();
+        let mut rings = self.rings.lock().unwrap();
+        while labels.len() <= id {
+            labels.push(String::new());
+            files.push(None);
+            rings.1.push(Ring { lines: VecDeque::new(), bytes: 0 });
+        }
+        labels[id] = label.to_string();
+        files[id] = file;
     }
 
     /// The log file of `source`, if it has one.
-    pub fn file(&self, source: SourceId) -> Option<&Path> {
-        self.files.get(source).and_then(|f| f.as_deref())
+    pub fn file(&self, source: SourceId) -> Option<PathBuf> {
+        self.files.lock().unwrap().get(source).cloned().flatten()
     }
 
-    pub fn labels(&self) -> &[String] {
-        &self.labels
+    /// The label of `source` (empty for an unknown one).
+    pub fn label(&self, source: SourceId) -> String {
+        self.labels.lock().unwrap().get(source).cloned().unwrap_or_default()
     }
 
     pub fn source_of(&self, label: &str) -> Option<SourceId> {
-        self.labels.iter().position(|l| l == label && !l.is_empty())
+        self.labels.lock().unwrap().iter().position(|l| l == label && !l.is_empty())
     }
 
     /// Records one line (called by the sink thread).

@@ -16,6 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -46,13 +47,33 @@ pub struct SinkConfig {
     pub feed: Option<std::sync::Arc<super::feed::Feed>>,
 }
 
+/// Sources added after the start (id, label, log file), not yet taken by the writer.
+type Added = Arc<Mutex<Vec<(SourceId, String, Option<PathBuf>)>>>;
+
 /// A cheap handle the readers send batches through.
 #[derive(Clone)]
 pub struct SinkHandle {
     tx: mpsc::Sender<(SourceId, Lines)>,
+    /// Sources added after the start, not yet taken by the writer.
+    added: Added,
+    feed: Option<Arc<super::feed::Feed>>,
 }
 
 impl SinkHandle {
+    /// The feed of the control socket, when this run serves one.
+    pub fn feed(&self) -> Option<&Arc<super::feed::Feed>> {
+        self.feed.as_ref()
+    }
+
+    /// Adds source `id` (a replica added by `scale`; ids follow the existing
+    /// ones in order), with its label and log file, before any of its lines.
+    pub fn add_source(&self, id: SourceId, label: &str, file: Option<PathBuf>) {
+        if let Some(feed) = &self.feed {
+            feed.add_source(id, label, file.clone());
+        }
+        self.added.lock().unwrap().push((id, label.to_string(), file));
+    }
+
     /// Sends a batch; waits (asynchronously) while the sink is behind.
     pub async fn send(&self, source: SourceId, lines: Lines) {
         let _ = self.tx.send((source, lines)).await;
@@ -112,9 +133,18 @@ impl Sink {
         let stdout_rotation = config.stdout_file.clone().zip(mill.clone()).map(|((path, policy), mill)| (path, policy, mill));
         drop(mill);
         let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = Writer { stdout: Stdout::start(prefixes, stdout_rotation)?, plain, files, combined, feed: config.feed.clone() };
+        let added = Arc::default();
+        let writer = Writer {
+            added: Arc::clone(&added),
+            color: config.color,
+            stdout: Stdout::start(prefixes, stdout_rotation)?,
+            plain,
+            files,
+            combined,
+            feed: config.feed.clone(),
+        };
         let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || writer.run(rx))?;
-        Ok(Sink { handle: SinkHandle { tx }, thread, mill: mill_thread })
+        Ok(Sink { handle: SinkHandle { tx, added, feed: config.feed.clone() }, thread, mill: mill_thread })
     }
 
     pub fn handle(&self) -> SinkHandle {
@@ -253,8 +283,17 @@ impl LogFile {
 }
 
 impl Destination for LogFile {
+    /// A batch of whole lines. With a rotation policy, line by line, so that the
+    /// file rotates before the line that would take it past its bound (a line is
+    /// never split between files); without one, in one write.
     fn write(&mut self, bytes: &[u8]) {
-        LogFile::write(self, &[bytes]);
+        if self.rotator.is_some() {
+            for line in bytes.split_inclusive(|&b| b == b'\n') {
+                LogFile::write(self, &[line]);
+            }
+        } else {
+            LogFile::write(self, &[bytes]);
+        }
     }
     fn flush(&mut self) {
         LogFile::flush(self);
@@ -262,6 +301,8 @@ impl Destination for LogFile {
 }
 
 struct Writer {
+    added: Added,
+    color: bool,
     stdout: Option<Stdout>,
     plain: Vec<Vec<u8>>,
     files: Vec<Option<QueuedLog>>,
@@ -293,8 +334,44 @@ impl Writer {
         }
     }
 
+    /// Takes the sources added since (see [`SinkHandle::add_source`]).
+    fn take_added(&mut self) {
+        let added = std::mem::take(&mut *self.added.lock().unwrap());
+        for (id, label, file) in added {
+            while self.plain.len() <= id {
+                let i = self.plain.len();
+                let (plain, prefix) = if i == id {
+                    let plain = format!("{label} | ").into_bytes();
+                    let prefix = if self.color { format!("\x1b[{}m{label}\x1b[0m | ", PALETTE[i % PALETTE.len()]).into_bytes() } else { plain.clone() };
+                    (plain, prefix)
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                self.plain.push(plain);
+                if let Some(out) = &self.stdout {
+                    out.add_prefix(prefix);
+                }
+                let log = match (&file, i == id) {
+                    // A replica added by `scale`: its own queued log file (not rotated: see docs/process-compose.md).
+                    (Some(path), true) => match open_log(path).and_then(|f| QueuedLog::start(LogFile::new(f, None), path.display().to_string())) {
+                        Ok(f) => Some(f),
+                        Err(e) => {
+                            tracing::error!("{label}: {e}; its output goes to stdout only");
+                            None
+                        }
+                    },
+                    _ => None,
+                };
+                self.files.push(log);
+            }
+        }
+    }
+
     /// Log files and the ring first (they must lose nothing), then stdout.
     fn write(&mut self, src: SourceId, lines: Lines) {
+        if src >= self.plain.len() {
+            self.take_added();
+        }
         if let Some(Some(f)) = self.files.get_mut(src) {
             for l in lines.iter() {
                 f.write(&[l, b"\n"]);
@@ -302,7 +379,7 @@ impl Writer {
         }
         if let Some(f) = &mut self.combined {
             for l in lines.iter() {
-                f.write(&[&self.plain[src], l, b"\n"]);
+                f.write(&[self.plain.get(src).map_or(&[][..], Vec::as_slice), l, b"\n"]);
             }
         }
         if let Some(feed) = &self.feed {

@@ -44,6 +44,8 @@ struct Queue {
 
 struct Shared {
     queue: Mutex<Queue>,
+    /// Prefixes of sources added after the start (replicas added by `scale`), in id order.
+    added: Mutex<Vec<Vec<u8>>>,
     /// Signalled when the writer took something (room) or the sink added something.
     changed: Condvar,
 }
@@ -66,7 +68,7 @@ impl Stdout {
         let file = File::from(fd);
         let rotator = rotation.map(|(path, policy, mill)| Rotator::new(&path, policy, mill, Some(1)));
         let out = BufWriter::with_capacity(64 * 1024, file);
-        let shared = Arc::new(Shared { queue: Mutex::default(), changed: Condvar::new() });
+        let shared = Arc::new(Shared { queue: Mutex::default(), added: Mutex::default(), changed: Condvar::new() });
         let writer = Writer { out, rotator, prefixes, scratch: Vec::new(), shared: shared.clone() };
         let thread = std::thread::Builder::new().name("corral-stdout".into()).spawn(move || writer.run())?;
         Ok(Some(Stdout { shared, thread: Some(thread), dropped: None }))
@@ -102,6 +104,11 @@ impl Stdout {
         q.bytes += lines.bytes();
         q.items.push_back((src, lines));
         self.shared.changed.notify_all();
+    }
+
+    /// The prefix of the next source id (added before any of its lines is sent).
+    pub fn add_prefix(&self, prefix: Vec<u8>) {
+        self.shared.added.lock().unwrap().push(prefix);
     }
 
     /// No more lines: the thread writes what is queued and ends. Waits for it at most `bound`.
@@ -174,7 +181,10 @@ impl Writer {
     }
 
     fn write(&mut self, src: SourceId, lines: &Lines) -> io::Result<()> {
-        let prefix = &self.prefixes[src];
+        if src >= self.prefixes.len() {
+            self.prefixes.append(&mut self.shared.added.lock().unwrap());
+        }
+        let prefix = self.prefixes.get(src).map_or(&[][..], Vec::as_slice);
         for l in lines.iter() {
             // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
             self.scratch.clear();

@@ -16,6 +16,7 @@
 //!   that left its group;
 //! - [`subreaper`]: `PR_SET_CHILD_SUBREAPER`, and reaping the orphans it brings;
 //! - [`pidfd`]: waiting for a process (the guardian) without reaping it.
+//! - [`pty`]: pseudo-terminals for `is_tty` processes.
 //!
 //! No file outside this directory names a Linux-only mechanism; a unit test
 //! below keeps it so. (The guardian has no `PR_SET_PDEATHSIG`: it reaches
@@ -28,6 +29,7 @@ pub(crate) mod pid_exec;
 pub(crate) mod pidfd;
 pub(crate) mod process_group;
 pub(crate) mod procfs;
+pub(crate) mod pty;
 pub(crate) mod rlimit;
 pub(crate) mod subreaper;
 

@@ -99,6 +99,27 @@ pub(crate) fn pids_with_env(entry: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Live processes whose environment contains every one of `entries` (`NAME=value`).
+pub(crate) fn pids_with_env_all(entries: &[String]) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|&p| {
+            fs::read(format!("/proc/{p}/environ"))
+                .map(|env| entries.iter().all(|want| env.split(|b| *b == 0).any(|e| e == want.as_bytes())))
+                .unwrap_or(false)
+        })
+        .filter(|&p| is_live(p))
+        .collect()
+}
+
+/// The value of variable `name` in the environment of `pid`, if it can be read
+/// and has one (a process that rewrote its environment area for its title has none).
+pub(crate) fn env_var(pid: i32, name: &str) -> Option<String> {
+    let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{name}=");
+    env.split(|b| *b == 0).find_map(|e| e.strip_prefix(prefix.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned()))
+}
+
 /// Live members of process group `pgid`.
 pub(crate) fn live_group_members(pgid: i32) -> Vec<i32> {
     all_pids().into_iter().filter(|&p| stat(p).is_some_and(|s| s.pgid == pgid && s.state != 'Z')).collect()
