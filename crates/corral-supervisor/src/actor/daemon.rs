@@ -31,7 +31,7 @@ use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::stop::{begin_stop, wait_command, Stopping, KILL_BOUND};
+use super::stop::{begin_stop, killed, wait_command, Stopping};
 use super::{ActorCommand, ActorContext};
 use crate::env::{Env, PROCESS_NAME_VAR, RUN_ID_VAR};
 use crate::output::SourceId;
@@ -221,12 +221,5 @@ pub(super) async fn follow(
 
 fn kill(members: &[i32], stopping: &mut Option<Stopping>) {
     signal_members(members, Signal::SIGKILL);
-    let s = stopping.get_or_insert_with(|| Stopping { deadline: Instant::now(), command: None, killed: false });
-    if !s.killed {
-        s.killed = true;
-        s.deadline = Instant::now() + KILL_BOUND;
-    }
-    if let Some((_, cpid)) = &s.command {
-        signal_group(*cpid, Signal::SIGKILL);
-    }
+    killed(stopping);
 }

@@ -80,6 +80,12 @@ pub(super) fn begin_abort(spec: &ProcessSpec, pid: i32) -> Stopping {
 pub(super) fn kill_now(spec: &ProcessSpec, pid: i32, stopping: &mut Option<Stopping>) {
     tracing::debug!("{}: SIGKILL to process group {pid}", spec.name);
     signal_leader_and_group(pid, Signal::SIGKILL);
+    killed(stopping);
+}
+
+/// After SIGKILL went to the process: the stop is a kill now, its wait bounded
+/// by [`KILL_BOUND`] from the first kill, and the shutdown command's group goes too.
+pub(super) fn killed(stopping: &mut Option<Stopping>) {
     let s = stopping.get_or_insert_with(|| Stopping { deadline: Instant::now(), command: None, killed: false });
     if !s.killed {
         s.killed = true;
