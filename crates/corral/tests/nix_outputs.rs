@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::nixrun::{corral_bin, nix, repo, with_inputs};
+use support::nixrun::{nix, with_inputs, Fixture};
 
 const SET: &str = r#"
 corral.shop = {
@@ -40,51 +40,20 @@ packages = lib.mapAttrs' (f: d: lib.nameValuePair "shop-export-${f}" d) config.c
   // { shop-web-image = config.corral.shop.outputs.images.web; };
 "#;
 
-struct Flake {
-    dir: tempfile::TempDir,
-}
+/// The fixture flake (support::nixrun) with SET, and what these tests ask of it.
+struct Flake(Fixture);
 
 impl Flake {
     fn new() -> Flake {
-        let dir = tempfile::tempdir().unwrap();
-        fs::copy(repo().join("tests/nix/stand-in-pkgs.nix"), dir.path().join("stand-in-pkgs.nix")).unwrap();
-        let flake = format!(
-            r#"{{
-  inputs.corral.url = "git+file://{repo}";
-  inputs.flake-parts.follows = "corral/flake-parts";
-  outputs = inputs@{{ flake-parts, corral, ... }}:
-    flake-parts.lib.mkFlake {{ inherit inputs; }} {{
-      systems = [ "x86_64-linux" ];
-      imports = [ corral.flakeModule ];
-      perSystem = {{ config, system, lib, pkgs, ... }}: {{
-        _module.args.pkgs = import ./stand-in-pkgs.nix {{
-          inherit system;
-          corralBin = "{bin}";
-          hostTools = {{ python3 = [ "/usr/bin/python3" ]; }};
-        }};
-        {SET}
-      }};
-    }};
-}}
-"#,
-            repo = repo().display(),
-            bin = corral_bin(),
-        );
-        fs::write(dir.path().join("flake.nix"), flake).unwrap();
-        let lock = nix(&["nix", "flake", "lock"], dir.path());
-        assert!(lock.status.success(), "nix flake lock: {}", String::from_utf8_lossy(&lock.stderr));
-        Flake { dir }
+        Flake(Fixture::new("flakeModule", SET))
     }
 
     fn build(&self, attr: &str) -> PathBuf {
-        let link = self.dir.path().join(format!("result-{attr}"));
-        let out = nix(&["nix", "build", "-L", "--out-link", link.to_str().unwrap(), &format!(".#{attr}")], self.dir.path());
-        assert!(out.status.success(), "nix build .#{attr}: {}", String::from_utf8_lossy(&out.stderr));
-        fs::canonicalize(link).unwrap()
+        self.0.build(attr).unwrap_or_else(|e| panic!("nix build .#{attr}: {e}"))
     }
 
     fn eval(&self, attr: &str) -> String {
-        let out = nix(&["nix", "eval", "--raw", &format!(".#{attr}")], self.dir.path());
+        let out = nix(&["nix", "eval", "--raw", &format!(".#{attr}")], self.0.path());
         assert!(out.status.success(), "nix eval .#{attr}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
