@@ -4,7 +4,7 @@
 //! the process's bytes to the client and the client's keystrokes and window
 //! size to the process. Kept beside the output feed, which both already share.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +12,9 @@ use tokio::sync::broadcast;
 
 /// Chunks of terminal output an attached client may fall behind by.
 const QUEUE: usize = 256;
+/// The latest bytes a terminal keeps for a client that attaches later (a
+/// prompt printed before `attach` or `run` connected must still be seen).
+const RECENT: usize = 8 * 1024;
 
 /// One running process's terminal.
 #[derive(Clone)]
@@ -19,12 +22,37 @@ pub(crate) struct Terminal {
     pub(crate) keys: Keys,
     /// Everything the process writes, as it comes; closed once the process's
     /// side is closed and the run is over (so an attached client sees the end).
-    pub(crate) output: broadcast::Sender<Arc<[u8]>>,
+    pub(crate) output: Output,
 }
 
 impl Terminal {
     pub(crate) fn new(master: OwnedFd) -> Terminal {
-        Terminal { keys: Keys(Arc::new(master)), output: broadcast::channel(QUEUE).0 }
+        Terminal { keys: Keys(Arc::new(master)), output: Output { followers: broadcast::channel(QUEUE).0, recent: Arc::default() } }
+    }
+}
+
+/// A terminal's output: its followers, and the latest bytes for the next one.
+#[derive(Clone)]
+pub(crate) struct Output {
+    followers: broadcast::Sender<Arc<[u8]>>,
+    recent: Arc<Mutex<VecDeque<u8>>>,
+}
+
+impl Output {
+    /// What the process wrote: kept, and sent to every follower.
+    pub(crate) fn publish(&self, bytes: &[u8]) {
+        let mut recent = self.recent.lock().unwrap();
+        recent.extend(bytes);
+        let over = recent.len().saturating_sub(RECENT);
+        recent.drain(..over);
+        let _ = self.followers.send(bytes.into());
+    }
+
+    /// A new follower: the latest bytes, then everything after them (no gap,
+    /// no repeat: both are taken under the lock `publish` holds).
+    pub(crate) fn follow(&self) -> (Vec<u8>, broadcast::Receiver<Arc<[u8]>>) {
+        let recent = self.recent.lock().unwrap();
+        (recent.iter().copied().collect(), self.followers.subscribe())
     }
 }
 

@@ -146,3 +146,26 @@ fn run_puts_a_process_in_the_foreground_with_its_dependencies_in_the_background(
     assert!(!p.file("unrelated.ran").exists(), "only NAME and its dependencies run");
     p.assert_nothing_left();
 }
+
+#[test]
+fn a_client_that_attaches_late_still_sees_the_prompt_printed_before_it_came() {
+    let p = Project::new();
+    // The prompt has no newline, and it is printed before any client attaches.
+    p.config(json!({"processes": {
+        "ask": {"command": "printf 'your name> '; touch printed; read name; echo \"hi $name\"; sleep 300", "is_tty": true}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(Duration::from_secs(20), || p.file("printed").exists()), "{}", run.stderr());
+    std::thread::sleep(Duration::from_millis(300));
+    let session = format!("corral-late-{}", p.mark);
+    let inner = format!("cd {}; {} attach --config dev.json ask; sleep 60", p.path().display(), support::CORRAL);
+    tmux(&["new-session", "-d", "-s", &session, "-x", "100", "-y", "30", &inner]);
+    let pane = || tmux(&["capture-pane", "-p", "-t", &session]);
+    assert!(wait_until(Duration::from_secs(20), || pane().contains("your name>")), "the prompt reaches a client that came later: {}", pane());
+    tmux(&["send-keys", "-t", &session, "ann", "Enter"]);
+    assert!(wait_until(Duration::from_secs(20), || pane().contains("hi ann")), "{}", pane());
+    tmux(&["kill-session", "-t", &session]);
+    run.signal(Signal::SIGTERM);
+    run.wait();
+    p.assert_nothing_left();
+}

@@ -336,8 +336,12 @@ where
     let mut states = shared.states.subscribe();
     // Only the keys are kept: holding the sender would keep the output open past the process's end.
     let crate::terminals::Terminal { keys: terminal, output: sender } = terminal;
-    let mut output = sender.subscribe();
+    // What it wrote before this client came (a prompt, say), then what follows.
+    let (recent, mut output) = sender.follow();
     drop(sender);
+    if !recent.is_empty() {
+        send(wr, ServerMessage::event(id, Event::Terminal { data: recent })).await?;
+    }
     if let Some(w) = window {
         terminal.resize(w.cols, w.rows);
     }

@@ -89,7 +89,7 @@ pub(crate) fn launch_tty(registry: &Registry, mut cmd: Command, what: &str, cwd:
 /// output pipe with the terminal's `\r\n` line ends made `\n` (for labelled
 /// lines and log files), until the process's side is closed (EIO once every
 /// holder exited).
-async fn pump(mut from: pipe::Receiver, mut to: pipe::Sender, followers: tokio::sync::broadcast::Sender<std::sync::Arc<[u8]>>) {
+async fn pump(mut from: pipe::Receiver, mut to: pipe::Sender, followers: crate::terminals::Output) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = vec![0u8; 16 * 1024];
     let mut lines = Vec::with_capacity(buf.len() + 1);
@@ -98,7 +98,7 @@ async fn pump(mut from: pipe::Receiver, mut to: pipe::Sender, followers: tokio::
         match from.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                let _ = followers.send(buf[..n].into());
+                followers.publish(&buf[..n]);
                 lines.clear();
                 for &b in &buf[..n] {
                     if held_cr && b != b'\n' {
