@@ -1,26 +1,33 @@
 #!/usr/bin/env python3
 """corral against peer process runners, on the same workloads, in one run.
 
-    python3 bench/peers.py [--quick] [--corral target/release/corral]
+    python3 bench/peers.py [--quick] [--runs 5] [--corral target/release/corral] [--before OLD_CORRAL]
 
 Installs what it needs once into bench/.peers/ (a venv with honcho, circus,
 supervisor and matplotlib from PyPI; mprocs from crates.io), then measures:
 
   start      launch until all N processes run (N = 3, 100, 1000); a shell loop
-             starting the same N processes is the floor
-  footprint  resident memory of the runner plus every helper process it adds
+             starting the same N `sh -c` commands is the floor (every runner,
+             corral included, is configured to start `sh -c COMMAND`)
+  footprint  resident memory of the runner plus every helper process it adds,
+             and corral's per-part breakdown (bench/footprint.py)
   shutdown   SIGTERM to the runner until all 100 processes are gone
   orphans    processes left 3 s after SIGTERM, SIGINT, SIGKILL of the runner,
              with grandchildren (one of them setsid'd) in the mix
   idle       CPU time runner + helpers use over a quiet period, 100 processes
   logs       one process writing lines through the runner to a file, against
-             writing them directly; lines lost
+             writing them directly; lines lost; for corral also 100 processes
+             writing at once (bench/logs.py)
   chain      20 processes each waiting for the previous one's readiness (corral only)
 
-Results go to docs/benchmarks.md (between the peers markers), with ratios to
+Start and memory are medians of --runs runs (default 5), interleaved runner by
+runner so that the machine's noise spreads evenly; the Python peers, which take
+seconds at N = 1,000, run once there. With --before, an older corral build runs
+as one more runner in the same run (the before/after table). Results go to
+docs/benchmarks.md (between the peers markers), with ratios to the floor and to
 corral (the machine is noisy: compare within one run), and docs/benchmarks.png.
 """
-import argparse, json, os, random, shutil, signal, subprocess, sys, tempfile, time
+import argparse, json, os, random, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -110,10 +117,11 @@ class Runner:
 
 class Corral(Runner):
     prints_output = True
-    def __init__(self, exe): super().__init__("corral"); self.exe = exe
+    def __init__(self, exe, name="corral"): super().__init__(name); self.exe = exe
     def files(self, cmds, d, logfile=None):
         procs = {f"p{i:04}": {"command": c} for i, c in enumerate(cmds)}
-        return {"corral.json": json.dumps({"processes": procs})}
+        # The same shell as every peer and the floor (corral's default is bash).
+        return {"corral.json": json.dumps({"shell": {"shell_command": "sh"}, "processes": procs})}
     def argv(self, d): return [self.exe, "-q", "up", "-f", os.path.join(d, "corral.json"), "-p", "bench"]
 
 class Honcho(Runner):
@@ -339,32 +347,48 @@ def ratio(v, base):
         return ""
     return f" ({v / base:.1f}×)"
 
+def median(values):
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corral", default=os.path.join(REPO, "target/release/corral"))
+    ap.add_argument("--before", help="an older corral build, run as one more runner (before/after)")
     ap.add_argument("--quick", action="store_true", help="N up to 100, 10 s idle, 64 MB of logs")
+    ap.add_argument("--runs", type=int, default=5, help="runs per start, memory and logs measurement (medians)")
     ap.add_argument("--log-mb", type=int)
     ap.add_argument("--idle-seconds", type=float)
+    ap.add_argument("--json", help="also write every raw figure to this file")
     a = ap.parse_args()
     install()
+    sys.path.insert(0, HERE)
+    import chain, footprint, logs
     sizes = [3, 100] if a.quick else [3, 100, 1000]
     idle_s = a.idle_seconds or (10 if a.quick else 30)
     log_mb = a.log_mb or (64 if a.quick else 256)
     corral = Corral(os.path.abspath(a.corral))
-    runners = [corral, Honcho(), Circus(), Supervisord(), Mprocs()]
+    corrals = [corral] + ([Corral(os.path.abspath(a.before), "corral before")] if a.before else [])
+    runners = corrals + [Honcho(), Circus(), Supervisord(), Mprocs()]
     floor = Floor()
     res = {r.name: {} for r in runners + [floor]}
+    raw = {r.name: {} for r in runners + [floor]}
     # honcho adds a Python worker and a shell per process (1.75 GB of helpers at 100):
     # 1000 would exhaust this machine.
     skip = {("honcho", 1000)}
     for n in sizes:
+        for run in range(a.runs):
+            for r in [floor] + runners:
+                if (r.name, n) in skip or (n >= 1000 and run > 0 and r not in corrals + [floor, runners[-1]]):
+                    continue
+                up, mem = run_start_footprint(r, n)
+                raw[r.name].setdefault(f"start{n}", []).append(up)
+                if r is not floor:
+                    raw[r.name].setdefault(f"mem{n}", []).append(mem)
+                print(f"start {n:5} run {run + 1} {r.name:20} {fmt(up, 's'):>10} {fmt(mem, 'MB'):>10}", flush=True)
         for r in [floor] + runners:
-            if (r.name, n) in skip:
-                res[r.name][f"start{n}"] = res[r.name][f"mem{n}"] = None
-                continue
-            up, mem = run_start_footprint(r, n)
-            res[r.name][f"start{n}"], res[r.name][f"mem{n}"] = up, (None if r is floor else mem)
-            print(f"start {n:5} {r.name:20} {fmt(up, 's'):>10} {fmt(mem, 'MB'):>10}", flush=True)
+            res[r.name][f"start{n}"] = median(raw[r.name].get(f"start{n}", []))
+            res[r.name][f"mem{n}"] = median(raw[r.name].get(f"mem{n}", []))
     for r in runners:
         res[r.name]["shutdown"] = run_shutdown(r)
         for sig, key in [(signal.SIGTERM, "orph_term"), (signal.SIGINT, "orph_int"), (signal.SIGKILL, "orph_kill")]:
@@ -376,53 +400,77 @@ def main():
         if isinstance(r, Mprocs):
             res[r.name]["logs"] = None
             continue
+        if isinstance(r, Corral):
+            for writers in (1, 100):
+                res[r.name][f"logs{writers}"] = logs.run(r.exe, writers, log_mb, a.runs)
+                print(f"logs {r.name:20} {writers} writer(s): {res[r.name][f'logs{writers}']}", flush=True)
+            continue
         el, lost, n = run_logs(r, log_mb)
         res[r.name]["logs"] = (el, lost, n)
         print(f"logs {r.name:20} {fmt(el, 's')} lost {lost}", flush=True)
-    sys.path.insert(0, HERE)
-    import chain
-    edges = []
-    for _ in range(3):
-        edges += chain.run_chain(corral.exe, 20)
-    res["corral"]["chain"] = sorted(edges)[len(edges) // 2]
-    write_report(res, runners, floor, sizes, idle_s, log_mb, direct)
+    for c in corrals:
+        edges = []
+        for _ in range(3):
+            edges += chain.run_chain(c.exe, 20)
+        res[c.name]["chain"] = sorted(edges)[len(edges) // 2]
+        res[c.name]["breakdown"] = {n: footprint.breakdown(c.exe, n, a.runs) for n in sizes}
+    if a.json:
+        json.dump({"results": res, "raw": raw, "direct_mbs": log_mb * 1.048576 / direct}, open(a.json, "w"), indent=1, default=str)
+    write_report(res, runners, corrals, floor, sizes, idle_s, log_mb, direct, a.runs)
 
-def write_report(res, runners, floor, sizes, idle_s, log_mb, direct):
+def write_report(res, runners, corrals, floor, sizes, idle_s, log_mb, direct, runs):
     c = res["corral"]
+    fl = res[floor.name]
     rows = []
-    head = "| | " + " | ".join(r.name for r in runners) + " |"
-    rows.append(head)
+    rows.append("| | " + " | ".join(r.name for r in runners) + " |")
     rows.append("|---" * (len(runners) + 1) + "|")
-    def row(label, key, unit, base_key=None):
-        cells = []
-        for r in runners:
-            v = res[r.name].get(key)
-            cells.append(fmt(v, unit) + (ratio(v, c.get(key)) if r.name != "corral" else ""))
-        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    def cell(r, key, unit):
+        v = res[r.name].get(key)
+        text = fmt(v, unit)
+        notes = []
+        if key.startswith("start") and v is not None and fl.get(key):
+            notes.append(f"{v / fl[key]:.2f}× floor")
+        if r.name != "corral" and v not in (None, float("inf")) and c.get(key):
+            notes.append(f"{v / c[key]:.2f}× corral")
+        return text + (f" ({', '.join(notes)})" if notes else "")
+    def row(label, key, unit):
+        rows.append(f"| {label} | " + " | ".join(cell(r, key, unit) for r in runners) + " |")
     for n in sizes:
-        row(f"start {n} (floor {fmt(res[floor.name].get(f'start{n}'), 's')})", f"start{n}", "s")
+        row(f"start {n} (floor {fmt(fl.get(f'start{n}'), 's')})", f"start{n}", "s")
     for n in sizes:
         row(f"memory, {n} processes (runner + helpers)", f"mem{n}", "MB")
     row("shutdown of 100 (SIGTERM until all gone)", "shutdown", "s")
     for key, label in [("orph_term", "orphans after SIGTERM"), ("orph_int", "orphans after SIGINT"), ("orph_kill", "orphans after SIGKILL")]:
         row(label, key, "n")
     row(f"CPU over {idle_s:.0f} s idle, 100 processes", "idle", "s")
-    cells = []
-    for r in runners:
-        v = res[r.name].get("logs")
-        if not v:
-            cells.append("n/a (TUI)")
-        else:
+    direct_mbs = log_mb * 1.048576 / direct
+    for writers in (1, 100):
+        cells = []
+        for r in runners:
+            if r in corrals:
+                v = res[r.name][f"logs{writers}"]
+                cells.append(f"{v['corral_mbs']:.0f} MB/s ({v['corral_mbs'] / v['direct_mbs'] * 100:.0f} % of direct {v['direct_mbs']:.0f} MB/s), {v['lost']} lost")
+                continue
+            v = res[r.name].get("logs")
+            if writers == 100 or not v:
+                cells.append("n/a (TUI)" if isinstance(r, Mprocs) else "n/a")
+                continue
             el, lost, n = v
             mbs = (n * (len(LINE) + 1) / 1e6) / el if el else None
-            cells.append(f"{mbs:.0f} MB/s, {lost} lost" if el else f"timed out, {lost} lost")
-    rows.append(f"| logs: {log_mb} MB of lines (direct write: {log_mb * 1.048576 / direct:.0f} MB/s) | " + " | ".join(cells) + " |")
-    rows.append(f"| chain of 20 (median per edge) | {fmt(c.get('chain'), 's')} | " + " | ".join("n/a" for _ in runners[1:]) + " |")
+            cells.append(f"{mbs:.0f} MB/s ({mbs / direct_mbs * 100:.0f} % of direct), {lost} lost" if el else f"timed out, {lost} lost")
+        rows.append(f"| logs: {log_mb} MB of lines, {writers} writer{'s' if writers > 1 else ''} | " + " | ".join(cells) + " |")
+    rows.append("| chain of 20 (median per edge) | " + " | ".join(fmt(res[r.name].get("chain"), "s") if r in corrals else "n/a" for r in runners) + " |")
     table = "\n".join(rows)
+    parts = []
+    for r in corrals:
+        parts.append(f"**{r.name}**\n\n" + footprint.table(res[r.name]["breakdown"]))
     doc = os.path.join(REPO, "docs", "benchmarks.md")
     text = open(doc).read()
     begin, end = "<!-- peers:begin -->", "<!-- peers:end -->"
-    block = f"{begin}\n_Generated by `python3 bench/peers.py` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; ratios are to corral in the same run._\n\n{table}\n\n![corral and its peers](benchmarks.png)\n{end}"
+    block = (f"{begin}\n_Generated by `python3 bench/peers.py{' --before …' if len(corrals) > 1 else ''}` on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; "
+             f"start and memory are medians of {runs} runs (the Python peers run once at N = 1,000); ratios are to the floor and to corral in the same run._\n\n"
+             f"{table}\n\nWhat corral's memory is made of (VmRSS from /proc/PID/smaps, medians of {runs} runs):\n\n" + "\n\n".join(parts) +
+             f"\n\n![corral and its peers](benchmarks.png)\n{end}")
     if begin in text:
         text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
     else:

@@ -34,13 +34,13 @@
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
-use std::process::Stdio;
+use crate::platform::spawn::Stdio;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
-use tokio::process::Child;
+use crate::platform::spawn::Child;
 
 use crate::env::{Env, EnvChanges};
 use crate::output::{forward, SinkHandle, SourceId};
@@ -113,7 +113,7 @@ impl PreHook {
             tracing::error!("pre_hook: cannot create pipes");
             return Err(fail(1));
         };
-        let mut cmd = tokio::process::Command::new(&ctx.shell.0);
+        let mut cmd = crate::platform::spawn::Command::new(&ctx.shell.0);
         cmd.arg(&ctx.shell.1)
             .arg(PRE_HOOK_SCRIPT)
             .arg("pre_hook")

@@ -24,10 +24,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use tokio::process::{Child, Command};
+use crate::platform::spawn::{Child, Command};
 
 use crate::guardian::Guardian;
-use crate::platform::cgroup::RunCgroup;
+use crate::platform::cgroup::{CgroupFds, RunCgroup};
 use crate::platform::procfs;
 use crate::platform::subreaper;
 
@@ -39,8 +39,8 @@ pub struct Registry {
     guardian: Mutex<Option<Guardian>>,
     /// The pre_hook's group, to tell a replacement guardian.
     hook: Mutex<Option<i32>>,
-    /// The run's cgroup, and its `cgroup.procs` held open for children to join.
-    cgroup: Option<(RunCgroup, std::os::fd::OwnedFd)>,
+    /// The run's cgroup, and its directory and `cgroup.procs` held open for children to start in.
+    cgroup: Option<(RunCgroup, CgroupFds)>,
     /// Orphans already reported to the guardian (fallback mode).
     reported: Mutex<HashSet<i32>>,
     /// corral's descriptor limit before it raised it, for every child.
@@ -75,8 +75,8 @@ impl Registry {
             RunCgroup::create(&format!("corral-{}", std::process::id()))
         };
         let cgroup = match created {
-            Ok(cg) => match cg.join_fd() {
-                Ok(fd) => Ok((cg, fd)),
+            Ok(cg) => match cg.join_fds() {
+                Ok(fds) => Ok((cg, fds)),
                 Err(e) => {
                     cg.remove();
                     Err(format!("cannot open its cgroup.procs: {e}"))
@@ -121,32 +121,25 @@ impl Registry {
 
     /// Spawns `cmd` in a new process group of its own. The command is consumed
     /// so that the parent's copies of the child's pipe ends close right away.
-    pub fn spawn(&self, mut cmd: Command) -> io::Result<(Child, i32)> {
-        cmd.process_group(0).kill_on_drop(false);
-        let join = self.cgroup.as_ref().map(|(_, procs)| std::os::fd::AsRawFd::as_raw_fd(procs));
-        let nofile = self.nofile;
-        // SAFETY: runs in the child between fork and exec and only calls write(2)
-        // and setrlimit(2), which are async-signal-safe. Writing "0" moves the
-        // writer into the cgroup, before it can fork (a failure leaves it outside;
-        // process groups still apply). The child gets corral's original
-        // descriptor limit back (see `platform::rlimit`).
-        unsafe {
-            cmd.pre_exec(move || {
-                if let Some(fd) = join {
-                    RunCgroup::join_in_child(fd);
-                }
-                if let Some(n) = nofile {
+    pub(crate) fn spawn(&self, mut cmd: Command) -> io::Result<(Child, i32)> {
+        cmd.new_process_group();
+        let cgroup = self.cgroup.as_ref().map(|(_, fds)| fds.raw());
+        if let Some(n) = self.nofile {
+            // SAFETY: runs in the child between fork and exec and only calls
+            // setrlimit(2), which is async-signal-safe: the child gets corral's
+            // original descriptor limit back (see `platform::rlimit`).
+            unsafe {
+                cmd.pre_exec(move || {
                     n.restore();
-                }
-                Ok(())
-            });
+                    Ok(())
+                });
+            }
         }
         // Hold the lock across fork so the orphan reaper can never see this pid
         // before it is marked as owned.
         let mut owned = self.owned.lock().unwrap();
-        let child = cmd.spawn()?;
-        drop(cmd);
-        let pid = child.id().expect("a just-spawned child has a pid") as i32;
+        let child = cmd.spawn(cgroup)?;
+        let pid = child.id();
         owned.insert(pid);
         drop(owned);
         self.groups.lock().unwrap().insert(pid);

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use tokio::process::Child;
+use crate::platform::spawn::Child;
 use tokio::time::Instant;
 
 use super::ActorContext;

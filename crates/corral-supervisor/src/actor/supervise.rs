@@ -3,7 +3,7 @@
 //! watchdog signals from the process. Returns the exit and whether it was
 //! stopped on request (a daemon's launcher stopped early takes its daemon along).
 
-use tokio::process::Child;
+use crate::platform::spawn::Child;
 use tokio::sync::mpsc;
 
 use super::stop::{begin_abort, begin_stop, deadline_passed, finish_stop, kill_now, sleep_until, wait_command, Stopping};

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use tokio::process::Child;
+use crate::platform::spawn::Child;
 
 use super::exit_status_of;
 use crate::platform::process_group::{signal_group, signal_pid};

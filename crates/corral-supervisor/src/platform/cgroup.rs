@@ -8,8 +8,9 @@
 //!
 //! So when the cgroup v2 hierarchy is mounted and corral may create a cgroup
 //! inside its own (root, or a delegated user slice), each run gets one,
-//! `corral-<pid>`, and every process corral starts joins it before it execs
-//! (see [`RunCgroup::join_fd`]). corral itself and its guardian stay
+//! `corral-<pid>`, and every process corral starts is created inside it
+//! (`clone3` with `CLONE_INTO_CGROUP`, see [`super::spawn`]; where that is
+//! missing, it joins through `cgroup.procs` before it execs). corral itself and its guardian stay
 //! outside, so killing the cgroup never kills them. The v2 hierarchy is found
 //! in `/proc/self/mountinfo` (on hybrid machines it is at
 //! `/sys/fs/cgroup/unified`, beside the v1 controllers), corral's place in it
@@ -22,6 +23,21 @@ use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+/// The open descriptors children are started into the cgroup with.
+#[derive(Debug)]
+pub(crate) struct CgroupFds {
+    dir: OwnedFd,
+    procs: OwnedFd,
+}
+
+impl CgroupFds {
+    /// (directory, cgroup.procs), for [`super::spawn::Command::spawn`].
+    pub(crate) fn raw(&self) -> (std::os::fd::RawFd, std::os::fd::RawFd) {
+        use std::os::fd::AsRawFd;
+        (self.dir.as_raw_fd(), self.procs.as_raw_fd())
+    }
+}
 
 /// The cgroup of one run.
 #[derive(Debug)]
@@ -94,10 +110,13 @@ impl RunCgroup {
         &self.dir
     }
 
-    /// An open `cgroup.procs` for a child to write `0` to before it execs
-    /// (which moves the writer), so it is inside before it can fork.
-    pub fn join_fd(&self) -> io::Result<OwnedFd> {
-        Ok(fs::OpenOptions::new().write(true).open(self.dir.join("cgroup.procs"))?.into())
+    /// The cgroup's directory (for `clone3`'s `CLONE_INTO_CGROUP`) and its
+    /// `cgroup.procs` (for a child to write `0` to before it execs, where
+    /// `clone3` is missing), opened once for every child.
+    pub(crate) fn join_fds(&self) -> io::Result<CgroupFds> {
+        let dir = fs::File::open(&self.dir)?.into();
+        let procs = fs::OpenOptions::new().write(true).open(self.dir.join("cgroup.procs"))?.into();
+        Ok(CgroupFds { dir, procs })
     }
 
     /// Whether process `pid` is in this cgroup: `None` when that cannot be
@@ -109,7 +128,7 @@ impl RunCgroup {
         Some(v2.trim_end().ends_with(&format!("/{name}")))
     }
 
-    /// Moves process `pid` into the cgroup (processes join through [`Self::join_fd`]; tests use this).
+    /// Moves process `pid` into the cgroup (processes are started inside; tests use this).
     #[cfg(test)]
     pub fn add(&self, pid: i32) -> io::Result<()> {
         fs::write(self.dir.join("cgroup.procs"), pid.to_string())
@@ -118,14 +137,6 @@ impl RunCgroup {
     /// The processes in the cgroup now (zombies not yet reaped included).
     pub fn pids(&self) -> Vec<i32> {
         fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
-    }
-
-    /// Between fork and exec: moves the calling child into the cgroup whose
-    /// `cgroup.procs` is open as `procs` (from [`Self::join_fd`]). Only
-    /// write(2), which is async-signal-safe; a failure leaves it outside.
-    pub fn join_in_child(procs: std::os::fd::RawFd) {
-        // SAFETY: write(2) of a static buffer to a descriptor the caller holds open.
-        unsafe { nix::libc::write(procs, b"0".as_ptr().cast(), 1) };
     }
 
     /// Whether any live process is in it (`cgroup.events` says `populated 0` once

@@ -16,7 +16,9 @@
 //!   that left its group;
 //! - [`subreaper`]: `PR_SET_CHILD_SUBREAPER`, and reaping the orphans it brings;
 //! - [`pidfd`]: waiting for a process (the guardian) without reaping it.
-//! - [`pty`]: pseudo-terminals for `is_tty` processes.
+//! - [`pty`]: pseudo-terminals for `is_tty` processes;
+//! - [`spawn`]: starting a process (`clone3` into the run's cgroup, a pidfd
+//!   to wait on, `execve` prepared before the fork).
 //!
 //! No file outside this directory names a Linux-only mechanism; a unit test
 //! below keeps it so. (The guardian has no `PR_SET_PDEATHSIG`: it reaches
@@ -31,6 +33,7 @@ pub(crate) mod process_group;
 pub(crate) mod procfs;
 pub(crate) mod pty;
 pub(crate) mod rlimit;
+pub(crate) mod spawn;
 pub(crate) mod subreaper;
 
 #[cfg(test)]

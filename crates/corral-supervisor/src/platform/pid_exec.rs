@@ -14,10 +14,9 @@ use std::io;
 use std::os::fd::RawFd;
 use std::os::raw::c_char;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use tokio::process::Command;
+use super::spawn::{cstring, resolve, Command};
 
 use crate::env::Env;
 use crate::plan::Program;
@@ -88,8 +87,8 @@ pub(crate) fn command(program: &Program, cwd: &Path, env: &Env, pid_vars: &[&str
         Program::Shell { shell, argument, text } => vec![OsStr::new(shell), OsStr::new(argument), OsStr::new(text)],
         Program::Exec(args) => args.iter().map(OsStr::new).collect(),
     };
-    let path = resolve(argv[0], env, cwd)?;
-    let cstr = |s: &[u8]| CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in an argument or variable"));
+    let path = resolve(argv[0], env.get("PATH").map(|p| p.as_os_str()), cwd)?;
+    let cstr = cstring;
     let argv_c: Vec<CString> = argv.iter().map(|a| cstr(a.as_bytes())).collect::<io::Result<_>>()?;
     let mut envp_owned = Vec::new();
     let mut pid_slots = Vec::new();
@@ -122,24 +121,4 @@ pub(crate) fn command(program: &Program, cwd: &Path, env: &Env, pid_vars: &[&str
         cmd.pre_exec(move || Err(prepared.exec()));
     }
     Ok(cmd)
-}
-
-/// `program` as execve needs it: as given when it has a slash (relative to the
-/// child's directory), else the first executable file of that name on the
-/// child's PATH.
-fn resolve(program: &OsStr, env: &Env, cwd: &Path) -> io::Result<PathBuf> {
-    if program.as_bytes().contains(&b'/') {
-        return Ok(PathBuf::from(program));
-    }
-    let path_var = env.get("PATH").map(|p| p.as_bytes().to_vec()).unwrap_or_else(|| b"/usr/local/bin:/usr/bin:/bin".to_vec());
-    for dir in path_var.split(|b| *b == b':') {
-        let dir = if dir.is_empty() { cwd.to_path_buf() } else { PathBuf::from(OsStr::from_bytes(dir)) };
-        let candidate = dir.join(program);
-        if let Ok(meta) = std::fs::metadata(&candidate) {
-            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-                return Ok(candidate);
-            }
-        }
-    }
-    Err(io::Error::new(io::ErrorKind::NotFound, format!("{} not found on PATH", program.to_string_lossy())))
 }

@@ -66,7 +66,8 @@ async fn exec(program: &Program, cwd: &Path, env: &Env, registry: &Registry, tim
         return Err(format!("working_dir {} does not exist", cwd.display()));
     }
     let mut cmd = command(program, cwd, env);
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    use crate::platform::spawn::Stdio;
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let (mut child, pid) = registry.spawn(cmd).map_err(|e| format!("cannot run the probe: {e}"))?;
     let mut guard = GroupGuard { pgid: pid, registry, done: false };
     match tokio::time::timeout(timeout, child.wait()).await {

@@ -8,11 +8,10 @@
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
-use std::process::Stdio;
 
 use nix::fcntl::OFlag;
 use tokio::net::unix::pipe;
-use tokio::process::{Child, Command};
+use crate::platform::spawn::{Child, Command, Stdio};
 
 use crate::env::Env;
 use crate::platform::fds;
