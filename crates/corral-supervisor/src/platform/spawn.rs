@@ -152,7 +152,13 @@ impl Command {
 
     /// Starts the child, inside the cgroup whose directory is open as
     /// `cgroup` (and whose `cgroup.procs` is open as `procs`, for the fallback).
-    pub(crate) fn spawn(mut self, cgroup: Option<(RawFd, RawFd)>) -> io::Result<Child> {
+    pub(crate) fn spawn(self, cgroup: Option<(RawFd, RawFd)>) -> io::Result<Child> {
+        let clone3 = CLONE3_WORKS.load(Ordering::Relaxed);
+        self.spawn_with(cgroup, clone3)
+    }
+
+    /// [`Self::spawn`], with `clone3` or (`false`) the fork fallback.
+    fn spawn_with(mut self, cgroup: Option<(RawFd, RawFd)>, clone3: bool) -> io::Result<Child> {
         let env = self.environment();
         let cwd = self.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
         let path_var = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone());
@@ -171,10 +177,10 @@ impl Command {
         // SAFETY: signals are blocked across the fork so that no handler of
         // corral's runs in the child before it resets them; restored below.
         let old_mask = unsafe { block_all_signals() };
-        let pid = unsafe { fork_into(cgroup.map(|c| c.0), &mut pidfd) };
+        let (pid, cloned) = unsafe { fork_into(cgroup.map(|c| c.0), clone3, &mut pidfd) };
         if pid == 0 {
             // SAFETY: the child, between fork and exec (see `child`).
-            unsafe { child(&prepared, stdio, self.process_group, cgroup.filter(|_| !CLONE3_WORKS.load(Ordering::Relaxed)).map(|c| c.1), &mut self.pre_exec, report_w.as_raw_fd()) }
+            unsafe { child(&prepared, stdio, self.process_group, cgroup.filter(|_| !cloned).map(|c| c.1), &mut self.pre_exec, report_w.as_raw_fd()) }
         }
         // SAFETY: restores this thread's mask saved above.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
@@ -230,9 +236,10 @@ const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// Forks (with fork semantics: a copy of the address space), into `cgroup`
-/// when given. Returns the child's pid in the parent, 0 in the child.
-unsafe fn fork_into(cgroup: Option<RawFd>, pidfd: &mut RawFd) -> libc::pid_t {
-    if CLONE3_WORKS.load(Ordering::Relaxed) {
+/// when given and `clone3` works. Returns the child's pid in the parent, 0 in
+/// the child, and whether `clone3` made it (else the child must join itself).
+unsafe fn fork_into(cgroup: Option<RawFd>, clone3: bool, pidfd: &mut RawFd) -> (libc::pid_t, bool) {
+    if clone3 {
         let mut args = CloneArgs { flags: CLONE_PIDFD, pidfd: pidfd as *mut RawFd as u64, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
         if let Some(fd) = cgroup {
             args.flags |= CLONE_INTO_CGROUP;
@@ -240,16 +247,17 @@ unsafe fn fork_into(cgroup: Option<RawFd>, pidfd: &mut RawFd) -> libc::pid_t {
         }
         let r = libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>());
         if r >= 0 {
-            return r as libc::pid_t;
+            return (r as libc::pid_t, true);
         }
         let e = io::Error::last_os_error().raw_os_error();
         if !matches!(e, Some(libc::ENOSYS) | Some(libc::EINVAL) | Some(libc::EPERM) | Some(libc::EOPNOTSUPP) | Some(libc::EBADF)) {
-            return -1;
+            return (-1, true);
         }
+        tracing::debug!("clone3 into the cgroup refused ({e:?}); children fork and join through cgroup.procs");
         CLONE3_WORKS.store(false, Ordering::Relaxed);
         *pidfd = -1;
     }
-    libc::fork()
+    (libc::fork(), false)
 }
 
 unsafe fn block_all_signals() -> libc::sigset_t {
@@ -521,8 +529,16 @@ mod tests {
         let mut child = c.spawn(Some(fds.raw())).unwrap();
         assert_eq!(cg.has_member(child.id()), Some(true));
         assert_eq!(cg.pids(), [child.id()]);
+        // The fallback (no clone3): forked, it joins by writing cgroup.procs, and is waited by polling.
+        let mut c = Command::new("sleep");
+        c.arg("30");
+        let mut forked = c.spawn_with(Some(fds.raw()), false).unwrap();
+        assert!(forked.pidfd.is_none());
+        assert_eq!(cg.has_member(forked.id()), Some(true));
+        assert_eq!(cg.pids().len(), 2);
         cg.kill();
         child.wait().await.unwrap();
+        assert_eq!(forked.wait().await.unwrap().signal(), Some(libc::SIGKILL));
         cg.remove();
     }
 }
