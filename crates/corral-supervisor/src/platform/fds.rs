@@ -19,7 +19,8 @@ pub(crate) const MAX_FDS: usize = 64;
 /// Call only in a forked child before exec.
 pub(crate) unsafe fn place(fds: &[(RawFd, RawFd)]) -> io::Result<()> {
     if fds.len() > MAX_FDS {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many file descriptors to pass"));
+        // No allocation here (the child may share corral's memory): a plain errno.
+        return Err(io::Error::from_raw_os_error(nix::libc::EMFILE));
     }
     let floor = fds.iter().map(|(_, t)| *t).max().unwrap_or(2).max(9) + 1;
     let mut high = [0 as RawFd; MAX_FDS];

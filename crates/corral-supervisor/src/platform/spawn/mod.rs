@@ -12,8 +12,10 @@
 //! (`CLONE_PIDFD`), which the async [`Child::wait`] polls: no SIGCHLD
 //! bookkeeping per child.
 //!
-//! Everything the child needs (program path, argv, envp, descriptors) is
-//! allocated before the fork; between fork and exec the child only makes
+//! The child shares corral's memory until it execs (`CLONE_VM | CLONE_VFORK`,
+//! as `posix_spawn` does; see [`clone`]), so a spawn copies nothing however
+//! large corral is. Everything the child needs (program path, argv, envp,
+//! descriptors) is allocated before the fork; between fork and exec the child only makes
 //! async-signal-safe system calls, in std's order: standard descriptors,
 //! directory, process group, signal dispositions and mask, the caller's
 //! `pre_exec` steps, `execve`. A failure there is reported to the parent as
@@ -24,14 +26,13 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::raw::c_char;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::libc;
 use tokio::io::unix::AsyncFd;
@@ -54,6 +55,8 @@ impl From<OwnedFd> for Stdio {
         Stdio::Fd(fd)
     }
 }
+
+mod clone;
 
 type PreExec = Box<dyn FnMut() -> io::Result<()> + Send + Sync>;
 
@@ -153,7 +156,7 @@ impl Command {
     /// Starts the child, inside the cgroup whose directory is open as
     /// `cgroup` (and whose `cgroup.procs` is open as `procs`, for the fallback).
     pub(crate) fn spawn(self, cgroup: Option<(RawFd, RawFd)>) -> io::Result<Child> {
-        let clone3 = CLONE3_WORKS.load(Ordering::Relaxed);
+        let clone3 = clone::CLONE3_WORKS.load(std::sync::atomic::Ordering::Relaxed);
         self.spawn_with(cgroup, clone3)
     }
 
@@ -173,25 +176,19 @@ impl Command {
         let stdio = [fd_of(&self.stdio[0], 0), fd_of(&self.stdio[1], 1), fd_of(&self.stdio[2], 2)];
         let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
 
-        let mut pidfd: RawFd = -1;
-        // SAFETY: signals are blocked across the fork so that no handler of
-        // corral's runs in the child before it resets them; restored below.
-        let old_mask = unsafe { block_all_signals() };
-        let (pid, cloned) = unsafe { fork_into(cgroup.map(|c| c.0), clone3, &mut pidfd) };
-        if pid == 0 {
-            // SAFETY: the child, between fork and exec (see `child`).
-            unsafe { child(&prepared, stdio, self.process_group, cgroup.filter(|_| !cloned).map(|c| c.1), &mut self.pre_exec, report_w.as_raw_fd()) }
-        }
-        // SAFETY: restores this thread's mask saved above.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let mut setup = clone::Setup {
+            prepared: &prepared,
+            stdio,
+            group: self.process_group,
+            join: None,
+            pre_exec: &mut self.pre_exec,
+            report: report_w.as_raw_fd(),
+        };
+        // SAFETY: `setup` holds only what was prepared above; see clone::start.
+        let (pid, pidfd) = unsafe { clone::start(&mut setup, cgroup, clone3)? };
         drop(report_w);
         drop(self.stdio);
         drop(null);
-        // SAFETY: a pidfd from clone3 is ours alone; -1 means there is none (the fork fallback).
-        let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
         let mut child = Child::new(pid, pidfd)?;
         // End of file: the child exec'd. Four bytes: the errno of what failed.
         let mut errno = [0u8; 4];
@@ -213,117 +210,14 @@ impl Command {
     }
 }
 
-/// Whether `clone3` with `CLONE_INTO_CGROUP` works here (cleared at its first failure).
-static CLONE3_WORKS: AtomicBool = AtomicBool::new(true);
-
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-const CLONE_PIDFD: u64 = 0x1000;
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
-/// Forks (with fork semantics: a copy of the address space), into `cgroup`
-/// when given and `clone3` works. Returns the child's pid in the parent, 0 in
-/// the child, and whether `clone3` made it (else the child must join itself).
-unsafe fn fork_into(cgroup: Option<RawFd>, clone3: bool, pidfd: &mut RawFd) -> (libc::pid_t, bool) {
-    if clone3 {
-        let mut args = CloneArgs { flags: CLONE_PIDFD, pidfd: pidfd as *mut RawFd as u64, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
-        if let Some(fd) = cgroup {
-            args.flags |= CLONE_INTO_CGROUP;
-            args.cgroup = fd as u64;
-        }
-        let r = libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>());
-        if r >= 0 {
-            return (r as libc::pid_t, true);
-        }
-        let e = io::Error::last_os_error().raw_os_error();
-        if !matches!(e, Some(libc::ENOSYS) | Some(libc::EINVAL) | Some(libc::EPERM) | Some(libc::EOPNOTSUPP) | Some(libc::EBADF)) {
-            return (-1, true);
-        }
-        tracing::debug!("clone3 into the cgroup refused ({e:?}); children fork and join through cgroup.procs");
-        CLONE3_WORKS.store(false, Ordering::Relaxed);
-        *pidfd = -1;
-    }
-    (libc::fork(), false)
-}
-
-unsafe fn block_all_signals() -> libc::sigset_t {
-    let mut all: libc::sigset_t = std::mem::zeroed();
-    let mut old: libc::sigset_t = std::mem::zeroed();
-    libc::sigfillset(&mut all);
-    libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    old
-}
-
-/// Signals corral (or its runtime) may catch or ignore: back to their defaults
-/// before the child's signal mask opens.
-const RESET_SIGNALS: &[libc::c_int] = &[
-    libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGPIPE, libc::SIGALRM, libc::SIGTERM,
-    libc::SIGCHLD, libc::SIGCONT, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU, libc::SIGWINCH,
-];
-
-/// The child, from fork to exec. Never returns: execs, or reports errno and exits 127.
-unsafe fn child(p: &Prepared, stdio: [RawFd; 3], group: bool, join: Option<RawFd>, pre_exec: &mut [PreExec], report: RawFd) -> ! {
-    let fail = |e: io::Error| -> ! {
-        let errno = e.raw_os_error().unwrap_or(libc::EINVAL).to_ne_bytes();
-        libc::write(report, errno.as_ptr().cast(), 4);
-        libc::_exit(127)
-    };
-    if let Some(procs) = join {
-        // The fallback: join by moving (slow, see the module doc). A failure leaves it outside.
-        libc::write(procs, b"0".as_ptr().cast(), 1);
-    }
-    for (target, &src) in stdio.iter().enumerate() {
-        let target = target as RawFd;
-        let r = if src == target { libc::fcntl(src, libc::F_SETFD, 0) } else { libc::dup2(src, target) };
-        if r < 0 {
-            fail(io::Error::last_os_error());
-        }
-    }
-    if let Some(dir) = &p.cwd {
-        if libc::chdir(dir.as_ptr()) < 0 {
-            fail(io::Error::last_os_error());
-        }
-    }
-    if group && libc::setpgid(0, 0) < 0 {
-        fail(io::Error::last_os_error());
-    }
-    for &sig in RESET_SIGNALS {
-        libc::signal(sig, libc::SIG_DFL);
-    }
-    let mut none: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut none);
-    libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-    for step in pre_exec.iter_mut() {
-        if let Err(e) = step() {
-            fail(e);
-        }
-    }
-    libc::execve(p.path.as_ptr(), p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
-    fail(io::Error::last_os_error())
-}
-
 /// Everything `execve` needs, allocated before the fork.
-struct Prepared {
-    path: CString,
-    cwd: Option<CString>,
+pub(super) struct Prepared {
+    pub(super) path: CString,
+    pub(super) cwd: Option<CString>,
     _argv: Vec<CString>,
-    argv_ptrs: Vec<*const c_char>,
+    pub(super) argv_ptrs: Vec<*const c_char>,
     _envp: Vec<CString>,
-    envp_ptrs: Vec<*const c_char>,
+    pub(super) envp_ptrs: Vec<*const c_char>,
 }
 
 impl Prepared {
@@ -501,6 +395,30 @@ mod tests {
         // SAFETY: returns an error without touching anything.
         unsafe { cmd.pre_exec(|| Err(io::Error::from_raw_os_error(libc::EXDEV))) };
         assert_eq!(cmd.spawn(None).err().unwrap().raw_os_error(), Some(libc::EXDEV));
+    }
+
+    /// The child runs in corral's memory until it execs (no copy): what a
+    /// `pre_exec` step stores is seen by the parent. The fork fallback copies.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[tokio::test]
+    async fn the_child_shares_memory_until_it_execs() {
+        use std::sync::atomic::{AtomicI32, Ordering::SeqCst};
+        use std::sync::Arc;
+        for shared in [true, false] {
+            let seen = Arc::new(AtomicI32::new(0));
+            let store = seen.clone();
+            let mut c = Command::new("true");
+            // SAFETY: getpid and an atomic store: no allocation, no lock.
+            unsafe {
+                c.pre_exec(move || {
+                    store.store(libc::getpid(), SeqCst);
+                    Ok(())
+                })
+            };
+            let mut child = c.spawn_with(None, shared).unwrap();
+            assert_eq!(seen.load(SeqCst) == child.id(), shared);
+            assert!(child.wait().await.unwrap().success());
+        }
     }
 
     #[tokio::test]
