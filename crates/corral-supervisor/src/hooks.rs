@@ -109,7 +109,8 @@ impl PreHook {
     ) -> Result<(PreHook, EnvChanges), (Option<PreHook>, HookFailed)> {
         let fail = |status| (None, HookFailed { status });
         let pipes = (|| Ok::<_, std::io::Error>((output_pipe()?, output_pipe()?, output_pipe()?)))();
-        let Ok(((out_r, out_w), (env_r, env_w), (ctl_r, ctl_w))) = pipes else {
+        let pipes = pipes.and_then(|(out, env, ctl)| Ok((out.1.try_clone()?, out, env, ctl)));
+        let Ok((out_dup, (out_r, out_w), (env_r, env_w), (ctl_r, ctl_w))) = pipes else {
             tracing::error!("pre_hook: cannot create pipes");
             return Err(fail(1));
         };
@@ -123,7 +124,7 @@ impl PreHook {
             .env_clear()
             .envs(env.iter())
             .stdin(Stdio::null())
-            .stdout(Stdio::from(out_w.try_clone().expect("dup")))
+            .stdout(Stdio::from(out_dup))
             .stderr(Stdio::from(out_w));
         place_fds(&mut cmd, vec![env_w.as_raw_fd(), ctl_r.as_raw_fd()]);
         let (child, pid) = match ctx.registry.spawn(cmd) {

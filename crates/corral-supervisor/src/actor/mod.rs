@@ -30,7 +30,6 @@ use crate::output::{forward_watching, ReadyLine, SinkHandle, SourceId};
 use crate::plan::{ProcessSpec, Program};
 use crate::probes::{self, Verdict};
 use crate::registry::Registry;
-use crate::platform::pid_exec;
 use crate::spawn::{command, launch, launch_tty, output_pipe};
 use crate::state::ExitKind;
 
@@ -216,11 +215,13 @@ fn start(spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &ActorContext) -> 
         Program::Shell { shell, .. } => shell.clone(),
         Program::Exec(argv) => argv[0].clone(),
     };
-    let cmd = if fds.is_empty() && pid_vars.is_empty() {
-        command(&spec.program, &spec.working_dir, &env)
-    } else {
-        pid_exec::command(&spec.program, &spec.working_dir, &env, &pid_vars, fds).map_err(|e| format!("cannot run {what}: {e}"))?
-    };
+    let mut cmd = command(&spec.program, &spec.working_dir, &env);
+    for var in pid_vars {
+        cmd.env_pid(var);
+    }
+    for (source, target) in fds {
+        cmd.place_fd(source, target);
+    }
     let launched = if spec.tty {
         let (launched, terminal) = launch_tty(&ctx.registry, cmd, &what, &spec.working_dir, crate::platform::pty::own_size())?;
         if let Some(feed) = ctx.sink.feed() {

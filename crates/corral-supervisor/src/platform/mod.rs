@@ -4,8 +4,6 @@
 //! - [`procfs`]: what corral reads from /proc (children, process groups,
 //!   environments of processes that left their group);
 //! - [`fds`]: placing descriptors at chosen numbers between fork and exec;
-//! - [`pid_exec`]: executing a program whose environment names its own pid
-//!   (`LISTEN_PID`, `WATCHDOG_PID`).
 //!
 //! - [`cgroup`]: a cgroup v2 per run, where one can be created: containment
 //!   that no double-fork or `setsid` escapes (joining it between fork and
@@ -27,7 +25,6 @@
 
 pub(crate) mod cgroup;
 pub(crate) mod fds;
-pub(crate) mod pid_exec;
 pub(crate) mod pidfd;
 pub(crate) mod process_group;
 pub(crate) mod procfs;

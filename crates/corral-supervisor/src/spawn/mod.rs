@@ -1,9 +1,8 @@
 //! Building and starting commands: the program, its directory, its exact
 //! environment, stdin from /dev/null, stdout and stderr into one pipe.
 //!
-//! A process that must see its own pid in its environment (`LISTEN_PID`,
-//! `WATCHDOG_PID`) takes the [`crate::platform::pid_exec`] path instead of std's exec, because
-//! anything set in the environment after fork is lost to std's exec.
+//! The mechanism (clone3, the child's steps, a process that must see its own
+//! pid in its environment) is [`crate::platform::spawn`].
 
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
@@ -14,7 +13,6 @@ use tokio::net::unix::pipe;
 use crate::platform::spawn::{Child, Command, Stdio};
 
 use crate::env::Env;
-use crate::platform::fds;
 use crate::plan::Program;
 use crate::registry::Registry;
 use crate::terminals::Terminal;
@@ -133,12 +131,10 @@ fn spawn_error(what: &str, e: &io::Error) -> String {
     }
 }
 
-/// Arranges for `fds` to be the child's fds 3, 4, … (in order); see [`crate::platform::fds::place`].
+/// Arranges for `fds` to be the child's fds 3, 4, … (in order).
 pub(crate) fn place_fds(cmd: &mut Command, fds: Vec<RawFd>) {
-    let pairs: Vec<(RawFd, RawFd)> = fds.into_iter().enumerate().map(|(i, fd)| (fd, 3 + i as RawFd)).collect();
-    // SAFETY: the closure only calls async-signal-safe functions (fcntl, dup2).
-    unsafe {
-        cmd.pre_exec(move || fds::place(&pairs));
+    for (i, fd) in fds.into_iter().enumerate() {
+        cmd.place_fd(fd, 3 + i as RawFd);
     }
 }
 

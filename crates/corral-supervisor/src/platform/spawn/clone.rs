@@ -12,11 +12,16 @@
 //! only reads what [`super::Prepared`] holds, runs the caller's `pre_exec`
 //! steps (which may write only into memory prepared for them), and makes
 //! system calls. Signals stay blocked from before the clone until the child
-//! has reset every disposition corral changed, so no handler of corral's can
-//! run on the child's stack and set corral's flags.
+//! has no handler of corral's left (`CLONE_CLEAR_SIGHAND`, Linux 5.5), so
+//! none can run on the child's stack and set corral's flags; a stop signal
+//! that arrived meanwhile (a ^Z meant for corral's terminal group, which the
+//! child was in until its `setpgid`) is discarded, or the child would stop
+//! before exec with the parent's thread waiting on it forever.
 //!
-//! Elsewhere (other architectures, or where `clone3` is refused) the child is
-//! forked classically, and joins the cgroup by writing `cgroup.procs`.
+//! Elsewhere (other architectures, or where `clone3` or one of its flags is
+//! refused: Linux before 5.7, seccomp filters) the child is forked
+//! classically, resets corral's handlers itself, and joins the cgroup by
+//! writing `cgroup.procs`.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -36,6 +41,10 @@ pub(super) struct Setup<'a> {
     pub(super) group: bool,
     /// `cgroup.procs` to join by writing (the fallback only).
     pub(super) join: Option<RawFd>,
+    /// Descriptors to place: (source, target).
+    pub(super) fds: &'a [(RawFd, RawFd)],
+    /// Whether the handlers are already cleared (`CLONE_CLEAR_SIGHAND`).
+    pub(super) handlers_cleared: bool,
     pub(super) pre_exec: &'a mut [PreExec],
     /// Where the child reports the errno of a failed step.
     pub(super) report: RawFd,
@@ -60,6 +69,7 @@ struct CloneArgs {
 const CLONE_VM: u64 = 0x100;
 const CLONE_VFORK: u64 = 0x4000;
 const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// The child's stack while it shares corral's memory: its steps are a few
@@ -84,6 +94,7 @@ pub(super) unsafe fn start(setup: &mut Setup, cgroup: Option<(RawFd, RawFd)>, us
                 CLONE3_WORKS.store(false, Ordering::Relaxed);
             }
             setup.join = cgroup.map(|c| c.1);
+            setup.handlers_cleared = false;
             match libc::fork() {
                 0 => child(setup),
                 -1 => Err(io::Error::last_os_error()),
@@ -113,7 +124,8 @@ unsafe fn block_all_signals() -> libc::sigset_t {
 /// where the architecture is known, else with fork semantics.
 unsafe fn clone3(setup: &mut Setup, cgroup: Option<RawFd>) -> io::Result<(libc::pid_t, Option<OwnedFd>)> {
     let mut pidfd: RawFd = -1;
-    let mut args = CloneArgs { flags: CLONE_PIDFD, pidfd: &mut pidfd as *mut RawFd as u64, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    setup.handlers_cleared = true;
+    let mut args = CloneArgs { flags: CLONE_PIDFD | CLONE_CLEAR_SIGHAND, pidfd: &mut pidfd as *mut RawFd as u64, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
     if let Some(fd) = cgroup {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd as u64;
@@ -235,22 +247,58 @@ impl Drop for ChildStack {
     }
 }
 
-/// Signals corral (or its runtime) may catch or ignore: back to their defaults
-/// before the child's signal mask opens.
-const RESET_SIGNALS: &[libc::c_int] = &[
-    libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGPIPE, libc::SIGALRM, libc::SIGTERM,
-    libc::SIGCHLD, libc::SIGCONT, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU, libc::SIGWINCH,
-];
+/// Undoes corral's signal handling in a forked child (the handlers it
+/// copied; ignored signals stay ignored, as std and posix_spawn leave them).
+unsafe fn clear_handlers() {
+    for sig in 1..libc::SIGRTMAX() {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+}
+
+/// Drops pending stop signals (setting a signal to SIG_IGN discards it),
+/// keeping the disposition.
+unsafe fn discard_pending_stops() {
+    for sig in [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        let mut ign: libc::sigaction = std::mem::zeroed();
+        ign.sa_sigaction = libc::SIG_IGN;
+        if libc::sigaction(sig, &ign, &mut old) == 0 {
+            libc::sigaction(sig, &old, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Ends the child if a `pre_exec` step panics and unwinds (never back into corral's code).
+struct ExitOnUnwind;
+
+impl Drop for ExitOnUnwind {
+    fn drop(&mut self) {
+        // SAFETY: _exit ends only the child.
+        unsafe { libc::_exit(127) }
+    }
+}
 
 /// The child, from fork to exec, in std's order. Never returns: execs, or
 /// reports the errno of the failed step and exits 127.
 unsafe fn child(s: &mut Setup) -> ! {
-    let report = s.report;
+    let _unwind = ExitOnUnwind;
+    let mut report = s.report;
+    // Above every descriptor about to be placed, so no placement can overwrite it.
+    let top = s.fds.iter().map(|(_, t)| *t).max().unwrap_or(2).max(2);
+    if report <= top {
+        report = libc::fcntl(report, libc::F_DUPFD_CLOEXEC, top + 1);
+    }
     let fail = |e: io::Error| -> ! {
         let errno = e.raw_os_error().unwrap_or(libc::EINVAL).to_ne_bytes();
         libc::write(report, errno.as_ptr().cast(), 4);
         libc::_exit(127)
     };
+    if report < 0 {
+        libc::_exit(127);
+    }
     if let Some(procs) = s.join {
         // The fallback: join by moving (slow, see super's doc). A failure leaves it outside.
         libc::write(procs, b"0".as_ptr().cast(), 1);
@@ -262,6 +310,9 @@ unsafe fn child(s: &mut Setup) -> ! {
             fail(io::Error::last_os_error());
         }
     }
+    if let Err(e) = super::super::fds::place(s.fds) {
+        fail(e);
+    }
     if let Some(dir) = &s.prepared.cwd {
         if libc::chdir(dir.as_ptr()) < 0 {
             fail(io::Error::last_os_error());
@@ -270,9 +321,12 @@ unsafe fn child(s: &mut Setup) -> ! {
     if s.group && libc::setpgid(0, 0) < 0 {
         fail(io::Error::last_os_error());
     }
-    for &sig in RESET_SIGNALS {
-        libc::signal(sig, libc::SIG_DFL);
+    if !s.handlers_cleared {
+        clear_handlers();
     }
+    // Rust ignores SIGPIPE; programs expect its default (std resets it too).
+    libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    discard_pending_stops();
     let mut none: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut none);
     libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
@@ -282,6 +336,12 @@ unsafe fn child(s: &mut Setup) -> ! {
         }
     }
     let p = s.prepared;
+    p.fill_pid_slots(libc::getpid() as u32);
     libc::execve(p.path.as_ptr(), p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
-    fail(io::Error::last_os_error())
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ENOEXEC) {
+        // A file without `#!`: run by the shell, as execvp does.
+        libc::execve(p.sh_argv_ptrs[0], p.sh_argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
+    }
+    fail(e)
 }

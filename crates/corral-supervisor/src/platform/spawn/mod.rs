@@ -24,18 +24,21 @@
 //! filters), the child is forked the classic way and joins the cgroup by
 //! writing `cgroup.procs`.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::raw::c_char;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 
 use nix::libc;
-use tokio::io::unix::AsyncFd;
+
+mod child;
+mod clone;
+mod prepared;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use child::Child;
+use prepared::{resolve, Prepared};
 
 /// What a standard descriptor of the child is.
 pub(crate) enum Stdio {
@@ -56,17 +59,19 @@ impl From<OwnedFd> for Stdio {
     }
 }
 
-mod clone;
-
 type PreExec = Box<dyn FnMut() -> io::Result<()> + Send + Sync>;
 
 /// A program to start, built like std's `Command`.
 pub(crate) struct Command {
     program: OsString,
     args: Vec<OsString>,
-    /// `None`: corral's own environment, with `env_set` applied.
+    /// Without `env_clear`: corral's own environment, with `env_set` applied.
     env_clear: bool,
-    env_set: Vec<(OsString, Option<OsString>)>,
+    env_set: Vec<(OsString, OsString)>,
+    /// Variables set to the child's own pid.
+    pid_vars: Vec<String>,
+    /// Descriptors to place in the child: (source, target).
+    fds: Vec<(RawFd, RawFd)>,
     cwd: Option<PathBuf>,
     stdio: [Stdio; 3],
     process_group: bool,
@@ -80,6 +85,8 @@ impl Command {
             args: Vec::new(),
             env_clear: false,
             env_set: Vec::new(),
+            pid_vars: Vec::new(),
+            fds: Vec::new(),
             cwd: None,
             stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
             process_group: false,
@@ -100,13 +107,24 @@ impl Command {
         self
     }
     pub(crate) fn env(&mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> &mut Command {
-        self.env_set.push((k.as_ref().to_os_string(), Some(v.as_ref().to_os_string())));
+        self.env_set.push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
         self
     }
     pub(crate) fn envs<I: IntoIterator<Item = (K, V)>, K: AsRef<OsStr>, V: AsRef<OsStr>>(&mut self, vars: I) -> &mut Command {
         for (k, v) in vars {
             self.env(k, v);
         }
+        self
+    }
+    /// Sets `name` to the child's own pid (written after the fork; see [`prepared`]).
+    pub(crate) fn env_pid(&mut self, name: &str) -> &mut Command {
+        self.pid_vars.push(name.to_string());
+        self
+    }
+    /// Makes `source` the child's descriptor `target`, without close-on-exec
+    /// (see [`super::fds::place`]).
+    pub(crate) fn place_fd(&mut self, source: RawFd, target: RawFd) -> &mut Command {
+        self.fds.push((source, target));
         self
     }
     pub(crate) fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
@@ -134,27 +152,32 @@ impl Command {
     /// set, before `execve`.
     ///
     /// # Safety
-    /// `f` runs between fork and exec in a copy of a multi-threaded process:
-    /// only async-signal-safe calls, no allocation, no locks.
+    /// `f` runs between fork and exec, in memory shared with corral: only
+    /// async-signal-safe calls, no allocation, no locks, no writes to
+    /// anything but its own captured values.
     pub(crate) unsafe fn pre_exec(&mut self, f: impl FnMut() -> io::Result<()> + Send + Sync + 'static) -> &mut Command {
         self.pre_exec.push(Box::new(f));
         self
     }
 
-    /// The environment the child gets.
+    /// The environment the child gets (later settings of a name win).
     fn environment(&self) -> Vec<(OsString, OsString)> {
         let mut vars: Vec<(OsString, OsString)> = if self.env_clear { Vec::new() } else { std::env::vars_os().collect() };
+        let mut at: std::collections::HashMap<OsString, usize> = vars.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
         for (k, v) in &self.env_set {
-            vars.retain(|(name, _)| name != k);
-            if let Some(v) = v {
-                vars.push((k.clone(), v.clone()));
+            match at.get(k) {
+                Some(&i) => vars[i].1 = v.clone(),
+                None => {
+                    at.insert(k.clone(), vars.len());
+                    vars.push((k.clone(), v.clone()));
+                }
             }
         }
         vars
     }
 
     /// Starts the child, inside the cgroup whose directory is open as
-    /// `cgroup` (and whose `cgroup.procs` is open as `procs`, for the fallback).
+    /// `cgroup.0` (and whose `cgroup.procs` is open as `cgroup.1`, for the fallback).
     pub(crate) fn spawn(self, cgroup: Option<(RawFd, RawFd)>) -> io::Result<Child> {
         let clone3 = clone::CLONE3_WORKS.load(std::sync::atomic::Ordering::Relaxed);
         self.spawn_with(cgroup, clone3)
@@ -162,11 +185,18 @@ impl Command {
 
     /// [`Self::spawn`], with `clone3` or (`false`) the fork fallback.
     fn spawn_with(mut self, cgroup: Option<(RawFd, RawFd)>, clone3: bool) -> io::Result<Child> {
-        let env = self.environment();
+        if self.fds.len() > super::fds::MAX_FDS {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("at most {} descriptors can be passed", super::fds::MAX_FDS)));
+        }
         let cwd = self.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
-        let path_var = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone());
-        let path = resolve(&self.program, path_var.as_deref(), &cwd)?;
-        let prepared = Prepared::new(&path, std::iter::once(&self.program).chain(&self.args), &env, self.cwd.as_deref())?;
+        if !cwd.is_dir() {
+            return Err(io::Error::other(format!("working directory {} does not exist or is not a directory", cwd.display())));
+        }
+        let env = self.environment();
+        let path_var = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str());
+        let path = resolve(&self.program, path_var, &cwd)?;
+        let argv: Vec<&OsStr> = std::iter::once(self.program.as_os_str()).chain(self.args.iter().map(|a| a.as_os_str())).collect();
+        let prepared = Prepared::new(&path, &argv, &env, &self.pid_vars, self.cwd.as_deref())?;
         let null = if self.stdio.iter().any(|s| matches!(s, Stdio::Null)) { Some(open_null()?) } else { None };
         let fd_of = |s: &Stdio, n: RawFd| match s {
             Stdio::Null => null.as_ref().map_or(n, |f| f.as_raw_fd()),
@@ -175,12 +205,13 @@ impl Command {
         };
         let stdio = [fd_of(&self.stdio[0], 0), fd_of(&self.stdio[1], 1), fd_of(&self.stdio[2], 2)];
         let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-
         let mut setup = clone::Setup {
             prepared: &prepared,
             stdio,
             group: self.process_group,
             join: None,
+            fds: &self.fds,
+            handlers_cleared: false,
             pre_exec: &mut self.pre_exec,
             report: report_w.as_raw_fd(),
         };
@@ -189,7 +220,13 @@ impl Command {
         drop(report_w);
         drop(self.stdio);
         drop(null);
-        let mut child = Child::new(pid, pidfd)?;
+        let mut child = match Child::new(pid, pidfd) {
+            Ok(c) => c,
+            Err(e) => {
+                kill_and_reap(pid);
+                return Err(e);
+            }
+        };
         // End of file: the child exec'd. Four bytes: the errno of what failed.
         let mut errno = [0u8; 4];
         let mut got = 0;
@@ -198,7 +235,11 @@ impl Command {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    // SAFETY: kill(2) of our own child, not yet reaped; Drop reaps it.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    return Err(e.into());
+                }
             }
         }
         drop(prepared);
@@ -210,253 +251,15 @@ impl Command {
     }
 }
 
-/// Everything `execve` needs, allocated before the fork.
-pub(super) struct Prepared {
-    pub(super) path: CString,
-    pub(super) cwd: Option<CString>,
-    _argv: Vec<CString>,
-    pub(super) argv_ptrs: Vec<*const c_char>,
-    _envp: Vec<CString>,
-    pub(super) envp_ptrs: Vec<*const c_char>,
-}
-
-impl Prepared {
-    fn new<'a>(path: &Path, argv: impl Iterator<Item = &'a OsString>, env: &[(OsString, OsString)], cwd: Option<&Path>) -> io::Result<Prepared> {
-        let argv: Vec<CString> = argv.map(|a| cstring(a.as_bytes())).collect::<io::Result<_>>()?;
-        let envp: Vec<CString> = env
-            .iter()
-            .map(|(k, v)| {
-                let mut e = Vec::with_capacity(k.len() + v.len() + 1);
-                e.extend_from_slice(k.as_bytes());
-                e.push(b'=');
-                e.extend_from_slice(v.as_bytes());
-                cstring(&e)
-            })
-            .collect::<io::Result<_>>()?;
-        let ptrs = |v: &[CString]| v.iter().map(|c| c.as_ptr()).chain(std::iter::once(std::ptr::null())).collect::<Vec<_>>();
-        Ok(Prepared {
-            path: cstring(path.as_os_str().as_bytes())?,
-            cwd: cwd.map(|d| cstring(d.as_os_str().as_bytes())).transpose()?,
-            argv_ptrs: ptrs(&argv),
-            envp_ptrs: ptrs(&envp),
-            _argv: argv,
-            _envp: envp,
-        })
+/// A child that cannot be handed over: killed and reaped at once.
+fn kill_and_reap(pid: i32) {
+    // SAFETY: kill(2) and waitpid(2) on our own child, which nobody else reaps.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
     }
-}
-
-pub(crate) fn cstring(s: &[u8]) -> io::Result<CString> {
-    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in an argument or variable"))
 }
 
 fn open_null() -> io::Result<OwnedFd> {
     Ok(std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")?.into())
-}
-
-/// `program` as execve needs it: as given when it has a slash (relative to the
-/// child's directory), else the first executable file of that name on `path`
-/// (the child's PATH; a default one without).
-pub(crate) fn resolve(program: &OsStr, path: Option<&OsStr>, cwd: &Path) -> io::Result<PathBuf> {
-    if program.as_bytes().contains(&b'/') {
-        return Ok(PathBuf::from(program));
-    }
-    let path = path.map(|p| p.as_bytes()).unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
-    let mut denied = false;
-    for dir in path.split(|b| *b == b':') {
-        let dir = if dir.is_empty() { cwd.to_path_buf() } else { PathBuf::from(OsStr::from_bytes(dir)) };
-        let candidate = dir.join(program);
-        if let Ok(meta) = std::fs::metadata(&candidate) {
-            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-                return Ok(candidate);
-            }
-            denied |= meta.is_file();
-        }
-    }
-    let kind = if denied { io::ErrorKind::PermissionDenied } else { io::ErrorKind::NotFound };
-    Err(io::Error::new(kind, format!("{} not found on PATH", program.to_string_lossy())))
-}
-
-/// A started process, waited for through its pidfd.
-pub(crate) struct Child {
-    pid: i32,
-    /// Readable once the process has ended (no pidfd: polled on SIGCHLD ticks).
-    pidfd: Option<AsyncFd<OwnedFd>>,
-    status: Option<ExitStatus>,
-}
-
-impl Child {
-    fn new(pid: i32, pidfd: Option<OwnedFd>) -> io::Result<Child> {
-        let pidfd = match pidfd {
-            // SAFETY: the AsyncFd owns the pidfd; nothing else closes or replaces it.
-            Some(fd) => Some(unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)? }),
-            None => None,
-        };
-        Ok(Child { pid, pidfd, status: None })
-    }
-
-    pub(crate) fn id(&self) -> i32 {
-        self.pid
-    }
-
-    /// The exit status if the process has ended (reaping it), else `None`.
-    pub(crate) fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        if let Some(s) = self.status {
-            return Ok(Some(s));
-        }
-        let mut raw = 0;
-        // SAFETY: waitpid on our own child's pid, which only this handle reaps.
-        match unsafe { libc::waitpid(self.pid, &mut raw, libc::WNOHANG) } {
-            0 => Ok(None),
-            r if r == self.pid => {
-                self.status = Some(ExitStatus::from_raw(raw));
-                Ok(self.status)
-            }
-            _ => Err(io::Error::last_os_error()),
-        }
-    }
-
-    /// Waits until the process has ended and reaps it.
-    pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
-        loop {
-            if let Some(s) = self.try_wait()? {
-                return Ok(s);
-            }
-            match &self.pidfd {
-                Some(fd) => {
-                    let mut ready = fd.readable().await?;
-                    ready.clear_ready();
-                }
-                None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            }
-        }
-    }
-
-    /// Waits without a runtime (a child that failed to exec).
-    fn wait_blocking(&mut self) -> io::Result<ExitStatus> {
-        let mut raw = 0;
-        // SAFETY: as in try_wait.
-        if unsafe { libc::waitpid(self.pid, &mut raw, 0) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        self.status = Some(ExitStatus::from_raw(raw));
-        Ok(ExitStatus::from_raw(raw))
-    }
-}
-
-impl Drop for Child {
-    /// A child dropped before it was reaped is reaped in the background, so
-    /// it never stays a zombie (as tokio's Child does).
-    fn drop(&mut self) {
-        if self.status.is_some() || matches!(self.try_wait(), Ok(Some(_)) | Err(_)) {
-            return;
-        }
-        if let (Ok(rt), Some(fd)) = (tokio::runtime::Handle::try_current(), self.pidfd.take()) {
-            let mut rest = Child { pid: self.pid, pidfd: Some(fd), status: None };
-            rt.spawn(async move {
-                let _ = rest.wait().await;
-            });
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn runs_a_program_with_exactly_its_environment_and_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg("echo \"$ONLY|${HOME:-none}|$(pwd)\"").env_clear().env("ONLY", "yes").env("PATH", "/usr/bin:/bin").current_dir(dir.path());
-        cmd.stdout(Stdio::from(w)).stdin(Stdio::null());
-        let mut child = cmd.spawn(None).unwrap();
-        let status = child.wait().await.unwrap();
-        assert!(status.success());
-        let mut buf = [0u8; 256];
-        let n = nix::unistd::read(r.as_raw_fd(), &mut buf).unwrap();
-        let text = String::from_utf8_lossy(&buf[..n]);
-        assert_eq!(text.trim(), format!("yes|none|{}", dir.path().canonicalize().unwrap().display()));
-    }
-
-    #[tokio::test]
-    async fn reports_exec_failures_like_std() {
-        let e = Command::new("surely-not-a-program-corral").spawn(None).err().unwrap();
-        assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("not-executable");
-        std::fs::write(&script, "#!/bin/sh\n").unwrap();
-        let e = Command::new(&script).spawn(None).err().unwrap();
-        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
-        let mut cmd = Command::new("true");
-        cmd.current_dir(dir.path().join("missing"));
-        assert_eq!(cmd.spawn(None).err().unwrap().kind(), io::ErrorKind::NotFound);
-        let mut cmd = Command::new("true");
-        // SAFETY: returns an error without touching anything.
-        unsafe { cmd.pre_exec(|| Err(io::Error::from_raw_os_error(libc::EXDEV))) };
-        assert_eq!(cmd.spawn(None).err().unwrap().raw_os_error(), Some(libc::EXDEV));
-    }
-
-    /// The child runs in corral's memory until it execs (no copy): what a
-    /// `pre_exec` step stores is seen by the parent. The fork fallback copies.
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    #[tokio::test]
-    async fn the_child_shares_memory_until_it_execs() {
-        use std::sync::atomic::{AtomicI32, Ordering::SeqCst};
-        use std::sync::Arc;
-        for shared in [true, false] {
-            let seen = Arc::new(AtomicI32::new(0));
-            let store = seen.clone();
-            let mut c = Command::new("true");
-            // SAFETY: getpid and an atomic store: no allocation, no lock.
-            unsafe {
-                c.pre_exec(move || {
-                    store.store(libc::getpid(), SeqCst);
-                    Ok(())
-                })
-            };
-            let mut child = c.spawn_with(None, shared).unwrap();
-            assert_eq!(seen.load(SeqCst) == child.id(), shared);
-            assert!(child.wait().await.unwrap().success());
-        }
-    }
-
-    #[tokio::test]
-    async fn exit_statuses_and_signals_come_back() {
-        let mut c = Command::new("sh");
-        c.arg("-c").arg("exit 7");
-        assert_eq!(c.spawn(None).unwrap().wait().await.unwrap().code(), Some(7));
-        let mut c = Command::new("sleep");
-        c.arg("30").new_process_group();
-        let mut child = c.spawn(None).unwrap();
-        assert_eq!(nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(child.id()))).unwrap().as_raw(), child.id());
-        assert!(child.try_wait().unwrap().is_none());
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id()), nix::sys::signal::Signal::SIGTERM).unwrap();
-        assert_eq!(child.wait().await.unwrap().signal(), Some(libc::SIGTERM));
-    }
-
-    #[tokio::test]
-    async fn the_child_starts_inside_the_cgroup() {
-        let Ok(cg) = super::super::cgroup::RunCgroup::create(&format!("corral-spawn-unit-{}", std::process::id())) else {
-            eprintln!("SKIPPED: no writable cgroup v2 here");
-            return;
-        };
-        let fds = cg.join_fds().unwrap();
-        let mut c = Command::new("sleep");
-        c.arg("30");
-        let mut child = c.spawn(Some(fds.raw())).unwrap();
-        assert_eq!(cg.has_member(child.id()), Some(true));
-        assert_eq!(cg.pids(), [child.id()]);
-        // The fallback (no clone3): forked, it joins by writing cgroup.procs, and is waited by polling.
-        let mut c = Command::new("sleep");
-        c.arg("30");
-        let mut forked = c.spawn_with(Some(fds.raw()), false).unwrap();
-        assert!(forked.pidfd.is_none());
-        assert_eq!(cg.has_member(forked.id()), Some(true));
-        assert_eq!(cg.pids().len(), 2);
-        cg.kill();
-        child.wait().await.unwrap();
-        assert_eq!(forked.wait().await.unwrap().signal(), Some(libc::SIGKILL));
-        cg.remove();
-    }
 }
