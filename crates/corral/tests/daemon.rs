@@ -136,3 +136,28 @@ fn a_launcher_that_leaves_no_daemon_is_a_failure() {
     assert_eq!(f.status, 1, "{}", f.stderr);
     assert!(f.stderr.contains("d: its command exited without leaving a daemon running"), "{}", f.stderr);
 }
+
+/// redis's order: fork, the parent exits, and only then the child calls
+/// setsid. A daemon still in the launcher's group when the launcher's exit is
+/// seen, without corral's variables (env -i, as redis overwrites them), must
+/// be adopted then, or it is lost the moment it leaves the group.
+#[test]
+fn a_daemon_that_leaves_the_group_after_its_launcher_exited_is_still_followed() {
+    let p = Project::new();
+    p.config(json!({"processes": {
+        "d": {"command": "env -i /bin/sh -c 'echo $$ > daemon.pid; sleep 0.5; exec setsid sleep 300' < /dev/null > /dev/null 2>&1 & sleep 0.1", "is_daemon": true}
+    }}));
+    let run = p.start(&["up", "-f", "dev.json"]);
+    assert!(wait_until(BOUND, || daemon_pid(&p).is_some_and(is_live)), "{}", run.stderr());
+    let daemon = daemon_pid(&p).unwrap();
+    // Past the setsid, and a few of the follower's 100 ms checks.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(is_live(daemon));
+    assert!(run.stderr().contains("following its daemon"), "{}", run.stderr());
+    assert!(!run.stderr().contains("its daemon is gone") && !run.stderr().contains("without leaving a daemon"), "{}", run.stderr());
+    run.signal(Signal::SIGTERM);
+    let f = run.wait();
+    assert_eq!(f.status, 0, "{}", f.stderr);
+    assert!(!is_live(daemon));
+    p.assert_nothing_left();
+}

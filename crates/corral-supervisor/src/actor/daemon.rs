@@ -70,7 +70,10 @@ impl Daemon {
             all.retain(|(p, start)| procfs::stat(*p).is_some_and(|s| s.start == *start && s.state != 'Z'));
             for p in procfs::children_of_self() {
                 let Some(st) = procfs::stat(p) else { continue };
-                if st.state == 'Z' || st.start < since || ctx.registry.owns(p) || ctx.registry.created_group(st.pgid) || all.iter().any(|(a, _)| *a == p) {
+                // Still in this run's group is this daemon before its setsid (redis
+                // forks, its parent exits, then the child calls setsid): adopt it.
+                let others_group = st.pgid != group && ctx.registry.created_group(st.pgid);
+                if st.state == 'Z' || st.start < since || ctx.registry.owns(p) || others_group || all.iter().any(|(a, _)| *a == p) {
                     continue;
                 }
                 // Another process's daemon, by what is left of its environment.
