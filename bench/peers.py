@@ -418,6 +418,20 @@ def main():
         json.dump({"results": res, "raw": raw, "direct_mbs": log_mb * 1.048576 / direct}, open(a.json, "w"), indent=1, default=str)
     write_report(res, runners, corrals, floor, sizes, idle_s, log_mb, direct, a.runs)
 
+def footprint_md(bds, footprint):
+    """bench/footprint.py's breakdowns as a Markdown table: KiB resident (proportional)."""
+    names = sorted({k for b in bds for k in b["parts"]}, key=lambda k: (not k.startswith("bin"), k))
+    cell = lambda d: f"{d['rss_kb']:,} ({d['pss_kb']:,})"
+    rows = ["| part: KiB resident (proportional) | " + " | ".join(f"N = {b['n']:,}" for b in bds) + " |", "|---" * (len(bds) + 1) + "|"]
+    for k in names:
+        rows.append(f"| {k} | " + " | ".join(cell(b["parts"].get(k, {"rss_kb": 0, "pss_kb": 0})) for b in bds) + " |")
+    for k in ("corral", "guardian", "total"):
+        rows.append(f"| **{k}** | " + " | ".join(cell(b[k]) for b in bds) + " |")
+    by_n = {b["n"]: b for b in bds}
+    if 100 in by_n and 1000 in by_n:
+        rows.append(f"| per process, N = 100 to 1,000 | {footprint.slope(by_n[100], by_n[1000]):.1f} KiB | | |")
+    return "\n".join(rows)
+
 def write_report(res, runners, corrals, floor, sizes, idle_s, log_mb, direct, runs):
     c = res["corral"]
     fl = res[floor.name]
@@ -463,7 +477,7 @@ def write_report(res, runners, corrals, floor, sizes, idle_s, log_mb, direct, ru
     table = "\n".join(rows)
     parts = []
     for r in corrals:
-        parts.append(f"**{r.name}**\n\n" + footprint.table(res[r.name]["breakdown"]))
+        parts.append(f"**{r.name}**\n\n" + footprint_md(list(res[r.name]["breakdown"].values()), footprint))
     doc = os.path.join(REPO, "docs", "benchmarks.md")
     text = open(doc).read()
     begin, end = "<!-- peers:begin -->", "<!-- peers:end -->"
