@@ -63,7 +63,7 @@ impl Guardian {
     pub fn spawn(self_exe: &Path, run_id: &str) -> io::Result<Guardian> {
         let exe = self_exe.with_file_name(GUARD_EXE);
         if !exe.is_file() {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} is missing (it is installed beside corral)", exe.display())));
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} not found: it is built and installed beside corral", exe.display())));
         }
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let child = std::process::Command::new(&exe)

@@ -190,3 +190,20 @@ fn the_pre_hook_group_is_spared_until_it_ends_by_itself() {
     assert_eq!(std::fs::read_to_string(&report).unwrap(), "victim-gone\n");
     assert!(stderr.contains(&format!("killed 1 process(es) of run {run_id}")), "{stderr}");
 }
+
+#[test]
+fn without_corral_guard_beside_it_corral_runs_unguarded_and_says_so() {
+    let p = Project::new();
+    p.config(json!({"processes": {"once": {"command": "echo hello"}}}));
+    // corral alone in a directory of its own (a hard link: the same file, no copy of 100 MB).
+    let lone = p.path().join("bin");
+    std::fs::create_dir(&lone).unwrap();
+    let exe = lone.join("corral");
+    std::fs::hard_link(CORRAL, &exe).or_else(|_| std::fs::copy(CORRAL, &exe).map(drop)).unwrap();
+    let out = Command::new(&exe).args(["up", "-f", "dev.json"]).current_dir(p.path()).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello"));
+    let missing = format!("cannot start the guardian ({} not found: it is built and installed beside corral)", lone.join("corral-guard").display());
+    assert!(stderr.contains(&missing), "{stderr}");
+}
