@@ -144,14 +144,14 @@ mod tests {
     #[test]
     fn skips_a_line_longer_than_the_buffer_whole() {
         let mut input = b"+1\nc /".to_vec();
-        input.extend(std::iter::repeat(b'x').take(3 * LINE_MAX));
+        input.extend(std::iter::repeat_n(b'x', 3 * LINE_MAX));
         input.extend(b"\n+2\n");
         for chunk in [7, 4096, 100_000] {
             assert_eq!(lines(&input, chunk), [b"+1".to_vec(), b"+2".to_vec()], "chunk {chunk}");
         }
         // An overlong last line without a newline is skipped too.
         let mut input = b"+1\n".to_vec();
-        input.extend(std::iter::repeat(b'x').take(LINE_MAX + 1));
+        input.extend(std::iter::repeat_n(b'x', LINE_MAX + 1));
         assert_eq!(lines(&input, 4096), [b"+1".to_vec()]);
         // A line of exactly LINE_MAX - 1 bytes fits with its newline.
         let mut input = vec![b'y'; LINE_MAX - 1];

@@ -50,7 +50,8 @@ pub fn stat(pid: i32) -> Option<Stat> {
 pub fn for_each_pid(mut each: impl FnMut(i32)) {
     let mut proc = Path::<8>::new();
     proc.push(b"/proc");
-    let Some(dir) = sys::open_dir(&proc) else { return };
+    // (O_DIRECTORY is not needed to read a directory, and its value differs between architectures.)
+    let Some(dir) = sys::open_read(&proc) else { return };
     let mut buf = [0u8; 4096];
     loop {
         let n = sys::getdents(&dir, &mut buf);
@@ -173,6 +174,11 @@ mod tests {
     fn finds_the_marker_in_a_real_child_environment() {
         let mut child = std::process::Command::new("sleep").arg("30").env("CORRAL_GUARD_TEST", "x".repeat(10_000)).env("CORRAL_RUN_ID", "t-1").spawn().unwrap();
         let pid = child.id() as i32;
+        // spawn() may return while the kernel is still setting up the new program's environment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert!(has_env_entry(pid, b"CORRAL_RUN_ID=t-1"));
         assert!(!has_env_entry(pid, b"CORRAL_RUN_ID=t-2"));
         child.kill().unwrap();

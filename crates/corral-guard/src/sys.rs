@@ -65,7 +65,6 @@ const AT_FDCWD: isize = -100;
 const AT_REMOVEDIR: usize = 0x200;
 const O_RDONLY: usize = 0;
 const O_WRONLY: usize = 1;
-const O_DIRECTORY: usize = 0o200000;
 const O_CLOEXEC: usize = 0o2000000;
 const CLOCK_MONOTONIC: usize = 1;
 pub const SIGKILL: i32 = 9;
@@ -159,10 +158,6 @@ fn open<const N: usize>(path: &Path<N>, flags: usize) -> Option<Fd> {
 
 pub fn open_read<const N: usize>(path: &Path<N>) -> Option<Fd> {
     open(path, O_RDONLY)
-}
-
-pub fn open_dir<const N: usize>(path: &Path<N>) -> Option<Fd> {
-    open(path, O_RDONLY | O_DIRECTORY)
 }
 
 /// Writes `data` to the file at `path`; whether all of it was written.

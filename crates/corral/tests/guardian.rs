@@ -64,7 +64,11 @@ fn the_guardian_of_a_run_is_a_few_pages_without_libc() {
 
 /// A process in a group of its own (its pid is the group id), with `env` added.
 fn spawn_group(cmd: &str, env: &[(&str, &str)]) -> Child {
-    Command::new("sh").args(["-c", cmd]).envs(env.iter().copied()).process_group(0).stdin(Stdio::null()).spawn().unwrap()
+    let child = Command::new("sh").args(["-c", cmd]).envs(env.iter().copied()).process_group(0).stdin(Stdio::null()).spawn().unwrap();
+    // spawn() may return before the kernel has set up the new program's environment.
+    let environ = format!("/proc/{}/environ", child.id());
+    assert!(wait_until(HANG_GUARD, || !std::fs::read(&environ).unwrap_or_default().is_empty()));
+    child
 }
 
 fn start_time(pid: u32) -> u64 {
