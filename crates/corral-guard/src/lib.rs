@@ -4,13 +4,14 @@
 //!
 //! Why it exists, what corral tells it and what it does at the end are in the
 //! module doc of `corral_supervisor::guardian`, the corral side of the same
-//! pipe. This crate is the other side: `crates/corral/src/bin/corral-guard.rs`
-//! expands [`binary!`] into the `corral-guard` executable, statically linked,
-//! without libc (`crates/corral/build.rs` gives the linker flags).
+//! pipe. This crate is the other side: its `src/main.rs` expands [`binary!`]
+//! into the `corral-guard` executable, statically linked, without libc,
+//! compiled and linked by `crates/corral/build.rs` (which says why not by
+//! cargo) into target/<profile>/, beside corral.
 //!
 //! Why no libc: the guardian only waits on a pipe and then sends signals, yet
 //! a std binary linked against glibc costs about 1.75 MB of resident memory
-//! (1.4 MB of it shared libc pages, still counted in VmRSS), more than a third
+//! (1.4 MB of it shared libc pages, still counted in VmRSS), nearly a third
 //! of a small run's whole footprint. This one makes its system calls itself
 //! ([`sys`]), keeps what it is told in fixed tables in .bss ([`known`]) and
 //! reads /proc in fixed buffers ([`procfs`]): a few pages in all.

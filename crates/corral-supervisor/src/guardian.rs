@@ -28,8 +28,9 @@
 //! group and whatever is left in the cgroup are killed too.
 //!
 //! Each watches the other. The guardian ignores the stop signals meant for
-//! corral or a terminal (SIGINT, SIGTERM, SIGHUP, SIGQUIT: a `kill` of the
-//! wrong pid, a `pkill`, a terminal closing must not disarm it) and learns of
+//! corral or a terminal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, and SIGPIPE,
+//! SIGUSR1, SIGUSR2: a `kill` of the wrong pid, a `pkill`, a terminal closing
+//! must not disarm it) and learns of
 //! corral's death from end of file on its pipe. corral watches the guardian
 //! through a pidfd (`platform::pidfd`): if it ends anyway (SIGKILL, the OOM
 //! killer), corral says so loudly and starts a new one, telling it every
