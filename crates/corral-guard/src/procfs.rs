@@ -62,7 +62,7 @@ pub fn for_each_pid(mut each: impl FnMut(i32)) {
         // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name (NUL-terminated).
         while at + 19 < n as usize {
             let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
-            if reclen == 0 || at + reclen > n as usize {
+            if reclen < 20 || at + reclen > n as usize {
                 return;
             }
             let name = &buf[at + 19..at + reclen];
