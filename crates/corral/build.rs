@@ -19,6 +19,7 @@ fn main() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corral-guard/src");
     println!("cargo:rerun-if-changed={}", src.display());
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
         return;
     }
@@ -47,6 +48,8 @@ fn main() {
     }
     run(bin);
     // OUT_DIR is target/<profile>/build/corral-<hash>/out (target/<triple>/<profile>/… with --target).
+    // Cargo offers build scripts no official path to the final artifacts' directory; with a
+    // separate `build.build-dir` this lands there instead, and corral runs unguarded, saying so.
     let profile_dir = out.ancestors().nth(3).expect("OUT_DIR is three levels below the profile's directory");
     let tmp = profile_dir.join(format!(".corral-guard.{}", std::process::id()));
     std::fs::copy(&exe, &tmp).and_then(|_| std::fs::rename(&tmp, profile_dir.join("corral-guard"))).unwrap_or_else(|e| panic!("cannot put corral-guard in {}: {e}", profile_dir.display()));
