@@ -215,8 +215,6 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    #[command(name = "__guard", hide = true)]
-    Guard { run_id: String },
     #[command(name = "__env", hide = true)]
     Env,
 }

@@ -32,7 +32,6 @@ fn main() {
     };
     let status = match command {
         Command::Process { .. } => unreachable!("aliases are replaced above"),
-        Command::Guard { run_id } => corral_supervisor::guardian::guardian_main(&run_id),
         Command::Env => print_env(),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&corral_config::json_schema()).expect("schema serializes"));

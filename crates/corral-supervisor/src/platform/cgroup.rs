@@ -101,11 +101,6 @@ impl RunCgroup {
         Ok(cg)
     }
 
-    /// An existing cgroup directory (the guardian is told the path).
-    pub fn at(dir: impl Into<PathBuf>) -> RunCgroup {
-        RunCgroup { dir: dir.into() }
-    }
-
     pub fn path(&self) -> &Path {
         &self.dir
     }

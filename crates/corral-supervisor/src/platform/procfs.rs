@@ -85,20 +85,6 @@ pub(crate) fn is_live(pid: i32) -> bool {
     stat(pid).is_some_and(|s| s.state != 'Z' && s.state != 'X')
 }
 
-/// Live processes whose environment contains `entry` (`NAME=value`) exactly.
-pub(crate) fn pids_with_env(entry: &str) -> Vec<i32> {
-    let needle = entry.as_bytes();
-    all_pids()
-        .into_iter()
-        .filter(|&p| {
-            fs::read(format!("/proc/{p}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|e| e == needle))
-                .unwrap_or(false)
-        })
-        .filter(|&p| is_live(p))
-        .collect()
-}
-
 /// Live processes whose environment contains every one of `entries` (`NAME=value`).
 pub(crate) fn pids_with_env_all(entries: &[String]) -> Vec<i32> {
     all_pids()
