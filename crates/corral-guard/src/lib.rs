@@ -106,6 +106,7 @@ pub unsafe extern "C" fn start(sp: *const usize) -> ! {
             &[]
         }
     };
+    sys::set_name(b"corral-guard\0");
     // SAFETY: `start` runs once, on the only thread: the only reference to KNOWN.
     let known = unsafe { &mut *core::ptr::addr_of_mut!(KNOWN) };
     sys::exit(run(run_id, known))

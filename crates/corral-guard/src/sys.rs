@@ -21,6 +21,7 @@ mod nr {
     pub const EXIT_GROUP: usize = 231;
     pub const OPENAT: usize = 257;
     pub const UNLINKAT: usize = 263;
+    pub const PRCTL: usize = 157;
 }
 
 #[cfg(target_arch = "aarch64")]
@@ -37,6 +38,7 @@ mod nr {
     pub const EXIT_GROUP: usize = 94;
     pub const OPENAT: usize = 56;
     pub const UNLINKAT: usize = 35;
+    pub const PRCTL: usize = 167;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -193,6 +195,15 @@ pub fn getdents(dir: &Fd, buf: &mut [u8]) -> isize {
 pub fn rmdir<const N: usize>(path: &Path<N>) -> bool {
     // SAFETY: `path` is NUL-terminated.
     unsafe { syscall(nr::UNLINKAT, AT_FDCWD as usize, path.as_ptr(), AT_REMOVEDIR, 0) == 0 }
+}
+
+/// Names the process (its `comm`, what `ps` shows): run from memory, it
+/// would otherwise be called after the descriptor it was exec'd through.
+pub fn set_name(name: &[u8]) {
+    const PR_SET_NAME: usize = 15;
+    debug_assert!(name.last() == Some(&0));
+    // SAFETY: prctl(PR_SET_NAME) reads a NUL-terminated string of at most 16 bytes.
+    unsafe { syscall(nr::PRCTL, PR_SET_NAME, name.as_ptr() as usize, 0, 0) };
 }
 
 pub fn getpid() -> i32 {

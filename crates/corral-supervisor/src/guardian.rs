@@ -10,9 +10,10 @@
 //! Ctrl-C does not reach it. It is written without std or libc (the
 //! `corral-guard` crate: raw system calls, fixed tables, a few pages of
 //! memory) and built by crates/corral/build.rs; this module is corral's side
-//! of the pipe. There is no second implementation to fall back on: without
-//! `corral-guard` beside corral, [`Guardian::spawn`] fails and corral runs
-//! unguarded, saying so.
+//! of the pipe. There is one implementation: corral also carries the same
+//! binary inside it ([`embed`], 15 KB), and where no `corral-guard` is
+//! installed beside corral (`cargo install`, a copied binary) it runs that
+//! copy from a sealed memory file.
 //!
 //! corral keeps the write end of a pipe whose read end is the guardian's stdin
 //! (close-on-exec, so no child inherits it). It writes `+PGID` / `-PGID` as
@@ -47,8 +48,17 @@ use nix::fcntl::OFlag;
 
 use crate::env::RUN_ID_VAR;
 
-/// The guardian's executable, expected beside corral's.
+/// The guardian's executable, looked for beside corral's.
 pub const GUARD_EXE: &str = "corral-guard";
+
+/// The guardian built into corral (set once by the binary, see [`embed`]).
+static EMBEDDED: std::sync::OnceLock<&'static [u8]> = std::sync::OnceLock::new();
+
+/// Gives corral's built-in copy of `corral-guard`, run from memory when no
+/// file of that name is installed beside corral.
+pub fn embed(program: &'static [u8]) {
+    let _ = EMBEDDED.set(program);
+}
 
 pub struct Guardian {
     child: Child,
@@ -62,12 +72,20 @@ impl Guardian {
     /// Starts the guardian. Call before any thread is started (before the
     /// async runtime), so the fork happens in a single-threaded process.
     pub fn spawn(self_exe: &Path, run_id: &str) -> io::Result<Guardian> {
-        let exe = self_exe.with_file_name(GUARD_EXE);
-        if !exe.is_file() {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} not found: it is built and installed beside corral", exe.display())));
-        }
+        let beside = self_exe.with_file_name(GUARD_EXE);
+        // Beside corral (a file the page cache shares between runs), else the built-in copy.
+        let in_memory = match (beside.is_file(), EMBEDDED.get()) {
+            (true, _) => None,
+            (false, Some(program)) => Some(crate::platform::memfd::sealed(c"corral-guard", program)?),
+            (false, None) => return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} not found: it is built and installed beside corral", beside.display()))),
+        };
+        let exe = match &in_memory {
+            Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))),
+            None => beside,
+        };
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let child = std::process::Command::new(&exe)
+            .arg0(GUARD_EXE)
             .arg(run_id)
             .stdin(Stdio::from(read))
             .stdout(Stdio::null())

@@ -24,7 +24,11 @@ use corral_protocol::RequestCommand;
 
 use crate::cli::{Cli, Command};
 
+/// corral-guard, built by build.rs: run from memory when it is not installed beside corral.
+const GUARD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/corral-guard"));
+
 fn main() {
+    corral_supervisor::guardian::embed(GUARD);
     let cli = Cli::parse();
     let command = match cli.command {
         Command::Process { command } => command.into_command(),

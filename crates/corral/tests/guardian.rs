@@ -196,18 +196,23 @@ fn the_pre_hook_group_is_spared_until_it_ends_by_itself() {
 }
 
 #[test]
-fn without_corral_guard_beside_it_corral_runs_unguarded_and_says_so() {
+fn without_corral_guard_beside_it_corral_runs_its_built_in_copy_from_memory() {
     let p = Project::new();
-    p.config(json!({"processes": {"once": {"command": "echo hello"}}}));
+    p.config(json!({"processes": {"sleeper": {"command": "exec sleep 300"}}}));
     // corral alone in a directory of its own (a hard link: the same file, no copy of 100 MB).
     let lone = p.path().join("bin");
     std::fs::create_dir(&lone).unwrap();
     let exe = lone.join("corral");
     std::fs::hard_link(CORRAL, &exe).or_else(|_| std::fs::copy(CORRAL, &exe).map(drop)).unwrap();
-    let out = Command::new(&exe).args(["up", "-f", "dev.json"]).current_dir(p.path()).stdin(Stdio::null()).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("hello"));
-    let missing = format!("cannot start the guardian ({} not found: it is built and installed beside corral)", lone.join("corral-guard").display());
-    assert!(stderr.contains(&missing), "{stderr}");
+    let mut run = Command::new(&exe).args(["up", "-f", "dev.json"]).current_dir(p.path()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let corral = run.id() as i32;
+    assert!(wait_until(HANG_GUARD, || !p.survivors().iter().all(|s| !s.contains("sleep 300"))), "the process started");
+    let guard = std::fs::read_dir("/proc").unwrap().flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|&pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains("(corral-guard)") && s.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).is_some_and(|pp| pp == corral.to_string())));
+    let guard = guard.expect("a guardian named corral-guard, child of corral");
+    assert!(std::fs::read_link(format!("/proc/{guard}/exe")).unwrap().to_string_lossy().contains("memfd:corral-guard"), "run from memory");
+    // It guards: kill -9 of corral leaves nothing.
+    kill(Pid::from_raw(corral), Signal::SIGKILL).unwrap();
+    run.wait().unwrap();
+    p.assert_nothing_left();
 }

@@ -15,6 +15,7 @@
 //! - [`subreaper`]: `PR_SET_CHILD_SUBREAPER`, and reaping the orphans it brings;
 //! - [`pidfd`]: waiting for a process (the guardian) without reaping it.
 //! - [`pty`]: pseudo-terminals for `is_tty` processes;
+//! - [`memfd`]: the guardian built into corral, run from memory;
 //! - [`spawn`]: starting a process (`clone3` into the run's cgroup, a pidfd
 //!   to wait on, `execve` prepared before the fork).
 //!
@@ -25,6 +26,7 @@
 
 pub(crate) mod cgroup;
 pub(crate) mod fds;
+pub(crate) mod memfd;
 pub(crate) mod pidfd;
 pub(crate) mod process_group;
 pub(crate) mod procfs;
