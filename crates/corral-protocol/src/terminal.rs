@@ -34,21 +34,32 @@ fn is_special(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f || b == 0xc2
 }
 
-/// Whether `line` needs any change (the common case needs none). Checks 32
-/// bytes at a time without branching inside a block, a loop the compiler
-/// turns into vector instructions: this scan is on every labelled line's path.
-fn is_plain(line: &[u8]) -> bool {
-    let mut blocks = line.chunks_exact(32);
-    for block in &mut blocks {
-        let mut special = 0u8;
-        for &b in block {
-            special |= is_special(b) as u8;
-        }
-        if special != 0 {
+/// Whether `line` needs any change (the common case needs none). This scan
+/// is on the path of every labelled line, so it looks at 8 bytes at a time
+/// (see [`word_may_be_special`]), and byte by byte only in a word that may
+/// hold a special byte (a tab, say) and at the end.
+pub fn is_plain(line: &[u8]) -> bool {
+    let mut words = line.chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        if word_may_be_special(w) && word.iter().any(|&b| is_special(b)) {
             return false;
         }
     }
-    !blocks.remainder().iter().any(|&b| is_special(b))
+    !words.remainder().iter().any(|&b| is_special(b))
+}
+
+/// Whether some byte of `w` is below 0x20 (a tab too), 0x7f or 0xc2; never
+/// false when one is. The classic "has a zero byte" test, on `w` and on `w`
+/// xor each value: `(x - 0x01…) & !x & 0x80…` is nonzero exactly when some byte
+/// of x is zero, and `(w - 0x20…) & !w & 0x80…` when some byte is below 0x20.
+#[inline(always)]
+fn word_may_be_special(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let below_space = w.wrapping_sub(0x20 * ONES) & !w;
+    (below_space | zero(w ^ (0x7f * ONES)) | zero(w ^ (0xc2 * ONES))) & HIGH != 0
 }
 
 /// Appends the terminal-safe form of `line` to `out`.
@@ -206,7 +217,7 @@ mod tests {
             }
         };
         for b in 0..=255u8 {
-            for len in [1, 31, 32, 33, 64, 70] {
+            for len in [1, 7, 8, 9, 16, 31, 32, 33, 64, 70] {
                 for at in [0, len / 2, len - 1] {
                     let mut line = vec![b'a'; len];
                     line[at] = b;
@@ -235,6 +246,18 @@ mod tests {
             check(&line);
         }
         check(b"");
+        // Two bytes in one word: a special one beside each other byte value (borrows between bytes).
+        for b in 0..=255u8 {
+            for special in [0x00, 0x08, 0x1f, 0x7f, 0xc2] {
+                for (i, j) in [(0, 1), (1, 0), (3, 4), (6, 7), (7, 6)] {
+                    let mut line = vec![b'a'; 16];
+                    line[i] = b;
+                    line[j] = special;
+                    assert!(!is_plain(&line), "{line:?}");
+                }
+            }
+        }
+        assert!(is_plain(b"\t\t\t\t\t\t\t\tplain\twith tabs \xc3\xa9\xe2\x82\xac"));
     }
 
     #[test]

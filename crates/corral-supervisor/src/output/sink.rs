@@ -368,24 +368,21 @@ impl Writer {
     }
 
     /// Log files and the ring first (they must lose nothing), then stdout.
+    /// The batch is handled whole at every step: log files get its raw lines
+    /// (never the terminal-safe form), and the ring and stdout's queue share it.
     fn write(&mut self, src: SourceId, lines: Lines) {
         if src >= self.plain.len() {
             self.take_added();
         }
         if let Some(Some(f)) = self.files.get_mut(src) {
-            for l in lines.iter() {
-                f.write(&[l, b"\n"]);
-            }
+            f.write_lines(&[], &lines);
         }
         if let Some(f) = &mut self.combined {
-            for l in lines.iter() {
-                f.write(&[self.plain.get(src).map_or(&[][..], Vec::as_slice), l, b"\n"]);
-            }
+            f.write_lines(self.plain.get(src).map_or(&[][..], Vec::as_slice), &lines);
         }
+        let lines = Arc::new(lines);
         if let Some(feed) = &self.feed {
-            for l in lines.iter() {
-                feed.push(src, l);
-            }
+            feed.push_lines(src, &lines);
         }
         if let Some(out) = &mut self.stdout {
             out.send(src, lines);

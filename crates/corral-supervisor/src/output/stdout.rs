@@ -37,9 +37,14 @@ pub const STALL: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Queue {
-    items: VecDeque<(SourceId, Lines)>,
+    items: VecDeque<(SourceId, Arc<Lines>)>,
     bytes: usize,
     closed: bool,
+    /// The writer waits for lines: a send must wake it.
+    writer_asleep: bool,
+    /// The sink waits for room: a write must wake it. (A wake-up is a system
+    /// call; paying it for every batch when nobody waits was a visible cost.)
+    sink_waiting: bool,
 }
 
 struct Shared {
@@ -76,7 +81,7 @@ impl Stdout {
 
     /// Queues a batch for stdout: waits for room while stdout makes progress,
     /// drops the batch once it has made none for [`STALL`].
-    pub fn send(&mut self, src: SourceId, lines: Lines) {
+    pub fn send(&mut self, src: SourceId, lines: Arc<Lines>) {
         let mut q = self.shared.queue.lock().unwrap();
         if let Some(n) = self.dropped {
             if !q.items.is_empty() {
@@ -94,16 +99,21 @@ impl Stdout {
                     "stdout has not been read for {STALL:?}; lines for it are dropped until it is read again (log files and `corral logs` get every line)"
                 );
                 self.dropped = Some(lines.len() as u64);
+                q.sink_waiting = false;
                 return;
             }
+            q.sink_waiting = true;
             q = self.shared.changed.wait_timeout(q, deadline - now).unwrap().0;
         }
+        q.sink_waiting = false;
         if q.closed {
             return;
         }
         q.bytes += lines.bytes();
         q.items.push_back((src, lines));
-        self.shared.changed.notify_all();
+        if q.writer_asleep {
+            self.shared.changed.notify_all();
+        }
     }
 
     /// The prefix of the next source id (added before any of its lines is sent).
@@ -136,22 +146,39 @@ struct Writer {
     out: BufWriter<File>,
     rotator: Option<Rotator>,
     prefixes: Vec<Vec<u8>>,
-    /// Reused for the terminal-safe form of each line.
+    /// Reused for the labelled, terminal-safe form of the lines in hand.
     scratch: Vec<u8>,
     shared: Arc<Shared>,
 }
 
+/// Formatted output written at once (fewer, larger writes; a bound on `scratch`).
+const WRITE_AT: usize = 64 * 1024;
+
+/// Writes out and empties `scratch`.
+fn write_out(out: &mut BufWriter<File>, scratch: &mut Vec<u8>) -> io::Result<()> {
+    let res = out.write_all(scratch);
+    scratch.clear();
+    // A batch of many empty lines formats large: do not keep that much.
+    if scratch.capacity() > 4 * WRITE_AT {
+        scratch.shrink_to(2 * WRITE_AT);
+    }
+    res
+}
+
 impl Writer {
+    /// Takes everything queued at once, writes it, then makes room for it.
     fn run(mut self) {
+        let mut hand = VecDeque::new();
         loop {
-            let batch = {
+            {
                 let mut q = self.shared.queue.lock().unwrap();
                 loop {
-                    if let Some(item) = q.items.pop_front() {
-                        break Some(item);
+                    if !q.items.is_empty() {
+                        std::mem::swap(&mut q.items, &mut hand);
+                        break;
                     }
                     if q.closed {
-                        break None;
+                        break;
                     }
                     // Everything queued is written: flush before sleeping.
                     drop(q);
@@ -160,16 +187,32 @@ impl Writer {
                     }
                     q = self.shared.queue.lock().unwrap();
                     if q.items.is_empty() && !q.closed {
+                        q.writer_asleep = true;
                         q = self.shared.changed.wait(q).unwrap();
+                        q.writer_asleep = false;
                     }
                 }
-            };
-            let Some((src, lines)) = batch else { break };
-            let res = self.write(src, &lines);
-            // Room again only once written: "queued" includes the batch in hand.
+            }
+            if hand.is_empty() {
+                break;
+            }
+            let mut res = Ok(());
+            let mut taken = 0;
+            for (src, lines) in hand.drain(..) {
+                taken += lines.bytes();
+                if res.is_ok() {
+                    res = self.write(src, &lines);
+                }
+            }
+            if res.is_ok() {
+                res = write_out(&mut self.out, &mut self.scratch);
+            }
+            // Room again only once written: "queued" includes the batches in hand.
             let mut q = self.shared.queue.lock().unwrap();
-            q.bytes -= lines.bytes();
-            self.shared.changed.notify_all();
+            q.bytes -= taken;
+            if q.sink_waiting {
+                self.shared.changed.notify_all();
+            }
             drop(q);
             if let Err(e) = res {
                 return self.failed(e);
@@ -180,24 +223,37 @@ impl Writer {
         }
     }
 
+    /// Formats a batch into `scratch` (label, terminal-safe line, newline) and
+    /// writes it out in large pieces; line by line with a rotation policy, which
+    /// rotates between lines.
     fn write(&mut self, src: SourceId, lines: &Lines) -> io::Result<()> {
         if src >= self.prefixes.len() {
             self.prefixes.append(&mut self.shared.added.lock().unwrap());
         }
         let prefix = self.prefixes.get(src).map_or(&[][..], Vec::as_slice);
+        // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
+        // Most batches need no change at all: one scan of the whole batch says so.
+        let plain = corral_protocol::terminal::is_plain(lines.text());
         for l in lines.iter() {
-            // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
-            self.scratch.clear();
-            corral_protocol::terminal::sanitize_into(l, &mut self.scratch);
-            if let Some(r) = &mut self.rotator {
-                r.before_write(prefix.len() + self.scratch.len() + 1, &mut self.out)?;
+            let start = self.scratch.len();
+            self.scratch.extend_from_slice(prefix);
+            if plain {
+                self.scratch.extend_from_slice(l);
+            } else {
+                corral_protocol::terminal::sanitize_into(l, &mut self.scratch);
             }
-            self.out.write_all(prefix)?;
-            self.out.write_all(&self.scratch)?;
-            self.out.write_all(b"\n")?;
+            self.scratch.push(b'\n');
+            if let Some(r) = &mut self.rotator {
+                r.before_write(self.scratch.len() - start, &mut self.out)?;
+                self.out.write_all(&self.scratch)?;
+                self.scratch.clear();
+            } else if self.scratch.len() >= WRITE_AT {
+                write_out(&mut self.out, &mut self.scratch)?;
+            }
         }
         Ok(())
     }
+
 
     /// stdout went away (EPIPE, a closed terminal): say so once, and take
     /// everything sent from now on without writing it.
@@ -212,6 +268,7 @@ impl Writer {
             if q.closed {
                 return;
             }
+            q.writer_asleep = true;
             q = self.shared.changed.wait(q).unwrap();
         }
     }
