@@ -86,19 +86,22 @@ def gated_run(argv, d, writers, stdout, watch_rss=False, timeout=600):
     watcher = threading.Thread(target=watch, daemon=True) if watch_rss else None
     if watcher:
         watcher.start()
+    # A blocking wait: Popen.wait(timeout) polls every 50 ms, which would round every time up.
+    guard = threading.Timer(timeout, p.kill)
+    guard.start()
     start = time.monotonic()
     fd = os.open(gate, os.O_WRONLY)  # every writer blocked in open() goes on
     try:
-        p.wait(timeout=timeout)
+        p.wait()
     finally:
         elapsed = time.monotonic() - start
+        guard.cancel()
         os.close(fd)
         stop.set()
         if watcher:
             watcher.join()
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    if p.returncode != 0:
+        raise RuntimeError(f"{argv[0]} exited with status {p.returncode} (killed after {timeout} s?)")
     return elapsed, peak[0]
 
 

@@ -74,7 +74,7 @@ impl Stdout {
         let rotator = rotation.map(|(path, policy, mill)| Rotator::new(&path, policy, mill, Some(1)));
         let out = BufWriter::with_capacity(64 * 1024, file);
         let shared = Arc::new(Shared { queue: Mutex::default(), added: Mutex::default(), changed: Condvar::new() });
-        let writer = Writer { out, rotator, prefixes, scratch: Vec::new(), shared: shared.clone() };
+        let writer = Writer { out, rotator, prefixes, scratch: Vec::new(), lingered: false, shared: shared.clone() };
         let thread = std::thread::Builder::new().name("corral-stdout".into()).spawn(move || writer.run())?;
         Ok(Some(Stdout { shared, thread: Some(thread), dropped: None }))
     }
@@ -148,15 +148,24 @@ struct Writer {
     prefixes: Vec<Vec<u8>>,
     /// Reused for the labelled, terminal-safe form of the lines in hand.
     scratch: Vec<u8>,
+    /// Has waited [`LINGER`] for more since the queue was last empty.
+    lingered: bool,
     shared: Arc<Shared>,
 }
+
+/// How long buffered output may wait for more before it is written.
+const LINGER: Duration = Duration::from_millis(1);
 
 /// Formatted output written at once (fewer, larger writes; a bound on `scratch`).
 const WRITE_AT: usize = 64 * 1024;
 
-/// Writes out and empties `scratch`.
+/// Writes out and empties `scratch` (straight to the file: `out`'s own buffer
+/// is used only line by line, with a rotation policy, and is then empty here).
 fn write_out(out: &mut BufWriter<File>, scratch: &mut Vec<u8>) -> io::Result<()> {
-    let res = out.write_all(scratch);
+    if scratch.is_empty() {
+        return Ok(());
+    }
+    let res = out.get_mut().write_all(scratch);
     scratch.clear();
     // A batch of many empty lines formats large: do not keep that much.
     if scratch.capacity() > 4 * WRITE_AT {
@@ -180,9 +189,20 @@ impl Writer {
                     if q.closed {
                         break;
                     }
-                    // Everything queued is written: flush before sleeping.
+                    // Everything queued is written. Output still buffered waits a
+                    // moment for more (one large write instead of many small ones:
+                    // a chatty process's batches come every few microseconds)...
+                    if !(self.out.buffer().is_empty() && self.scratch.is_empty()) && !self.lingered {
+                        self.lingered = true;
+                        q.writer_asleep = true;
+                        q = self.shared.changed.wait_timeout(q, LINGER).unwrap().0;
+                        q.writer_asleep = false;
+                        continue;
+                    }
+                    // ...then is flushed before sleeping.
+                    self.lingered = false;
                     drop(q);
-                    if let Err(e) = self.out.flush() {
+                    if let Err(e) = self.flush() {
                         return self.failed(e);
                     }
                     q = self.shared.queue.lock().unwrap();
@@ -196,6 +216,7 @@ impl Writer {
             if hand.is_empty() {
                 break;
             }
+            self.lingered = false;
             let mut res = Ok(());
             let mut taken = 0;
             for (src, lines) in hand.drain(..) {
@@ -204,10 +225,8 @@ impl Writer {
                     res = self.write(src, &lines);
                 }
             }
-            if res.is_ok() {
-                res = write_out(&mut self.out, &mut self.scratch);
-            }
-            // Room again only once written: "queued" includes the batches in hand.
+            // Room again only once formatted ("queued" includes the batches in hand);
+            // what waits in `scratch` is less than WRITE_AT plus one batch.
             let mut q = self.shared.queue.lock().unwrap();
             q.bytes -= taken;
             if q.sink_waiting {
@@ -218,9 +237,15 @@ impl Writer {
                 return self.failed(e);
             }
         }
-        if let Err(e) = self.out.flush() {
+        if let Err(e) = self.flush() {
             self.failed(e);
         }
+    }
+
+    /// Writes out everything formatted and buffered.
+    fn flush(&mut self) -> io::Result<()> {
+        write_out(&mut self.out, &mut self.scratch)?;
+        self.out.flush()
     }
 
     /// Formats a batch into `scratch` (label, terminal-safe line, newline) and
