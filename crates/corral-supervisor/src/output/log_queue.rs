@@ -124,7 +124,7 @@ impl QueuedLog {
     }
 
     /// Whether `len` more bytes fit in the backlog and the batches in flight.
-    fn fits(&self, len: usize) -> bool {
+    pub(super) fn fits(&self, len: usize) -> bool {
         self.backlog.len() + self.in_flight.load(Ordering::Relaxed) + len <= BACKLOG
     }
 

@@ -116,6 +116,16 @@ impl Stdout {
         }
     }
 
+    /// Whether a batch of `bytes` would be queued at once by [`Stdout::send`]
+    /// (neither waited for nor dropped).
+    pub fn has_room(&self, bytes: usize) -> bool {
+        if self.dropped.is_some() {
+            return false;
+        }
+        let q = self.shared.queue.lock().unwrap();
+        !q.closed && (q.bytes == 0 || q.bytes + bytes <= QUEUE_BYTES)
+    }
+
     /// The prefix of the next source id (added before any of its lines is sent).
     pub fn add_prefix(&self, prefix: Vec<u8>) {
         self.shared.added.lock().unwrap().push(prefix);
