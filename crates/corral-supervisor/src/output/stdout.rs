@@ -200,13 +200,14 @@ impl Writer {
                         break;
                     }
                     // Everything queued is written. Output still buffered waits a
-                    // moment for more (one large write instead of many small ones:
-                    // a chatty process's batches come every few microseconds)...
+                    // moment for more: a chatty process's batches come every few
+                    // microseconds, and are then taken together, with one
+                    // wake-up and large writes. The sink does not wake the
+                    // thread for a batch meanwhile (`writer_asleep` stays
+                    // false), only when it waits for room, or at the end...
                     if !(self.out.buffer().is_empty() && self.scratch.is_empty()) && !self.lingered {
                         self.lingered = true;
-                        q.writer_asleep = true;
                         q = self.shared.changed.wait_timeout(q, LINGER).unwrap().0;
-                        q.writer_asleep = false;
                         continue;
                     }
                     // ...then is flushed before sleeping.
