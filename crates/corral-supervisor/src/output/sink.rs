@@ -125,6 +125,8 @@ impl Direct {
 pub struct Sink {
     handle: SinkHandle,
     thread: JoinHandle<()>,
+    /// Resolves (closed) when the thread ends, so `close` need not poll.
+    done: tokio::sync::oneshot::Receiver<()>,
     /// The rotation helper, when a file is rotated: it ends after the writers.
     mill: Option<JoinHandle<()>>,
 }
@@ -187,8 +189,12 @@ impl Sink {
         };
         let direct = Arc::new(Direct { writer: Mutex::new(writer), queued: AtomicUsize::new(0) });
         let shared = direct.clone();
-        let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || Writer::run(&shared, rx))?;
-        Ok(Sink { handle: SinkHandle { tx, direct, added, feed: config.feed.clone() }, thread, mill: mill_thread })
+        let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || {
+            let _done = done_tx;
+            Writer::run(&shared, rx)
+        })?;
+        Ok(Sink { handle: SinkHandle { tx, direct, added, feed: config.feed.clone() }, thread, done, mill: mill_thread })
     }
 
     pub fn handle(&self) -> SinkHandle {
@@ -201,10 +207,7 @@ impl Sink {
     pub async fn close(self, bound: Duration) {
         drop(self.handle);
         let deadline = tokio::time::Instant::now() + bound;
-        while !self.thread.is_finished() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        if self.thread.is_finished() {
+        if tokio::time::timeout_at(deadline, self.done).await.is_ok() {
             let _ = self.thread.join();
         } else {
             tracing::warn!("output did not drain within {bound:?} (stdout blocked, or a pipe still held open); exiting without the rest");
@@ -382,8 +385,9 @@ impl Writer {
     /// Writes `lines` if every destination has room for them now (so nothing
     /// waits), and hands each file its part at once.
     fn try_write(&mut self, src: SourceId, lines: Lines) -> Result<(), Lines> {
+        // A source added at run time: its log file is opened first, by the thread (an open may block).
         if src >= self.plain.len() {
-            self.take_added();
+            return Err(lines);
         }
         let to_file = lines.bytes() + lines.len();
         if let Some(Some(f)) = self.files.get(src) {

@@ -59,6 +59,8 @@ struct Shared {
 pub struct Stdout {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread ends (so `close` need not poll).
+    done: std::sync::mpsc::Receiver<()>,
     /// Lines dropped since stdout stalled; `Some` while it is stalled.
     dropped: Option<u64>,
 }
@@ -75,8 +77,12 @@ impl Stdout {
         let out = BufWriter::with_capacity(64 * 1024, file);
         let shared = Arc::new(Shared { queue: Mutex::default(), added: Mutex::default(), changed: Condvar::new() });
         let writer = Writer { out, rotator, prefixes, scratch: Vec::new(), lingered: false, shared: shared.clone() };
-        let thread = std::thread::Builder::new().name("corral-stdout".into()).spawn(move || writer.run())?;
-        Ok(Some(Stdout { shared, thread: Some(thread), dropped: None }))
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new().name("corral-stdout".into()).spawn(move || {
+            let _done = done_tx;
+            writer.run()
+        })?;
+        Ok(Some(Stdout { shared, thread: Some(thread), done, dropped: None }))
     }
 
     /// Queues a batch for stdout: waits for room while stdout makes progress,
@@ -138,12 +144,8 @@ impl Stdout {
         if let Some(n) = self.dropped.take() {
             tracing::warn!("{n} line(s) were not shown on stdout (it was not being read); log files have them");
         }
-        let deadline = Instant::now() + bound;
         if let Some(t) = self.thread.take() {
-            while !t.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            if t.is_finished() {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) = self.done.recv_timeout(bound) {
                 let _ = t.join();
             } else {
                 tracing::warn!("stdout did not take the last lines within {bound:?} (it is not being read); exiting without them");
