@@ -17,6 +17,12 @@
 //!
 //! So a stalled stdout delays the other sinks by at most [`STALL`] per stall,
 //! and holds at most [`QUEUE_BYTES`] of memory.
+//!
+//! The thread takes everything queued at once, formats it (label, the
+//! terminal-safe line, newline: one scan says whether a batch needs the rule
+//! at all) into one buffer and writes 64 KiB at a time; with output left
+//! over it waits [`LINGER`] for more before writing it, so a chatty process
+//! costs one wake-up and a few large writes per millisecond.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -207,7 +213,7 @@ impl Writer {
                     // wake-up and large writes. The sink does not wake the
                     // thread for a batch meanwhile (`writer_asleep` stays
                     // false), only when it waits for room, or at the end...
-                    if !(self.out.buffer().is_empty() && self.scratch.is_empty()) && !self.lingered {
+                    if (!self.out.buffer().is_empty() || !self.scratch.is_empty()) && !self.lingered {
                         self.lingered = true;
                         q = self.shared.changed.wait_timeout(q, LINGER).unwrap().0;
                         continue;
