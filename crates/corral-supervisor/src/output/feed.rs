@@ -12,15 +12,20 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
+use super::lines::Lines;
 use super::sink::SourceId;
 
 /// Bytes of recent output kept per source, the cost of each line included.
 const RING_BYTES: usize = 256 * 1024;
-/// What a line costs beyond its text: its entry in the ring and its shared
-/// string's header. Counting only the text let short lines hold several times
-/// the budget, and empty lines (which cost nothing by that count) grow the
-/// ring without bound: the memory creep of a crash loop with output.
+/// What a line is counted beyond its text (its index entry, generously).
+/// Counting only the text let short lines hold several times the budget, and
+/// empty lines (which cost nothing by that count) grow the ring without bound:
+/// the memory creep of a crash loop with output.
 const LINE_COST: usize = std::mem::size_of::<FeedLine>() + 2 * std::mem::size_of::<usize>();
+/// What a batch costs beyond its lines: its entry in the ring, the shared
+/// batch and the headers of its two allocations. A process printing a line
+/// now and then makes a batch per line.
+const BATCH_COST: usize = std::mem::size_of::<Batch>() + std::mem::size_of::<Lines>() + 6 * std::mem::size_of::<usize>();
 /// Lines a slow follower may fall behind before it misses some.
 const FOLLOW_QUEUE: usize = 4096;
 
@@ -31,9 +36,58 @@ pub struct FeedLine {
     pub line: Arc<str>,
 }
 
+/// A batch of lines as the reader handed it over, shared with stdout's queue
+/// (no copy, no allocation per line): the ring keeps batches, and makes
+/// [`FeedLine`]s only when a client asks.
+struct Batch {
+    /// The sequence number of the batch's first line; the others follow.
+    first: u64,
+    lines: Arc<Lines>,
+    /// Lines at the start already dropped from the ring.
+    skip: usize,
+}
+
+/// The end of one source's output: whole batches, the first one partly dropped.
+/// It counts [`RING_BYTES`] by the lines it still shows; what it holds in memory
+/// is at most that plus the dropped part of its first batch (one read's worth).
 struct Ring {
-    lines: VecDeque<FeedLine>,
+    batches: VecDeque<Batch>,
     bytes: usize,
+}
+
+impl Ring {
+    fn new() -> Ring {
+        Ring { batches: VecDeque::new(), bytes: 0 }
+    }
+
+    fn push(&mut self, first: u64, lines: &Arc<Lines>) {
+        self.bytes += BATCH_COST + lines.bytes() + lines.len() * LINE_COST;
+        self.batches.push_back(Batch { first, lines: lines.clone(), skip: 0 });
+        while self.bytes > RING_BYTES {
+            let Some(front) = self.batches.front_mut() else { break };
+            self.bytes -= front.lines.get(front.skip).len() + LINE_COST;
+            front.skip += 1;
+            if front.skip == front.lines.len() {
+                self.batches.pop_front();
+                self.bytes -= BATCH_COST;
+            }
+        }
+        // A ring that shrank from a burst gives its memory back.
+        if self.batches.capacity() > 2 * self.batches.len() + 64 {
+            self.batches.shrink_to(self.batches.len() + 16);
+        }
+    }
+
+    /// The last `n` lines, newest first.
+    fn last(&self, source: SourceId, n: usize) -> impl Iterator<Item = FeedLine> + '_ {
+        self.batches
+            .iter()
+            .rev()
+            .flat_map(move |b| {
+                (b.skip..b.lines.len()).rev().map(move |i| FeedLine { seq: b.first + i as u64, source, line: String::from_utf8_lossy(b.lines.get(i)).into() })
+            })
+            .take(n)
+    }
 }
 
 pub struct Feed {
@@ -49,7 +103,7 @@ pub struct Feed {
 
 impl Feed {
     pub fn new(labels: Vec<String>, files: Vec<Option<PathBuf>>) -> Arc<Feed> {
-        let rings = labels.iter().map(|_| Ring { lines: VecDeque::new(), bytes: 0 }).collect();
+        let rings = labels.iter().map(|_| Ring::new()).collect();
         let (tx, _) = broadcast::channel(FOLLOW_QUEUE);
         Arc::new(Feed { labels: Mutex::new(labels), files: Mutex::new(files), rings: Mutex::new((0, rings)), tx, terminals: Default::default() })
     }
@@ -62,7 +116,7 @@ impl Feed {
         while labels.len() <= id {
             labels.push(String::new());
             files.push(None);
-            rings.1.push(Ring { lines: VecDeque::new(), bytes: 0 });
+            rings.1.push(Ring::new());
         }
         labels[id] = label.to_string();
         files[id] = file;
@@ -82,30 +136,35 @@ impl Feed {
         self.labels.lock().unwrap().iter().position(|l| l == label && !l.is_empty())
     }
 
-    /// Records one line (called by the sink thread).
+    /// Records one line (a batch of one).
     pub fn push(&self, source: SourceId, line: &[u8]) {
-        let text: Arc<str> = String::from_utf8_lossy(line).into();
-        let mut guard = self.rings.lock().unwrap();
-        let (seq, rings) = &mut *guard;
-        *seq += 1;
-        let entry = FeedLine { seq: *seq, source, line: text };
-        if let Some(ring) = rings.get_mut(source) {
-            ring.bytes += entry.line.len() + LINE_COST;
-            ring.lines.push_back(entry.clone());
-            while ring.bytes > RING_BYTES {
-                match ring.lines.pop_front() {
-                    Some(old) => ring.bytes -= old.line.len() + LINE_COST,
-                    None => break,
-                }
-            }
-            // A ring that shrank from a burst gives its memory back.
-            if ring.lines.capacity() > 2 * ring.lines.len() + 64 {
-                ring.lines.shrink_to(ring.lines.len() + 16);
-            }
+        self.push_lines(source, &Arc::new(Lines::from_line(line)));
+    }
+
+    /// Records a batch of lines (called by the sink thread): one lock for the
+    /// batch, and a [`FeedLine`] made per line only while a client follows.
+    pub fn push_lines(&self, source: SourceId, lines: &Arc<Lines>) {
+        if lines.is_empty() {
+            return;
         }
-        drop(guard);
-        // No followers is the common case; sending is then a no-op.
-        let _ = self.tx.send(entry);
+        let first = {
+            let mut guard = self.rings.lock().unwrap();
+            let (seq, rings) = &mut *guard;
+            let first = *seq + 1;
+            *seq += lines.len() as u64;
+            if let Some(ring) = rings.get_mut(source) {
+                ring.push(first, lines);
+            }
+            first
+        };
+        // No followers is the common case. One that subscribes after this
+        // check reads the ring afterwards, which has these lines.
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
+        for (i, line) in lines.iter().enumerate() {
+            let _ = self.tx.send(FeedLine { seq: first + i as u64, source, line: String::from_utf8_lossy(line).into() });
+        }
     }
 
     /// The last `n` lines of `sources` (all when empty), oldest first.
@@ -116,8 +175,9 @@ impl Feed {
             .iter()
             .enumerate()
             .filter(|(i, _)| sources.is_empty() || sources.contains(i))
-            .flat_map(|(_, r)| r.lines.iter().rev().take(n).cloned())
+            .flat_map(|(i, r)| r.last(i, n))
             .collect();
+        drop(guard);
         lines.sort_by_key(|l| l.seq);
         let skip = lines.len().saturating_sub(n);
         lines.split_off(skip)
@@ -208,7 +268,33 @@ mod tests {
             f.push(0, b"");
         }
         let kept = f.recent(&[0], usize::MAX).len();
-        assert!(kept <= RING_BYTES / LINE_COST, "{kept} empty lines kept");
+        assert!(kept <= RING_BYTES / (LINE_COST + BATCH_COST), "{kept} empty lines kept");
+    }
+
+    #[test]
+    fn batches_keep_sequence_order_and_are_trimmed_line_by_line() {
+        let f = Feed::new(vec!["a".into(), "b".into()], vec![None, None]);
+        let mut split = super::super::lines::LineSplitter::new(1024);
+        f.push_lines(0, &Arc::new(split.push(b"a1\na2\na3\n")));
+        f.push_lines(1, &Arc::new(split.push(b"b1\n")));
+        f.push_lines(0, &Arc::new(split.push(b"a4\n")));
+        let all: Vec<(u64, String)> = f.recent(&[], 10).iter().map(|l| (l.seq, l.line.to_string())).collect();
+        assert_eq!(all, [(1, "a1".into()), (2, "a2".into()), (3, "a3".into()), (4, "b1".into()), (5, "a4".into())]);
+        let last3: Vec<String> = f.recent(&[0], 3).iter().map(|l| l.line.to_string()).collect();
+        assert_eq!(last3, ["a2", "a3", "a4"]);
+        // Big batches: the ring keeps the newest lines within its budget, dropping the oldest one by one.
+        let line = [b'x'; 99];
+        for round in 0..20u8 {
+            let text: Vec<u8> = (0..1000).flat_map(|i| [&line[..], format!("{round}:{i}\n").as_bytes()].concat()).collect();
+            f.push_lines(0, &Arc::new(split.push(&text)));
+        }
+        let kept = f.recent(&[0], usize::MAX);
+        let cost: usize = kept.iter().map(|l| l.line.len() + LINE_COST).sum();
+        assert!(cost <= RING_BYTES && cost + 110 + LINE_COST + 3 * BATCH_COST > RING_BYTES, "{cost}");
+        assert!(kept.last().unwrap().line.ends_with("19:999"));
+        assert!(kept.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+        let held: usize = f.rings.lock().unwrap().1[0].batches.iter().map(|b| b.lines.footprint()).sum();
+        assert!(held <= RING_BYTES + 2 * 1000 * 110, "{held} bytes held");
     }
 
     #[test]

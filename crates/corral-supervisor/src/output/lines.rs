@@ -29,6 +29,19 @@ impl Lines {
         self.data.extend_from_slice(line);
         self.ends.push(self.data.len());
     }
+    /// The text of every line, back to back (no newlines).
+    pub fn text(&self) -> &[u8] {
+        &self.data
+    }
+    /// Line `i` (panics past the end).
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.data[start..self.ends[i]]
+    }
+    /// Bytes the batch holds in memory (its text and its line index).
+    pub fn footprint(&self) -> usize {
+        self.data.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
         let mut start = 0;
         self.ends.iter().map(move |&end| {
@@ -60,10 +73,11 @@ impl LineSplitter {
     /// Feeds `data`; returns the lines it completed (without their newline, and
     /// without a `\r` just before it).
     pub fn push(&mut self, mut data: &[u8]) -> Lines {
-        let mut out = Lines::default();
+        // One allocation for the text: at most what came in and what was pending.
+        let mut out = Lines { data: Vec::with_capacity(data.len() + self.partial.len()), ends: Vec::new() };
         while !data.is_empty() {
             let room = self.max - self.partial.len();
-            match data.iter().take(room + 1).position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', &data[..data.len().min(room + 1)]) {
                 Some(nl) => {
                     let piece = &data[..nl];
                     if self.partial.is_empty() {

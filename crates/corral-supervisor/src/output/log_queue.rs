@@ -86,6 +86,21 @@ impl QueuedLog {
         parts.iter().for_each(|p| self.backlog.extend_from_slice(p));
     }
 
+    /// Adds a batch of lines, each as `prefix`, the line, a newline: in one go
+    /// when the whole batch fits, else line by line as [`QueuedLog::write`].
+    pub(super) fn write_lines(&mut self, prefix: &[u8], lines: &super::lines::Lines) {
+        let len = lines.bytes() + lines.len() * (prefix.len() + 1);
+        if !self.fits(len) {
+            return lines.iter().for_each(|l| self.write(&[prefix, l, b"\n"]));
+        }
+        self.backlog.reserve(len);
+        for l in lines.iter() {
+            self.backlog.extend_from_slice(prefix);
+            self.backlog.extend_from_slice(l);
+            self.backlog.push(b'\n');
+        }
+    }
+
     /// Waits while the file makes progress until `len` more bytes fit; marks
     /// it stalled when it writes nothing for [`STALL`].
     fn wait_for_room(&mut self, len: usize) {
@@ -109,7 +124,7 @@ impl QueuedLog {
     }
 
     /// Whether `len` more bytes fit in the backlog and the batches in flight.
-    fn fits(&self, len: usize) -> bool {
+    pub(super) fn fits(&self, len: usize) -> bool {
         self.backlog.len() + self.in_flight.load(Ordering::Relaxed) + len <= BACKLOG
     }
 

@@ -29,7 +29,7 @@ impl ReadyLine {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// Reads until end of file (every writer closed the pipe), then hands on the

@@ -2,7 +2,10 @@
 //! on a terminal), the log files and the `logs` ring.
 //!
 //! It runs on its own OS thread, so a slow disk never stalls the async runtime
-//! that handles signals and shutdown; each log file has a thread of its own
+//! that handles signals and shutdown. A batch that every destination has room
+//! for is written in place by the reader instead (it cannot block then: see
+//! [`SinkHandle::send`]), which spares the thread a wake-up per batch, the
+//! largest cost of a chatty process's output. Each log file has a thread of its own
 //! behind a bounded queue ([`super::log_queue`]), so a file whose writes block
 //! (a FIFO whose reader stalls) holds up no other file and not the ring. stdout has a thread of its own behind a
 //! bounded queue ([`super::stdout`]): a stdout nobody reads delays the log
@@ -16,6 +19,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -54,6 +58,8 @@ type Added = Arc<Mutex<Vec<(SourceId, String, Option<PathBuf>)>>>;
 #[derive(Clone)]
 pub struct SinkHandle {
     tx: mpsc::Sender<(SourceId, Lines)>,
+    /// The writer, for batches written in place (see [`SinkHandle::send`]).
+    direct: Arc<Direct>,
     /// Sources added after the start, not yet taken by the writer.
     added: Added,
     feed: Option<Arc<super::feed::Feed>>,
@@ -74,15 +80,53 @@ impl SinkHandle {
         self.added.lock().unwrap().push((id, label.to_string(), file));
     }
 
-    /// Sends a batch; waits (asynchronously) while the sink is behind.
+    /// Hands over a batch; waits (asynchronously) while the sink is behind.
+    ///
+    /// A batch every destination has room for, while nothing waits for the
+    /// sink's thread, is written in place: that never blocks (room is there,
+    /// and the writer is only tried, never waited for), and it spares the
+    /// thread a wake-up per batch, which cost more than the writing. Any
+    /// other batch goes through the thread, which may wait for room; once one
+    /// does, the batches after it follow it there, so each source's lines
+    /// keep their order.
     pub async fn send(&self, source: SourceId, lines: Lines) {
-        let _ = self.tx.send((source, lines)).await;
+        let lines = match self.direct.try_write(source, lines) {
+            Ok(()) => return,
+            Err(lines) => lines,
+        };
+        self.direct.queued.fetch_add(1, Ordering::SeqCst);
+        if self.tx.send((source, lines)).await.is_err() {
+            self.direct.queued.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The writer, shared by the sink's thread and the readers' direct path.
+struct Direct {
+    writer: Mutex<Writer>,
+    /// Batches handed to the thread and not yet written.
+    queued: AtomicUsize,
+}
+
+impl Direct {
+    fn try_write(&self, source: SourceId, lines: Lines) -> Result<(), Lines> {
+        if self.queued.load(Ordering::SeqCst) != 0 {
+            return Err(lines);
+        }
+        let Ok(mut writer) = self.writer.try_lock() else { return Err(lines) };
+        // Checked again under the lock: the thread may have been handed one meanwhile.
+        if self.queued.load(Ordering::SeqCst) != 0 {
+            return Err(lines);
+        }
+        writer.try_write(source, lines)
     }
 }
 
 pub struct Sink {
     handle: SinkHandle,
     thread: JoinHandle<()>,
+    /// Resolves (closed) when the thread ends, so `close` need not poll.
+    done: tokio::sync::oneshot::Receiver<()>,
     /// The rotation helper, when a file is rotated: it ends after the writers.
     mill: Option<JoinHandle<()>>,
 }
@@ -143,8 +187,14 @@ impl Sink {
             combined,
             feed: config.feed.clone(),
         };
-        let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || writer.run(rx))?;
-        Ok(Sink { handle: SinkHandle { tx, added, feed: config.feed.clone() }, thread, mill: mill_thread })
+        let direct = Arc::new(Direct { writer: Mutex::new(writer), queued: AtomicUsize::new(0) });
+        let shared = direct.clone();
+        let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || {
+            let _done = done_tx;
+            Writer::run(&shared, rx)
+        })?;
+        Ok(Sink { handle: SinkHandle { tx, direct, added, feed: config.feed.clone() }, thread, done, mill: mill_thread })
     }
 
     pub fn handle(&self) -> SinkHandle {
@@ -157,10 +207,7 @@ impl Sink {
     pub async fn close(self, bound: Duration) {
         drop(self.handle);
         let deadline = tokio::time::Instant::now() + bound;
-        while !self.thread.is_finished() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        if self.thread.is_finished() {
+        if tokio::time::timeout_at(deadline, self.done).await.is_ok() {
             let _ = self.thread.join();
         } else {
             tracing::warn!("output did not drain within {bound:?} (stdout blocked, or a pipe still held open); exiting without the rest");
@@ -316,15 +363,59 @@ const FILES_CLOSE_BOUND: Duration = Duration::from_secs(2);
 const STDOUT_CLOSE_BOUND: Duration = Duration::from_secs(2);
 
 impl Writer {
-    fn run(mut self, mut rx: mpsc::Receiver<(SourceId, Lines)>) {
+    /// The sink's thread: writes the batches handed to it (see [`SinkHandle::send`])
+    /// until every handle is gone, then closes the files and stdout.
+    fn run(direct: &Direct, mut rx: mpsc::Receiver<(SourceId, Lines)>) {
         while let Some((src, lines)) = rx.blocking_recv() {
-            self.write(src, lines);
+            let mut writer = direct.writer.lock().unwrap();
+            writer.write(src, lines);
+            direct.queued.fetch_sub(1, Ordering::SeqCst);
             // Write everything already queued before paying for a flush.
             while let Ok((src, lines)) = rx.try_recv() {
-                self.write(src, lines);
+                writer.write(src, lines);
+                direct.queued.fetch_sub(1, Ordering::SeqCst);
             }
-            self.flush();
+            writer.flush();
         }
+        // Every handle is gone, and with them the direct path.
+        let mut writer = direct.writer.lock().unwrap();
+        writer.finish();
+    }
+
+    /// Writes `lines` if every destination has room for them now (so nothing
+    /// waits), and hands each file its part at once.
+    fn try_write(&mut self, src: SourceId, lines: Lines) -> Result<(), Lines> {
+        // A source added at run time: its log file is opened first, by the thread (an open may block).
+        if src >= self.plain.len() {
+            return Err(lines);
+        }
+        let to_file = lines.bytes() + lines.len();
+        if let Some(Some(f)) = self.files.get(src) {
+            if !f.fits(to_file) {
+                return Err(lines);
+            }
+        }
+        if let Some(f) = &self.combined {
+            let prefix = self.plain.get(src).map_or(0, Vec::len);
+            if !f.fits(to_file + lines.len() * prefix) {
+                return Err(lines);
+            }
+        }
+        if self.stdout.as_ref().is_some_and(|out| !out.has_room(lines.bytes())) {
+            return Err(lines);
+        }
+        self.write(src, lines);
+        if let Some(Some(f)) = self.files.get_mut(src) {
+            f.flush();
+        }
+        if let Some(f) = &mut self.combined {
+            f.flush();
+        }
+        Ok(())
+    }
+
+    /// The end of the run: what is left goes to the log files, then to stdout.
+    fn finish(&mut self) {
         self.flush();
         // Log files get what is left first (they must lose nothing), then stdout.
         let deadline = std::time::Instant::now() + FILES_CLOSE_BOUND;
@@ -368,24 +459,21 @@ impl Writer {
     }
 
     /// Log files and the ring first (they must lose nothing), then stdout.
+    /// The batch is handled whole at every step: log files get its raw lines
+    /// (never the terminal-safe form), and the ring and stdout's queue share it.
     fn write(&mut self, src: SourceId, lines: Lines) {
         if src >= self.plain.len() {
             self.take_added();
         }
         if let Some(Some(f)) = self.files.get_mut(src) {
-            for l in lines.iter() {
-                f.write(&[l, b"\n"]);
-            }
+            f.write_lines(&[], &lines);
         }
         if let Some(f) = &mut self.combined {
-            for l in lines.iter() {
-                f.write(&[self.plain.get(src).map_or(&[][..], Vec::as_slice), l, b"\n"]);
-            }
+            f.write_lines(self.plain.get(src).map_or(&[][..], Vec::as_slice), &lines);
         }
+        let lines = Arc::new(lines);
         if let Some(feed) = &self.feed {
-            for l in lines.iter() {
-                feed.push(src, l);
-            }
+            feed.push_lines(src, &lines);
         }
         if let Some(out) = &mut self.stdout {
             out.send(src, lines);
@@ -397,5 +485,47 @@ impl Writer {
         if let Some(f) = &mut self.combined {
             f.flush();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches written in place and batches handed to the thread (forced here
+    /// by holding the writer) reach the log file and the ring in the order the
+    /// process wrote them.
+    #[test]
+    fn batches_keep_their_order_whether_written_in_place_or_by_the_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        let feed = super::super::feed::Feed::new(vec!["a".into()], vec![Some(path.clone())]);
+        let config = SinkConfig {
+            labels: vec!["a".into()],
+            files: vec![Some(path.clone())],
+            rotations: vec![None],
+            combined: None,
+            combined_rotation: None,
+            stdout_file: None,
+            color: false,
+            feed: Some(feed.clone()),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let sink = Sink::start(config).unwrap();
+            let handle = sink.handle();
+            for i in 0..30 {
+                let held = (i % 4 == 0).then(|| handle.direct.writer.lock().unwrap());
+                handle.send(0, Lines::from_line(format!("line {i}").as_bytes())).await;
+                drop(held);
+            }
+            drop(handle);
+            sink.close(Duration::from_secs(10)).await;
+        });
+        let want: Vec<String> = (0..30).map(|i| format!("line {i}")).collect();
+        let file: Vec<String> = std::fs::read_to_string(&path).unwrap().lines().map(str::to_string).collect();
+        assert_eq!(file, want);
+        let ring: Vec<String> = feed.recent(&[], 100).iter().map(|l| l.line.to_string()).collect();
+        assert_eq!(ring, want);
     }
 }

@@ -17,6 +17,12 @@
 //!
 //! So a stalled stdout delays the other sinks by at most [`STALL`] per stall,
 //! and holds at most [`QUEUE_BYTES`] of memory.
+//!
+//! The thread takes everything queued at once, formats it (label, the
+//! terminal-safe line, newline: one scan says whether a batch needs the rule
+//! at all) into one buffer and writes 64 KiB at a time; with output left
+//! over it waits [`LINGER`] for more before writing it, so a chatty process
+//! costs one wake-up and a few large writes per millisecond.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -37,9 +43,14 @@ pub const STALL: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Queue {
-    items: VecDeque<(SourceId, Lines)>,
+    items: VecDeque<(SourceId, Arc<Lines>)>,
     bytes: usize,
     closed: bool,
+    /// The writer waits for lines: a send must wake it.
+    writer_asleep: bool,
+    /// The sink waits for room: a write must wake it. (A wake-up is a system
+    /// call; paying it for every batch when nobody waits was a visible cost.)
+    sink_waiting: bool,
 }
 
 struct Shared {
@@ -54,6 +65,8 @@ struct Shared {
 pub struct Stdout {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Disconnected when the thread ends (so `close` need not poll).
+    done: std::sync::mpsc::Receiver<()>,
     /// Lines dropped since stdout stalled; `Some` while it is stalled.
     dropped: Option<u64>,
 }
@@ -69,14 +82,18 @@ impl Stdout {
         let rotator = rotation.map(|(path, policy, mill)| Rotator::new(&path, policy, mill, Some(1)));
         let out = BufWriter::with_capacity(64 * 1024, file);
         let shared = Arc::new(Shared { queue: Mutex::default(), added: Mutex::default(), changed: Condvar::new() });
-        let writer = Writer { out, rotator, prefixes, scratch: Vec::new(), shared: shared.clone() };
-        let thread = std::thread::Builder::new().name("corral-stdout".into()).spawn(move || writer.run())?;
-        Ok(Some(Stdout { shared, thread: Some(thread), dropped: None }))
+        let writer = Writer { out, rotator, prefixes, scratch: Vec::new(), lingered: false, shared: shared.clone() };
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new().name("corral-stdout".into()).spawn(move || {
+            let _done = done_tx;
+            writer.run()
+        })?;
+        Ok(Some(Stdout { shared, thread: Some(thread), done, dropped: None }))
     }
 
     /// Queues a batch for stdout: waits for room while stdout makes progress,
     /// drops the batch once it has made none for [`STALL`].
-    pub fn send(&mut self, src: SourceId, lines: Lines) {
+    pub fn send(&mut self, src: SourceId, lines: Arc<Lines>) {
         let mut q = self.shared.queue.lock().unwrap();
         if let Some(n) = self.dropped {
             if !q.items.is_empty() {
@@ -94,16 +111,31 @@ impl Stdout {
                     "stdout has not been read for {STALL:?}; lines for it are dropped until it is read again (log files and `corral logs` get every line)"
                 );
                 self.dropped = Some(lines.len() as u64);
+                q.sink_waiting = false;
                 return;
             }
+            q.sink_waiting = true;
             q = self.shared.changed.wait_timeout(q, deadline - now).unwrap().0;
         }
+        q.sink_waiting = false;
         if q.closed {
             return;
         }
         q.bytes += lines.bytes();
         q.items.push_back((src, lines));
-        self.shared.changed.notify_all();
+        if q.writer_asleep {
+            self.shared.changed.notify_all();
+        }
+    }
+
+    /// Whether a batch of `bytes` would be queued at once by [`Stdout::send`]
+    /// (neither waited for nor dropped).
+    pub fn has_room(&self, bytes: usize) -> bool {
+        if self.dropped.is_some() {
+            return false;
+        }
+        let q = self.shared.queue.lock().unwrap();
+        !q.closed && (q.bytes == 0 || q.bytes + bytes <= QUEUE_BYTES)
     }
 
     /// The prefix of the next source id (added before any of its lines is sent).
@@ -118,12 +150,8 @@ impl Stdout {
         if let Some(n) = self.dropped.take() {
             tracing::warn!("{n} line(s) were not shown on stdout (it was not being read); log files have them");
         }
-        let deadline = Instant::now() + bound;
         if let Some(t) = self.thread.take() {
-            while !t.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            if t.is_finished() {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) = self.done.recv_timeout(bound) {
                 let _ = t.join();
             } else {
                 tracing::warn!("stdout did not take the last lines within {bound:?} (it is not being read); exiting without them");
@@ -136,68 +164,140 @@ struct Writer {
     out: BufWriter<File>,
     rotator: Option<Rotator>,
     prefixes: Vec<Vec<u8>>,
-    /// Reused for the terminal-safe form of each line.
+    /// Reused for the labelled, terminal-safe form of the lines in hand.
     scratch: Vec<u8>,
+    /// Has waited [`LINGER`] for more since the queue was last empty.
+    lingered: bool,
     shared: Arc<Shared>,
 }
 
+/// How long buffered output may wait for more before it is written.
+const LINGER: Duration = Duration::from_millis(1);
+
+/// Formatted output written at once (fewer, larger writes; a bound on `scratch`).
+const WRITE_AT: usize = 64 * 1024;
+
+/// Writes out and empties `scratch` (straight to the file: `out`'s own buffer
+/// is used only line by line, with a rotation policy, and is then empty here).
+fn write_out(out: &mut BufWriter<File>, scratch: &mut Vec<u8>) -> io::Result<()> {
+    if scratch.is_empty() {
+        return Ok(());
+    }
+    let res = out.get_mut().write_all(scratch);
+    scratch.clear();
+    // A batch of many empty lines formats large: do not keep that much.
+    if scratch.capacity() > 4 * WRITE_AT {
+        scratch.shrink_to(2 * WRITE_AT);
+    }
+    res
+}
+
 impl Writer {
+    /// Takes everything queued at once, writes it, then makes room for it.
     fn run(mut self) {
+        let mut hand = VecDeque::new();
         loop {
-            let batch = {
+            {
                 let mut q = self.shared.queue.lock().unwrap();
                 loop {
-                    if let Some(item) = q.items.pop_front() {
-                        break Some(item);
+                    if !q.items.is_empty() {
+                        std::mem::swap(&mut q.items, &mut hand);
+                        break;
                     }
                     if q.closed {
-                        break None;
+                        break;
                     }
-                    // Everything queued is written: flush before sleeping.
+                    // Everything queued is written. Output still buffered waits a
+                    // moment for more: a chatty process's batches come every few
+                    // microseconds, and are then taken together, with one
+                    // wake-up and large writes. The sink does not wake the
+                    // thread for a batch meanwhile (`writer_asleep` stays
+                    // false), only when it waits for room, or at the end...
+                    if (!self.out.buffer().is_empty() || !self.scratch.is_empty()) && !self.lingered {
+                        self.lingered = true;
+                        q = self.shared.changed.wait_timeout(q, LINGER).unwrap().0;
+                        continue;
+                    }
+                    // ...then is flushed before sleeping.
+                    self.lingered = false;
                     drop(q);
-                    if let Err(e) = self.out.flush() {
+                    if let Err(e) = self.flush() {
                         return self.failed(e);
                     }
                     q = self.shared.queue.lock().unwrap();
                     if q.items.is_empty() && !q.closed {
+                        q.writer_asleep = true;
                         q = self.shared.changed.wait(q).unwrap();
+                        q.writer_asleep = false;
                     }
                 }
-            };
-            let Some((src, lines)) = batch else { break };
-            let res = self.write(src, &lines);
-            // Room again only once written: "queued" includes the batch in hand.
+            }
+            if hand.is_empty() {
+                break;
+            }
+            self.lingered = false;
+            let mut res = Ok(());
+            let mut taken = 0;
+            for (src, lines) in hand.drain(..) {
+                taken += lines.bytes();
+                if res.is_ok() {
+                    res = self.write(src, &lines);
+                }
+            }
+            // Room again only once formatted ("queued" includes the batches in hand);
+            // what waits in `scratch` is less than WRITE_AT plus one batch.
             let mut q = self.shared.queue.lock().unwrap();
-            q.bytes -= lines.bytes();
-            self.shared.changed.notify_all();
+            q.bytes -= taken;
+            if q.sink_waiting {
+                self.shared.changed.notify_all();
+            }
             drop(q);
             if let Err(e) = res {
                 return self.failed(e);
             }
         }
-        if let Err(e) = self.out.flush() {
+        if let Err(e) = self.flush() {
             self.failed(e);
         }
     }
 
+    /// Writes out everything formatted and buffered.
+    fn flush(&mut self) -> io::Result<()> {
+        write_out(&mut self.out, &mut self.scratch)?;
+        self.out.flush()
+    }
+
+    /// Formats a batch into `scratch` (label, terminal-safe line, newline) and
+    /// writes it out in large pieces; line by line with a rotation policy, which
+    /// rotates between lines.
     fn write(&mut self, src: SourceId, lines: &Lines) -> io::Result<()> {
         if src >= self.prefixes.len() {
             self.prefixes.append(&mut self.shared.added.lock().unwrap());
         }
         let prefix = self.prefixes.get(src).map_or(&[][..], Vec::as_slice);
+        // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
+        // Most batches need no change at all: one scan of the whole batch says so.
+        let plain = corral_protocol::terminal::is_plain(lines.text());
         for l in lines.iter() {
-            // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
-            self.scratch.clear();
-            corral_protocol::terminal::sanitize_into(l, &mut self.scratch);
-            if let Some(r) = &mut self.rotator {
-                r.before_write(prefix.len() + self.scratch.len() + 1, &mut self.out)?;
+            let start = self.scratch.len();
+            self.scratch.extend_from_slice(prefix);
+            if plain {
+                self.scratch.extend_from_slice(l);
+            } else {
+                corral_protocol::terminal::sanitize_into(l, &mut self.scratch);
             }
-            self.out.write_all(prefix)?;
-            self.out.write_all(&self.scratch)?;
-            self.out.write_all(b"\n")?;
+            self.scratch.push(b'\n');
+            if let Some(r) = &mut self.rotator {
+                r.before_write(self.scratch.len() - start, &mut self.out)?;
+                self.out.write_all(&self.scratch)?;
+                self.scratch.clear();
+            } else if self.scratch.len() >= WRITE_AT {
+                write_out(&mut self.out, &mut self.scratch)?;
+            }
         }
         Ok(())
     }
+
 
     /// stdout went away (EPIPE, a closed terminal): say so once, and take
     /// everything sent from now on without writing it.
@@ -212,6 +312,7 @@ impl Writer {
             if q.closed {
                 return;
             }
+            q.writer_asleep = true;
             q = self.shared.changed.wait(q).unwrap();
         }
     }
