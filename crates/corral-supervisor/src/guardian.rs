@@ -80,7 +80,7 @@ impl Guardian {
             (false, None) => return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} not found: it is built and installed beside corral", beside.display()))),
         };
         let exe = match &in_memory {
-            Some(fd) => PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))),
+            Some(fd) => crate::platform::memfd::exec_path(fd),
             None => beside,
         };
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;

@@ -27,14 +27,18 @@ pub(crate) fn sealed(name: &CStr, bytes: &[u8]) -> io::Result<OwnedFd> {
     Ok(file.into())
 }
 
+/// The path that execs `fd` (the kernel resolves it before close-on-exec applies).
+pub(crate) fn exec_path(fd: &OwnedFd) -> std::path::PathBuf {
+    format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)).into()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn a_sealed_memory_file_runs_and_cannot_change() {
-        use std::os::fd::AsRawFd;
         let sh = std::fs::read("/bin/true").unwrap();
         let fd = super::sealed(c"t", &sh).unwrap();
-        let status = std::process::Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).status().unwrap();
+        let status = std::process::Command::new(super::exec_path(&fd)).status().unwrap();
         assert!(status.success());
         let mut f = std::fs::File::from(fd);
         assert!(std::io::Write::write_all(&mut f, b"x").is_err(), "sealed against writes");
