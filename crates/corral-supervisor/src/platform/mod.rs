@@ -17,6 +17,8 @@
 //! - [`subreaper`]: `PR_SET_CHILD_SUBREAPER`, and reaping the orphans it brings;
 //! - [`pidfd`]: waiting for a process (the guardian) without reaping it.
 //! - [`pty`]: pseudo-terminals for `is_tty` processes.
+//! - [`memory`]: corral's own memory: code pages and the heap given back after
+//!   the start (`madvise`, `malloc_trim`), one malloc arena (`mallopt`).
 //!
 //! No file outside this directory names a Linux-only mechanism; a unit test
 //! below keeps it so. (The guardian has no `PR_SET_PDEATHSIG`: it reaches
@@ -25,6 +27,7 @@
 
 pub(crate) mod cgroup;
 pub(crate) mod fds;
+pub(crate) mod memory;
 pub(crate) mod pid_exec;
 pub(crate) mod pidfd;
 pub(crate) mod process_group;
@@ -36,7 +39,7 @@ pub(crate) mod subreaper;
 #[cfg(test)]
 mod tests {
     /// Names that only Linux (or the subreaper and /proc) gives: they belong in `platform/`.
-    const LINUX_ONLY: &[&str] = &["prctl", "pidfd_open", "SYS_", "killpg", "getpgid", "getpgrp", "waitpid", "\"/proc/", "format!(\"/proc", "cgroup.procs\")", "libc::write(", "setrlimit"];
+    const LINUX_ONLY: &[&str] = &["prctl", "pidfd_open", "SYS_", "killpg", "getpgid", "getpgrp", "waitpid", "\"/proc/", "format!(\"/proc", "cgroup.procs\")", "libc::write(", "setrlimit", "madvise", "mallopt", "malloc_trim", "getrusage", "/proc/self/smaps"];
 
     fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
