@@ -56,7 +56,7 @@ pub(crate) struct Dispatcher {
     events: mpsc::UnboundedReceiver<(usize, Event)>,
     registry: Arc<Registry>,
     /// Every state change, for `attach` and `wait` (when a control socket serves this run).
-    state_events: Option<broadcast::Sender<ProcessInfo>>,
+    state_events: Option<broadcast::Sender<Arc<ProcessInfo>>>,
     /// Requests waiting for their answer (`stop` and `restart` wait for the stop).
     replies: HashMap<ReplyTo, oneshot::Sender<Reply>>,
     next_reply: ReplyTo,
@@ -92,7 +92,7 @@ impl Dispatcher {
         processes: Processes,
         ctx: ActorContext,
         events: mpsc::UnboundedReceiver<(usize, Event)>,
-        state_events: Option<broadcast::Sender<ProcessInfo>>,
+        state_events: Option<broadcast::Sender<Arc<ProcessInfo>>>,
         changes: Option<mpsc::UnboundedReceiver<crate::file_watch::Change>>,
     ) -> Dispatcher {
         let registry = ctx.registry.clone();
@@ -184,7 +184,7 @@ impl Dispatcher {
                 Action::Publish(i) => {
                     // Built only when someone listens (attach, wait): this runs on every transition.
                     if let Some(tx) = self.state_events.as_ref().filter(|tx| tx.receiver_count() > 0) {
-                        let _ = tx.send(self.core.info(i, std::time::Instant::now()));
+                        let _ = tx.send(Arc::new(self.core.info(i, std::time::Instant::now())));
                     }
                 }
                 Action::Reply(to, reply) => {
