@@ -103,6 +103,11 @@ impl Env {
         }
     }
 
+    /// Frees the overlay's spare room (one Env is kept per process for the run).
+    pub fn compact(&mut self) {
+        self.overlay.shrink_to_fit();
+    }
+
     /// Folds the overlay into a new shared base; clones made afterwards share it.
     pub fn freeze(&mut self) {
         if !self.overlay.is_empty() {

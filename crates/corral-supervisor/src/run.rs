@@ -234,6 +234,7 @@ async fn run_processes(
             let mut e = shared.clone();
             e.extend(p.environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             e.set(PROCESS_NAME_VAR, &p.name);
+            e.compact();
             e
         })
         .collect();
