@@ -92,9 +92,10 @@ pub(crate) struct Trimmed {
     pub(crate) stack_kb: u64,
 }
 
-/// Below the current frame, this much of the main stack is left alone (the
-/// calls this function makes, a signal handler).
-const STACK_MARGIN: usize = 64 * 1024;
+/// Below the current frame, this much of the main stack is left alone. Pages
+/// below the stack pointer hold no live frame; the margin covers the calls
+/// this function is making (the madvise wrapper) many times over.
+const STACK_MARGIN: usize = 16 * 1024;
 
 /// Drops the resident pages that only the start needed: clean read-only file
 /// mappings, the main stack below the current frame, the heap's free pages.
@@ -105,13 +106,14 @@ pub(crate) fn trim() -> io::Result<Trimmed> {
     let mut trimmed = Trimmed::default();
     let here = &trimmed as *const Trimmed as usize;
     for m in parse_smaps(&smaps) {
+        // A mapping the kernel refuses (locked pages: EINVAL) keeps its pages; the rest go on.
         if droppable(&m) {
-            advise_dontneed(m.start, m.end)?;
-            trimmed.file_kb += m.rss_kb;
+            if advise_dontneed(m.start, m.end).is_ok() {
+                trimmed.file_kb += m.rss_kb;
+            }
         } else if m.path == "[stack]" && (m.start..m.end).contains(&here) {
             let below = (here - STACK_MARGIN) & !(page_size() - 1);
-            if below > m.start {
-                advise_dontneed(m.start, below)?;
+            if below > m.start && advise_dontneed(m.start, below).is_ok() {
                 trimmed.stack_kb += ((below - m.start) / 1024) as u64;
             }
         }
