@@ -259,15 +259,20 @@ Anonymous:           136 kB
     }
 
     /// The real thing on this process: its code is dropped and still runs, its
-    /// data (a relocated table of function pointers, a static) survives.
+    /// data (a relocated table of function pointers, a written static, the
+    /// heap) survives.
     #[test]
     fn a_trimmed_process_runs_on() {
+        use std::sync::atomic::{AtomicU64, Ordering};
         static TABLE: [fn(u64) -> u64; 2] = [|x| x + 1, |x| x * 3];
+        static WRITTEN: AtomicU64 = AtomicU64::new(1);
+        WRITTEN.store(0xC0FFEE, Ordering::SeqCst);
         let heap: Vec<u64> = (0..100_000).collect();
         let before = (TABLE[0](1), TABLE[1](2), heap.iter().sum::<u64>());
         let t = trim().expect("trim");
         assert!(t.file_kb > 0, "nothing dropped: {t:?}");
         assert_eq!((TABLE[0](1), TABLE[1](2), heap.iter().sum::<u64>()), before);
+        assert_eq!(WRITTEN.load(Ordering::SeqCst), 0xC0FFEE);
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
         assert!(parse_smaps(&smaps).iter().any(|m| m.perms == "r-xp"));
     }
