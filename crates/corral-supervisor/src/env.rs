@@ -33,8 +33,10 @@ pub const PROJECT_ROOT_VAR: &str = "CORRAL_PROJECT_ROOT";
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     base: Arc<BTreeMap<OsString, OsString>>,
-    /// Changes over `base`: Some(value) set, None removed.
-    overlay: BTreeMap<OsString, Option<OsString>>,
+    /// Changes over `base`, sorted by name: Some(value) set, None removed. A
+    /// sorted vector, not a map: a process adds two or three variables, and a
+    /// map's first node alone costs half a kilobyte per process.
+    overlay: Vec<(OsString, Option<OsString>)>,
 }
 
 impl PartialEq for Env {
@@ -53,19 +55,31 @@ impl Env {
 
     pub fn from_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Env {
         let base = vars.into_iter().filter(|(k, _)| !NEVER_INHERITED.iter().any(|n| k == n)).collect();
-        Env { base: Arc::new(base), overlay: BTreeMap::new() }
+        Env { base: Arc::new(base), overlay: Vec::new() }
     }
 
     pub fn set(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) {
-        self.overlay.insert(key.into(), Some(value.into()));
+        self.put(key.into(), Some(value.into()));
     }
 
     pub fn remove(&mut self, key: &str) {
-        self.overlay.insert(key.into(), None);
+        self.put(key.into(), None);
+    }
+
+    fn put(&mut self, key: OsString, value: Option<OsString>) {
+        match self.overlay.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => self.overlay[i].1 = value,
+            Err(i) => self.overlay.insert(i, (key, value)),
+        }
+    }
+
+    /// The overlay's entry for `key`: Some(Some(v)) set, Some(None) removed, None untouched.
+    fn changed(&self, key: &std::ffi::OsStr) -> Option<&Option<OsString>> {
+        self.overlay.binary_search_by(|(k, _)| k.as_os_str().cmp(key)).ok().map(|i| &self.overlay[i].1)
     }
 
     pub fn get(&self, key: &str) -> Option<&OsString> {
-        match self.overlay.get(std::ffi::OsStr::new(key)) {
+        match self.changed(std::ffi::OsStr::new(key)) {
             Some(v) => v.as_ref(),
             None => self.base.get(std::ffi::OsStr::new(key)),
         }
@@ -78,15 +92,20 @@ impl Env {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&OsString, &OsString)> {
-        let base = self.base.iter().filter(|(k, _)| !self.overlay.contains_key(*k));
+        let base = self.base.iter().filter(|(k, _)| self.changed(k).is_none());
         base.chain(self.overlay.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v))))
     }
 
     fn contains(&self, key: &OsString) -> bool {
-        match self.overlay.get(key) {
+        match self.changed(key) {
             Some(v) => v.is_some(),
             None => self.base.contains_key(key),
         }
+    }
+
+    /// Frees the overlay's spare room (one Env is kept per process for the run).
+    pub fn compact(&mut self) {
+        self.overlay.shrink_to_fit();
     }
 
     /// Folds the overlay into a new shared base; clones made afterwards share it.
@@ -104,7 +123,7 @@ impl Env {
             self.set(k.clone(), v.clone());
         }
         for k in &changes.unset {
-            self.overlay.insert(k.clone(), None);
+            self.put(k.clone(), None);
         }
     }
 }
@@ -144,7 +163,7 @@ impl EnvChanges {
                 std::ffi::OsStr::from_bytes(&rec[eq + 1..]).to_os_string(),
             ))
         });
-        Env { base: Arc::new(pairs.collect()), overlay: BTreeMap::new() }
+        Env { base: Arc::new(pairs.collect()), overlay: Vec::new() }
     }
 }
 

@@ -51,6 +51,7 @@ mod spawn;
 mod state;
 mod terminals;
 mod time;
+mod trim;
 
 /// For the fuzz targets (fuzz/): the sd_notify parser. Not an API.
 #[doc(hidden)]
@@ -65,6 +66,8 @@ use corral_config::plan::Plan;
 use crate::guardian::Guardian;
 
 pub use crate::run::run;
+/// One malloc arena for the process (call before any thread starts).
+pub use crate::platform::memory::limit_malloc_arenas;
 /// Log rotation, for the binary's own log in a detached run (corral.log).
 pub use crate::output::{start_file_log, RotationPolicy};
 

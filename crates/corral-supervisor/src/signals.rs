@@ -84,8 +84,11 @@ impl StopSignals {
         self.after = true;
     }
 
-    /// Requests made before the dispatcher ran, in order.
+    /// Requests made before the dispatcher ran, in order. From here the
+    /// dispatcher answers `ps` until [`StopSignals::processes_ended`]: the
+    /// pending list goes (a few hundred bytes a process).
     pub(crate) fn take_parked(&mut self) -> Vec<ControlRequest> {
+        self.standing = Vec::new();
         std::mem::take(&mut self.parked)
     }
 

@@ -81,6 +81,8 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
         p.exit_on_end = true;
     }
     let project = crate::project::project(&located, a.target.project.as_deref(), loaded.config.name.as_deref());
+    // The plan holds all the run needs: the loaded config (kilobytes a process) goes now.
+    drop(loaded);
     let mut lock = match project.lock() {
         Ok(l) => l,
         Err(e) => {

@@ -111,8 +111,10 @@ pub struct ProcessSpec {
     pub exit_on_end: bool,
     pub exit_on_skipped: bool,
     pub restart: RestartRules,
-    pub readiness: Option<ProbeSpec>,
-    pub liveness: Option<ProbeSpec>,
+    /// Boxed, like `watch`: most processes have none, and inline each would
+    /// cost every process's spec 160 bytes (a thousand processes, 400 KB).
+    pub readiness: Option<Box<ProbeSpec>>,
+    pub liveness: Option<Box<ProbeSpec>>,
     /// A substring of an output line that makes the process ready.
     pub ready_log_line: Option<String>,
     /// Readiness from sd_notify `READY=1`.
@@ -123,7 +125,7 @@ pub struct ProcessSpec {
     pub listeners: Vec<ListenerSpec>,
     /// Ports to allocate: (name, base).
     pub ports: Vec<(String, u16)>,
-    pub watch: Option<WatchSpec>,
+    pub watch: Option<Box<WatchSpec>>,
     pub stop: StopSpec,
     /// `is_daemon`: the command forks a daemon and exits; the daemon is the process.
     pub daemon: bool,
@@ -224,8 +226,8 @@ impl Plan {
                     exit_on_end: p.availability.exit_on_end,
                     exit_on_skipped: p.availability.exit_on_skipped,
                     restart: RestartRules::from_config(&p.availability),
-                    readiness: p.readiness_probe.as_ref().map(|pr| probe_spec(pr, config, root, p.working_dir.as_deref())).or_else(|| implicit_readiness(p)),
-                    liveness: p.liveness_probe.as_ref().map(|pr| probe_spec(pr, config, root, p.working_dir.as_deref())),
+                    readiness: p.readiness_probe.as_ref().map(|pr| probe_spec(pr, config, root, p.working_dir.as_deref())).or_else(|| implicit_readiness(p)).map(Box::new),
+                    liveness: p.liveness_probe.as_ref().map(|pr| Box::new(probe_spec(pr, config, root, p.working_dir.as_deref()))),
                     ready_log_line: p.ready_log_line.clone(),
                     ready_notify: p.ready_notify,
                     ready_fd: p.ready_fd,
@@ -243,7 +245,7 @@ impl Plan {
                         })
                         .collect(),
                     ports: p.ports.iter().map(|(n, base)| (n.clone(), base.0)).collect(),
-                    watch: p.watch.as_ref().map(|w| WatchSpec {
+                    watch: p.watch.as_ref().map(|w| Box::new(WatchSpec {
                         roots: w.paths.iter().map(|wp| WatchRoot { path: root.join(&wp.path), include: wp.include.clone(), exclude: wp.exclude.clone() }).collect(),
                         extensions: w.extensions.clone(),
                         ignore: w.ignore.clone(),
@@ -251,7 +253,7 @@ impl Plan {
                         cascade: w.cascade,
                         debounce: w.debounce(),
                         default_excludes: !w.disable_default_excludes,
-                    }),
+                    })),
                     stop: StopSpec {
                         command: p.shutdown.command.clone(),
                         signal: p.shutdown.signal,

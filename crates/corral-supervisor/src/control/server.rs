@@ -25,7 +25,7 @@ use crate::output::Feed;
 /// What every connection task shares.
 struct Shared {
     requests: mpsc::UnboundedSender<ControlRequest>,
-    states: broadcast::Sender<ProcessInfo>,
+    states: broadcast::Sender<Arc<ProcessInfo>>,
     feed: Arc<Feed>,
     hello: Hello,
     /// CPU and memory figures, sampled only when a `ps` asks (see `resources`).
@@ -47,7 +47,7 @@ impl Drop for Server {
 
 /// Listens on the project's socket. The caller holds the project lock, so a
 /// socket file left by a killed corral can safely be replaced.
-pub(crate) fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRequest>, states: broadcast::Sender<ProcessInfo>, feed: Arc<Feed>) -> io::Result<Server> {
+pub(crate) fn start(project: &Project, requests: mpsc::UnboundedSender<ControlRequest>, states: broadcast::Sender<Arc<ProcessInfo>>, feed: Arc<Feed>) -> io::Result<Server> {
     let path = project.socket();
     crate::notify::check_path_len(&path)?;
     let _ = std::fs::remove_file(&path);
@@ -287,7 +287,7 @@ async fn attach<W: AsyncWrite + Unpin>(id: u64, shared: &Shared, wr: &mut W) -> 
                 Err(broadcast::error::RecvError::Closed) => return send(wr, ServerMessage::ok(id, Response::Done)).await,
             },
             s = states.recv() => match s {
-                Ok(process) => send(wr, ServerMessage::event(id, Event::State { process })).await?,
+                Ok(process) => send(wr, ServerMessage::event(id, Event::State { process: Arc::unwrap_or_clone(process) })).await?,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Whatever is still queued is older than the snapshot: drop it.
                     states = states.resubscribe();
@@ -360,7 +360,7 @@ where
             state = states.recv() => match state {
                 Ok(process) if process.name == name => {
                     ended = has_ended(process.state);
-                    send(wr, ServerMessage::event(id, Event::State { process })).await?
+                    send(wr, ServerMessage::event(id, Event::State { process: Arc::unwrap_or_clone(process) })).await?
                 }
                 _ => {}
             },
@@ -382,13 +382,13 @@ where
 
 /// The process's terminal has closed: its state once its exit is known (so
 /// a client such as `corral run` learns how it ended), then `Done`.
-async fn end_terminal<W: AsyncWrite + Unpin>(id: u64, name: &str, states: &mut broadcast::Receiver<ProcessInfo>, wr: &mut W) -> io::Result<()> {
+async fn end_terminal<W: AsyncWrite + Unpin>(id: u64, name: &str, states: &mut broadcast::Receiver<Arc<ProcessInfo>>, wr: &mut W) -> io::Result<()> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         match tokio::time::timeout_at(deadline, states.recv()).await {
             Ok(Ok(process)) if process.name == name => {
                 let ended = has_ended(process.state);
-                send(wr, ServerMessage::event(id, Event::State { process })).await?;
+                send(wr, ServerMessage::event(id, Event::State { process: Arc::unwrap_or_clone(process) })).await?;
                 if ended {
                     break;
                 }

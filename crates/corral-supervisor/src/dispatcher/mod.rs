@@ -38,6 +38,9 @@ use crate::signals::{RunInput, StopSignals};
 use crate::time::sleep_until;
 
 pub(crate) use control::Ctl;
+
+/// Room for actions kept between events (one event rarely makes more).
+const ACTIONS_KEPT: usize = 32;
 pub(crate) use record::NewActor;
 
 /// A control request from the socket server, answered on `reply`.
@@ -53,7 +56,7 @@ pub(crate) struct Dispatcher {
     events: mpsc::UnboundedReceiver<(usize, Event)>,
     registry: Arc<Registry>,
     /// Every state change, for `attach` and `wait` (when a control socket serves this run).
-    state_events: Option<broadcast::Sender<ProcessInfo>>,
+    state_events: Option<broadcast::Sender<Arc<ProcessInfo>>>,
     /// Requests waiting for their answer (`stop` and `restart` wait for the stop).
     replies: HashMap<ReplyTo, oneshot::Sender<Reply>>,
     next_reply: ReplyTo,
@@ -64,6 +67,8 @@ pub(crate) struct Dispatcher {
     ctx: Arc<ActorContext>,
     shared_env: Env,
     next_source: crate::output::SourceId,
+    /// Gives back what a burst made resident once the dispatcher is quiet (trim.rs).
+    trim: crate::trim::Trim,
 }
 
 /// What the dispatcher runs: the processes (their specs move into their
@@ -87,7 +92,7 @@ impl Dispatcher {
         processes: Processes,
         ctx: ActorContext,
         events: mpsc::UnboundedReceiver<(usize, Event)>,
-        state_events: Option<broadcast::Sender<ProcessInfo>>,
+        state_events: Option<broadcast::Sender<Arc<ProcessInfo>>>,
         changes: Option<mpsc::UnboundedReceiver<crate::file_watch::Change>>,
     ) -> Dispatcher {
         let registry = ctx.registry.clone();
@@ -113,7 +118,7 @@ impl Dispatcher {
             crate::registry::Containment::Cgroup(_) => corral_protocol::Containment::Cgroup,
             crate::registry::Containment::Groups(_) => corral_protocol::Containment::ProcessGroup,
         });
-        Dispatcher { core, events, registry, state_events, replies: HashMap::new(), next_reply: 0, changes, ctx, shared_env, next_source }
+        Dispatcher { core, events, registry, state_events, replies: HashMap::new(), next_reply: 0, changes, ctx, shared_env, next_source, trim: Default::default() }
     }
 
     /// Runs the set until every process has ended; returns why it ended and
@@ -126,14 +131,19 @@ impl Dispatcher {
         let mut parked = signals.take_parked().into_iter();
         let outcome = loop {
             if let Some(ev) = event.take().or_else(|| parked.next().map(|req| self.control(req))) {
-                self.core.handle(ev, std::time::Instant::now(), &mut actions);
+                let now = std::time::Instant::now();
+                self.core.handle(ev, now, &mut actions);
                 self.carry_out(&mut actions);
+                // The start of a thousand processes leaves room for thousands of actions: give it back.
+                actions.shrink_to(ACTIONS_KEPT);
+                self.trim.activity(now);
                 continue;
             }
             if let Some(outcome) = self.core.outcome() {
                 break outcome;
             }
             let deadline = self.core.next_deadline().map(tokio::time::Instant::from_std);
+            let trim_due = self.trim.due().map(tokio::time::Instant::from_std);
             event = tokio::select! {
                 input = signals.next_input() => Some(match input {
                     RunInput::Stop(sig) => InternalEvent::StopSignal(sig),
@@ -142,6 +152,10 @@ impl Dispatcher {
                 Some((i, path)) = recv(&mut self.changes) => Some(InternalEvent::FileChanged(i, path)),
                 Some((i, ev)) = self.events.recv() => Some(InternalEvent::Actor(i, ev)),
                 _ = sleep_until(deadline), if deadline.is_some() => Some(InternalEvent::Tick),
+                _ = sleep_until(trim_due), if trim_due.is_some() => {
+                    self.trim.fire(std::time::Instant::now());
+                    None
+                }
                 _ = recv_sigchld(&mut sigchld) => {
                     self.registry.reap_orphans();
                     None
@@ -170,7 +184,7 @@ impl Dispatcher {
                 Action::Publish(i) => {
                     // Built only when someone listens (attach, wait): this runs on every transition.
                     if let Some(tx) = self.state_events.as_ref().filter(|tx| tx.receiver_count() > 0) {
-                        let _ = tx.send(self.core.info(i, std::time::Instant::now()));
+                        let _ = tx.send(Arc::new(self.core.info(i, std::time::Instant::now())));
                     }
                 }
                 Action::Reply(to, reply) => {

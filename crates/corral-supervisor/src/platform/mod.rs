@@ -18,6 +18,8 @@
 //! - [`memfd`]: the guardian built into corral, run from memory;
 //! - [`spawn`]: starting a process (`clone3` into the run's cgroup, a pidfd
 //!   to wait on, `execve` prepared before the fork).
+//! - [`memory`]: corral's own memory: code pages and the heap given back after
+//!   the start (`madvise`, `malloc_trim`), one malloc arena (`mallopt`).
 //!
 //! No file outside this directory names a Linux-only mechanism; a unit test
 //! below keeps it so. (The guardian has no `PR_SET_PDEATHSIG`: it reaches
@@ -27,6 +29,7 @@
 pub(crate) mod cgroup;
 pub(crate) mod fds;
 pub(crate) mod memfd;
+pub(crate) mod memory;
 pub(crate) mod pidfd;
 pub(crate) mod process_group;
 pub(crate) mod procfs;
@@ -38,7 +41,7 @@ pub(crate) mod subreaper;
 #[cfg(test)]
 mod tests {
     /// Names that only Linux (or the subreaper and /proc) gives: they belong in `platform/`.
-    const LINUX_ONLY: &[&str] = &["prctl", "pidfd_open", "SYS_", "killpg", "getpgid", "getpgrp", "waitpid", "\"/proc/", "format!(\"/proc", "cgroup.procs\")", "libc::write(", "setrlimit"];
+    const LINUX_ONLY: &[&str] = &["prctl", "pidfd_open", "SYS_", "killpg", "getpgid", "getpgrp", "waitpid", "\"/proc/", "format!(\"/proc", "cgroup.procs\")", "libc::write(", "setrlimit", "madvise", "mallopt", "malloc_trim", "getrusage", "/proc/self/smaps"];
 
     fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
