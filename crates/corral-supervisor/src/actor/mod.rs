@@ -129,7 +129,9 @@ async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx
         match cmds.recv().await {
             Some(ActorCommand::Start) => {
                 if let Some(group) = previous.take() {
-                    stop::clear_leftovers(&spec, &ctx, group).await;
+                    // Boxed, like every rarely taken branch: an actor's future stays small
+                    // (it is one per process, held for the whole run).
+                    Box::pin(stop::clear_leftovers(&spec, &ctx, group)).await;
                 }
                 previous = run_once(index, &spec, &env, &res, &ctx, &mut cmds).await;
             }
@@ -167,7 +169,7 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
     drop(watch);
     // A stop that caught the launcher still running takes the daemon along too.
     if spec.daemon && (stopped || matches!(exit, ExitKind::Code(c) if spec.success_codes.contains(&c))) {
-        exit = daemon::follow(spec, env, ctx, index, source, pid, since, exit, stopped, cmds, &mut probes).await;
+        exit = Box::pin(daemon::follow(spec, env, ctx, index, source, pid, since, exit, stopped, cmds, &mut probes)).await;
     }
     drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.

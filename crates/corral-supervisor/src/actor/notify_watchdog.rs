@@ -53,6 +53,11 @@ impl<'a> NotifyWatch<'a> {
         }
     }
 
+    /// Whether there is nothing to watch: no notify socket, readiness fd or watchdog.
+    pub(super) fn is_idle(&self) -> bool {
+        self.notify.is_none() && self.ready_fd.is_none() && self.deadline.is_none() && self.watchdog.is_none()
+    }
+
     /// Stops the watchdog (the run is being stopped).
     pub(super) fn disarm(&mut self) {
         self.deadline = None;

@@ -45,7 +45,7 @@ pub(super) async fn supervise(
                 };
                 let stopped = stopping.is_some();
                 if let Some(s) = stopping.take() {
-                    finish_stop(spec, ctx, pid, s).await;
+                    Box::pin(finish_stop(spec, ctx, pid, s)).await;
                 }
                 return (exit, stopped);
             }
@@ -76,7 +76,9 @@ pub(super) async fn supervise(
                     kill_now(spec, pid, &mut stopping);
                 }
             }
-            ev = watch.next(), if stopping.is_none() => {
+            // Most processes have no sd_notify, readiness fd or watchdog: their
+            // watch is idle and its (large) future is never built.
+            ev = async { Box::pin(watch.next()).await }, if stopping.is_none() && !watch.is_idle() => {
                 let _ = ctx.events.send((index, match ev {
                     WatchEvent::Ready => Event::Ready,
                     WatchEvent::Expired(reason) => Event::WatchdogExpired(reason),

@@ -279,9 +279,16 @@ Anonymous:           136 kB
 
     #[test]
     fn minor_faults_grow() {
-        let a = minor_faults();
-        let v = vec![1u8; 1 << 20];
-        assert!(v.iter().map(|&b| b as u64).sum::<u64>() > 0);
-        assert!(minor_faults() > a);
+        // A fresh mapping (malloc may hand back pages already touched).
+        const LEN: usize = 1 << 20;
+        // SAFETY: a private anonymous mapping of our own, written, then unmapped.
+        unsafe {
+            let p = nix::libc::mmap(std::ptr::null_mut(), LEN, nix::libc::PROT_READ | nix::libc::PROT_WRITE, nix::libc::MAP_PRIVATE | nix::libc::MAP_ANONYMOUS, -1, 0);
+            assert_ne!(p, nix::libc::MAP_FAILED);
+            let a = minor_faults();
+            std::ptr::write_bytes(p as *mut u8, 1, LEN);
+            assert!(minor_faults() > a);
+            nix::libc::munmap(p, LEN);
+        }
     }
 }

@@ -86,23 +86,29 @@ impl Child {
 
 impl Drop for Child {
     /// A child dropped before it was reaped is reaped in the background, so
-    /// it never stays a zombie (as tokio's Child does).
+    /// it never stays a zombie (as tokio's Child does). The background waiter
+    /// is not a `Child`: if the runtime is shutting down and drops it, nothing
+    /// is respawned (corral is ending, and the subreaper's last sweep reaps).
     fn drop(&mut self) {
         if !matches!(self.try_wait(), Ok(None)) {
             return;
         }
-        let rest = Child { pid: self.pid, pidfd: self.pidfd.take(), status: None };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
+        let (pid, pidfd) = (self.pid, self.pidfd.take());
+        match (tokio::runtime::Handle::try_current(), pidfd) {
+            (Ok(rt), Some(fd)) => {
                 rt.spawn(async move {
-                    let mut rest = rest;
-                    let _ = rest.wait().await;
+                    while matches!(reap_pidfd(fd.get_ref(), false), Ok(None)) {
+                        match fd.readable().await {
+                            Ok(mut ready) => ready.clear_ready(),
+                            Err(_) => return,
+                        }
+                    }
                 });
             }
-            Err(_) => {
-                std::thread::spawn(move || {
-                    let mut rest = rest;
-                    let _ = rest.wait_blocking();
+            (_, pidfd) => {
+                std::thread::spawn(move || match pidfd {
+                    Some(fd) => drop(reap_pidfd(fd.get_ref(), true)),
+                    None => drop(reap_pid(pid, true)),
                 });
             }
         }
