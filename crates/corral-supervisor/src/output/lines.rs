@@ -15,6 +15,11 @@ pub struct Lines {
 }
 
 impl Lines {
+    /// No lines (wakes the sink's thread without writing anything).
+    pub fn none() -> Lines {
+        Lines { data: Vec::new(), ends: Vec::new() }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }

@@ -123,6 +123,11 @@ impl QueuedLog {
         }
     }
 
+    /// Whether lines wait here for the file's queue to take them.
+    pub(super) fn has_backlog(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
     /// Whether `len` more bytes fit in the backlog and the batches in flight.
     pub(super) fn fits(&self, len: usize) -> bool {
         self.backlog.len() + self.in_flight.load(Ordering::Relaxed) + len <= BACKLOG

@@ -91,7 +91,9 @@ impl SinkHandle {
     /// keep their order.
     pub async fn send(&self, source: SourceId, lines: Lines) {
         let lines = match self.direct.try_write(source, lines) {
-            Ok(()) => return,
+            Ok(false) => return,
+            // Written, but a log file's queue was full: its thread must hand the rest over.
+            Ok(true) => Lines::none(),
             Err(lines) => lines,
         };
         self.direct.queued.fetch_add(1, Ordering::SeqCst);
@@ -109,7 +111,9 @@ struct Direct {
 }
 
 impl Direct {
-    fn try_write(&self, source: SourceId, lines: Lines) -> Result<(), Lines> {
+    /// Writes `lines` in place if nothing would wait. `Ok(true)`: written, but
+    /// a log file kept part of it (its queue was full) for the thread to hand over.
+    fn try_write(&self, source: SourceId, lines: Lines) -> Result<bool, Lines> {
         if self.queued.load(Ordering::SeqCst) != 0 {
             return Err(lines);
         }
@@ -118,7 +122,11 @@ impl Direct {
         if self.queued.load(Ordering::SeqCst) != 0 {
             return Err(lines);
         }
-        writer.try_write(source, lines)
+        if writer.has_backlog() {
+            return Err(lines);
+        }
+        writer.try_write(source, lines)?;
+        Ok(writer.has_backlog())
     }
 }
 
@@ -359,6 +367,9 @@ struct Writer {
 
 /// How long the log files may take for their last lines once the run is over.
 const FILES_CLOSE_BOUND: Duration = Duration::from_secs(2);
+/// How often a log file's backlog is offered again while its queue is full.
+const BACKLOG_RETRY: Duration = Duration::from_millis(2);
+const BACKLOG_RETRY_MAX: Duration = Duration::from_millis(50);
 /// How long stdout may take for its last lines once the run is over.
 const STDOUT_CLOSE_BOUND: Duration = Duration::from_secs(2);
 
@@ -366,13 +377,34 @@ impl Writer {
     /// The sink's thread: writes the batches handed to it (see [`SinkHandle::send`])
     /// until every handle is gone, then closes the files and stdout.
     fn run(direct: &Direct, mut rx: mpsc::Receiver<(SourceId, Lines)>) {
-        while let Some((src, lines)) = rx.blocking_recv() {
+        let mut retry = BACKLOG_RETRY;
+        loop {
+            // A log file whose queue was full keeps a backlog: hand it over as
+            // soon as its thread takes more, whether or not more lines come
+            // (retrying less and less often while a stalled file takes nothing).
+            let backlog = direct.writer.lock().unwrap().has_backlog();
+            let next = if backlog {
+                match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        std::thread::sleep(retry);
+                        retry = (retry * 2).min(BACKLOG_RETRY_MAX);
+                        direct.writer.lock().unwrap().flush();
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                }
+            } else {
+                rx.blocking_recv()
+            };
+            let Some((src, lines)) = next else { break };
+            retry = BACKLOG_RETRY;
             let mut writer = direct.writer.lock().unwrap();
-            writer.write(src, lines);
+            writer.write_unless_none(src, lines);
             direct.queued.fetch_sub(1, Ordering::SeqCst);
             // Write everything already queued before paying for a flush.
             while let Ok((src, lines)) = rx.try_recv() {
-                writer.write(src, lines);
+                writer.write_unless_none(src, lines);
                 direct.queued.fetch_sub(1, Ordering::SeqCst);
             }
             writer.flush();
@@ -478,6 +510,18 @@ impl Writer {
         if let Some(out) = &mut self.stdout {
             out.send(src, lines);
         }
+    }
+
+    /// [`Self::write`], except for the empty batch that only wakes the thread.
+    fn write_unless_none(&mut self, src: SourceId, lines: Lines) {
+        if !lines.is_empty() {
+            self.write(src, lines);
+        }
+    }
+
+    /// Whether a log file holds lines its queue had no room for yet.
+    fn has_backlog(&self) -> bool {
+        self.files.iter().flatten().chain(self.combined.as_ref()).any(QueuedLog::has_backlog)
     }
 
     fn flush(&mut self) {
