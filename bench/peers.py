@@ -360,7 +360,10 @@ def main():
     ap.add_argument("--log-mb", type=int)
     ap.add_argument("--idle-seconds", type=float)
     ap.add_argument("--json", help="also write every raw figure to this file")
+    ap.add_argument("--report-from", help="write docs/benchmarks.md from a --json file of an earlier run instead of measuring")
     a = ap.parse_args()
+    if a.report_from:
+        return report_from(a)
     install()
     sys.path.insert(0, HERE)
     import chain, footprint, logs
@@ -415,8 +418,21 @@ def main():
         res[c.name]["chain"] = sorted(edges)[len(edges) // 2]
         res[c.name]["breakdown"] = {n: footprint.breakdown(c.exe, n, a.runs) for n in sizes}
     if a.json:
-        json.dump({"results": res, "raw": raw, "direct_mbs": log_mb * 1.048576 / direct}, open(a.json, "w"), indent=1, default=str)
+        json.dump({"results": res, "raw": raw, "direct_mbs": log_mb * 1.048576 / direct, "direct_s": direct, "sizes": sizes, "idle_s": idle_s, "log_mb": log_mb, "runs": a.runs, "before": bool(a.before)}, open(a.json, "w"), indent=1, default=str)
     write_report(res, runners, corrals, floor, sizes, idle_s, log_mb, direct, a.runs)
+
+def report_from(a):
+    """Rewrites the report from a --json file (the runners by name, figures as measured)."""
+    d = json.load(open(a.report_from))
+    res = d["results"]
+    for r in res.values():
+        if "breakdown" in r:
+            r["breakdown"] = {int(n): b for n, b in r["breakdown"].items()}
+    corrals = [Corral(a.corral)] + ([Corral(a.before or "", "corral before")] if "corral before" in res else [])
+    runners = corrals + [Honcho(), Circus(), Supervisord(), Mprocs()]
+    sizes = d.get("sizes") or sorted({int(k[5:]) for k in res["corral"] if k.startswith("start")})
+    direct = d.get("direct_s") or d.get("log_mb", 256) * 1.048576 / d["direct_mbs"]
+    write_report(res, runners, corrals, Floor(), sizes, d.get("idle_s", 30), d.get("log_mb", 256), direct, d.get("runs", 5))
 
 def footprint_md(bds, footprint):
     """bench/footprint.py's breakdowns as a Markdown table: KiB resident (proportional)."""
@@ -433,6 +449,8 @@ def footprint_md(bds, footprint):
     return "\n".join(rows)
 
 def write_report(res, runners, corrals, floor, sizes, idle_s, log_mb, direct, runs):
+    sys.path.insert(0, HERE)
+    import footprint
     c = res["corral"]
     fl = res[floor.name]
     rows = []
