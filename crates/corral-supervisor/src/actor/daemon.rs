@@ -28,7 +28,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::stop::{begin_stop, killed, wait_command, Stopping};
@@ -140,7 +139,7 @@ pub(super) async fn follow(
     since: Option<u64>,
     launched: ExitKind,
     stop_now: bool,
-    cmds: &mut mpsc::UnboundedReceiver<ActorCommand>,
+    cmds: &mut super::mailbox::Receiver,
     probes: &mut super::Probes,
 ) -> ExitKind {
     ctx.registry.reap_orphans();

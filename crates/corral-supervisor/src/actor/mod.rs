@@ -11,6 +11,7 @@
 //! as the daemon does.
 
 mod daemon;
+mod mailbox;
 mod stop;
 mod supervise;
 mod notify_watchdog;
@@ -77,14 +78,14 @@ pub(crate) struct ActorContext {
 }
 
 pub(crate) struct ActorHandle {
-    tx: mpsc::UnboundedSender<ActorCommand>,
+    tx: mailbox::Sender,
     /// Until the actor is started: its commands, buffered.
-    unstarted: Option<mpsc::UnboundedReceiver<ActorCommand>>,
+    unstarted: Option<mailbox::Receiver>,
 }
 
 impl ActorHandle {
     pub(crate) fn send(&self, cmd: ActorCommand) {
-        let _ = self.tx.send(cmd);
+        self.tx.send(cmd);
     }
 
     /// Starts the actor task for process `index`; commands sent before are delivered.
@@ -97,7 +98,7 @@ impl ActorHandle {
 
 impl crate::dispatcher::NewActor for ActorHandle {
     fn unstarted() -> ActorHandle {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mailbox::mailbox();
         ActorHandle { tx, unstarted: Some(rx) }
     }
 }
@@ -122,7 +123,7 @@ pub(crate) fn spawn_actor(index: usize, spec: Arc<ProcessSpec>, env: Env, res: R
     handle
 }
 
-async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>, mut cmds: mpsc::UnboundedReceiver<ActorCommand>) {
+async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx: Arc<ActorContext>, mut cmds: mailbox::Receiver) {
     // The process group of the previous run, whose leftovers go before a restart.
     let mut previous: Option<i32> = None;
     loop {
@@ -142,7 +143,7 @@ async fn run(index: usize, spec: Arc<ProcessSpec>, env: Env, res: Resources, ctx
 }
 
 /// One run of the process, from spawn to the reported exit. Returns its process group.
-async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &Arc<ActorContext>, cmds: &mut mpsc::UnboundedReceiver<ActorCommand>) -> Option<i32> {
+async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, ctx: &Arc<ActorContext>, cmds: &mut mailbox::Receiver) -> Option<i32> {
     let report = |ev| {
         let _ = ctx.events.send((index, ev));
     };
@@ -173,7 +174,7 @@ async fn run_once(index: usize, spec: &ProcessSpec, env: &Env, res: &Resources, 
     }
     drop(probes);
     // Let the last lines arrive before the exit is reported, within a bound.
-    let _ = tokio::time::timeout(DRAIN_BOUND, reader).await;
+    let _ = Box::pin(tokio::time::timeout(DRAIN_BOUND, reader)).await;
     if let (true, Some(feed)) = (spec.tty, ctx.sink.feed()) {
         feed.terminals.remove(&spec.name);
     }

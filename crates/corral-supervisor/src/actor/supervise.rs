@@ -4,7 +4,6 @@
 //! stopped on request (a daemon's launcher stopped early takes its daemon along).
 
 use crate::platform::spawn::Child;
-use tokio::sync::mpsc;
 
 use super::stop::{begin_abort, begin_stop, deadline_passed, finish_stop, kill_now, sleep_until, wait_command, Stopping};
 use super::notify_watchdog::{NotifyWatch, WatchEvent};
@@ -23,7 +22,7 @@ pub(super) async fn supervise(
     source: SourceId,
     mut child: Child,
     pid: i32,
-    cmds: &mut mpsc::UnboundedReceiver<ActorCommand>,
+    cmds: &mut super::mailbox::Receiver,
     probes: &mut Probes,
     watch: &mut NotifyWatch<'_>,
 ) -> (ExitKind, bool) {
@@ -84,7 +83,8 @@ pub(super) async fn supervise(
                     WatchEvent::Expired(reason) => Event::WatchdogExpired(reason),
                 }));
             }
-            _ = sleep_until(deadline), if deadline.is_some() => {
+            // Boxed: a timer is large, and most processes never have a deadline here.
+            _ = async { Box::pin(sleep_until(deadline)).await }, if deadline.is_some() => {
                 if let Some(exit) = deadline_passed(spec, ctx, pid, &mut stopping) {
                     return (exit, true);
                 }

@@ -97,7 +97,8 @@ impl SinkHandle {
             Err(lines) => lines,
         };
         self.direct.queued.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send((source, lines)).await.is_err() {
+        // Boxed: the reader's future (one per process, for the whole run) stays small.
+        if Box::pin(self.tx.send((source, lines))).await.is_err() {
             self.direct.queued.fetch_sub(1, Ordering::SeqCst);
         }
     }
