@@ -87,8 +87,9 @@ impl SinkHandle {
     /// and the writer is only tried, never waited for), and it spares the
     /// thread a wake-up per batch, which cost more than the writing. Any
     /// other batch goes through the thread, which may wait for room; once one
-    /// does, the batches after it follow it there, so each source's lines
-    /// keep their order.
+    /// of a source's batches does, that source's later batches follow it
+    /// there until the thread has written it, so each source's lines keep
+    /// their order (other sources go on writing in place).
     pub async fn send(&self, source: SourceId, lines: Lines) {
         let lines = match self.direct.try_write(source, lines) {
             Ok(false) => return,
@@ -96,10 +97,10 @@ impl SinkHandle {
             Ok(true) => Lines::none(),
             Err(lines) => lines,
         };
-        self.direct.queued.fetch_add(1, Ordering::SeqCst);
+        self.direct.queue(source);
         // Boxed: the reader's future (one per process, for the whole run) stays small.
         if Box::pin(self.tx.send((source, lines))).await.is_err() {
-            self.direct.queued.fetch_sub(1, Ordering::SeqCst);
+            self.direct.dequeue(source);
         }
     }
 }
@@ -107,20 +108,38 @@ impl SinkHandle {
 /// The writer, shared by the sink's thread and the readers' direct path.
 struct Direct {
     writer: Mutex<Writer>,
-    /// Batches handed to the thread and not yet written.
-    queued: AtomicUsize,
+    /// Each source's batches handed to the thread and not yet written
+    /// (sources added at run time always go through the thread).
+    queued: Box<[AtomicUsize]>,
 }
 
 impl Direct {
+    fn queue(&self, source: SourceId) {
+        if let Some(n) = self.queued.get(source) {
+            n.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn dequeue(&self, source: SourceId) {
+        if let Some(n) = self.queued.get(source) {
+            n.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether `source` may write in place: none of its batches waits for the thread.
+    fn clear(&self, source: SourceId) -> bool {
+        self.queued.get(source).is_some_and(|n| n.load(Ordering::SeqCst) == 0)
+    }
+
     /// Writes `lines` in place if nothing would wait. `Ok(true)`: written, but
     /// a log file kept part of it (its queue was full) for the thread to hand over.
     fn try_write(&self, source: SourceId, lines: Lines) -> Result<bool, Lines> {
-        if self.queued.load(Ordering::SeqCst) != 0 {
+        if !self.clear(source) {
             return Err(lines);
         }
         let Ok(mut writer) = self.writer.try_lock() else { return Err(lines) };
         // Checked again under the lock: the thread may have been handed one meanwhile.
-        if self.queued.load(Ordering::SeqCst) != 0 {
+        if !self.clear(source) {
             return Err(lines);
         }
         if writer.has_backlog() {
@@ -196,7 +215,8 @@ impl Sink {
             combined,
             feed: config.feed.clone(),
         };
-        let direct = Arc::new(Direct { writer: Mutex::new(writer), queued: AtomicUsize::new(0) });
+        let queued = (0..config.labels.len()).map(|_| AtomicUsize::new(0)).collect();
+        let direct = Arc::new(Direct { writer: Mutex::new(writer), queued });
         let shared = direct.clone();
         let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new().name("corral-output".into()).spawn(move || {
@@ -400,15 +420,15 @@ impl Writer {
             };
             let Some((src, lines)) = next else { break };
             retry = BACKLOG_RETRY;
-            let mut writer = direct.writer.lock().unwrap();
-            writer.write_unless_none(src, lines);
-            direct.queued.fetch_sub(1, Ordering::SeqCst);
+            // The lock is taken per batch, so readers of other sources write in place meanwhile.
+            direct.writer.lock().unwrap().write_unless_none(src, lines);
+            direct.dequeue(src);
             // Write everything already queued before paying for a flush.
             while let Ok((src, lines)) = rx.try_recv() {
-                writer.write_unless_none(src, lines);
-                direct.queued.fetch_sub(1, Ordering::SeqCst);
+                direct.writer.lock().unwrap().write_unless_none(src, lines);
+                direct.dequeue(src);
             }
-            writer.flush();
+            direct.writer.lock().unwrap().flush();
         }
         // Every handle is gone, and with them the direct path.
         let mut writer = direct.writer.lock().unwrap();
@@ -572,5 +592,41 @@ mod tests {
         assert_eq!(file, want);
         let ring: Vec<String> = feed.recent(&[], 100).iter().map(|l| l.line.to_string()).collect();
         assert_eq!(ring, want);
+    }
+
+    /// One source's batches queued behind the thread do not hold back another
+    /// source writing in place, and each keeps its own order.
+    #[test]
+    fn each_source_keeps_its_order_while_another_goes_through_the_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = [dir.path().join("a.log"), dir.path().join("b.log")];
+        let config = SinkConfig {
+            labels: vec!["a".into(), "b".into()],
+            files: paths.iter().cloned().map(Some).collect(),
+            rotations: vec![None, None],
+            combined: None,
+            combined_rotation: None,
+            stdout_file: None,
+            color: false,
+            feed: None,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let sink = Sink::start(config).unwrap();
+            let handle = sink.handle();
+            for i in 0..60 {
+                let src = i % 2;
+                let held = (src == 0 && i % 6 == 0).then(|| handle.direct.writer.lock().unwrap());
+                handle.send(src, Lines::from_line(format!("line {i}").as_bytes())).await;
+                drop(held);
+            }
+            drop(handle);
+            sink.close(Duration::from_secs(10)).await;
+        });
+        for (src, path) in paths.iter().enumerate() {
+            let want: Vec<String> = (0..60).filter(|i| i % 2 == src).map(|i| format!("line {i}")).collect();
+            let got: Vec<String> = std::fs::read_to_string(path).unwrap().lines().map(str::to_string).collect();
+            assert_eq!(got, want, "source {src}");
+        }
     }
 }
