@@ -107,13 +107,17 @@ fn bad_notify_datagrams_are_dropped_and_leak_nothing() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(fd_count(run.pid()) <= fds_before + 1, "corral kept descriptors: {} -> {}", fds_before, fd_count(run.pid()));
     assert!(!run.stdout().contains("ready seen"), "nothing above made n ready");
-    // Now a well-formed READY=1 from inside n's process group still works.
+    // Now a well-formed READY=1 from inside n's process group still works. The
+    // helper stays alive afterwards, as a process that reports readiness does:
+    // corral checks the sender's group when it reads the datagram, which may be
+    // after a sender that exits at once is gone (see docs/activation.md).
     let helper = format!(
-        "import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b'READY=1', {path:?})"
+        "import socket, time; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b'READY=1', {path:?}); time.sleep(30)"
     );
-    let ok = std::process::Command::new("python3").args(["-c", &helper]).process_group_of(n_pid).status().unwrap();
-    assert!(ok.success());
+    let mut sender = std::process::Command::new("python3").args(["-c", &helper]).process_group_of(n_pid).spawn().unwrap();
     run.wait_for("after | ready seen");
+    let _ = sender.kill();
+    let _ = sender.wait();
     run.signal(nix::sys::signal::Signal::SIGTERM);
     let f = run.wait();
     assert_eq!(f.status, 0, "{}", f.stderr);
