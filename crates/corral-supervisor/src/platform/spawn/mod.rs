@@ -162,16 +162,12 @@ impl Command {
 
     /// The environment the child gets (later settings of a name win).
     fn environment(&self) -> Vec<(OsString, OsString)> {
-        let mut vars: Vec<(OsString, OsString)> = if self.env_clear { Vec::new() } else { std::env::vars_os().collect() };
-        let mut at: std::collections::HashMap<OsString, usize> = vars.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
-        for (k, v) in &self.env_set {
-            match at.get(k) {
-                Some(&i) => vars[i].1 = v.clone(),
-                None => {
-                    at.insert(k.clone(), vars.len());
-                    vars.push((k.clone(), v.clone()));
-                }
-            }
+        // The last setting of a name wins; corral's own variables fill in the rest unless cleared.
+        let mut seen = std::collections::HashSet::new();
+        let mut vars: Vec<(OsString, OsString)> = self.env_set.iter().rev().filter(|(k, _)| seen.insert(k.as_os_str())).cloned().collect();
+        vars.reverse();
+        if !self.env_clear {
+            vars.extend(std::env::vars_os().filter(|(k, _)| !seen.contains(k.as_os_str())));
         }
         vars
     }
