@@ -38,45 +38,59 @@ fn is_special(b: u8) -> bool {
 /// is on the path of every labelled line: on x86-64 it looks at 16 bytes per
 /// step with SSE2 (part of every x86-64 processor), elsewhere at 8 per step.
 pub fn is_plain(line: &[u8]) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return is_plain_sse2(line);
-    #[cfg(not(target_arch = "x86_64"))]
-    return is_plain_words(line);
+    plain_but(line, b'\t')
 }
 
-/// [`is_plain`] 16 bytes at a time.
+/// [`is_plain`] for lines each followed by its newline, scanned as a whole:
+/// whether none of them needs any change.
+pub fn is_plain_lines(text: &[u8]) -> bool {
+    plain_but(text, b'\n')
+}
+
+/// Whether `text` holds no special byte other than `allowed`.
+fn plain_but(text: &[u8], allowed: u8) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return is_plain_sse2(text, allowed);
+    #[cfg(not(target_arch = "x86_64"))]
+    return is_plain_words(text, allowed);
+}
+
+/// [`plain_but`] 16 bytes at a time.
 #[cfg(target_arch = "x86_64")]
-fn is_plain_sse2(line: &[u8]) -> bool {
+fn is_plain_sse2(line: &[u8], allowed: u8) -> bool {
     use std::arch::x86_64::*;
     let mut blocks = line.chunks_exact(16);
     // SAFETY: SSE2 is in every x86-64 processor (the target's baseline), and
     // each load reads exactly the 16 bytes of a block of `line`.
     unsafe {
-        let (below_space, tab, del, c2) = (_mm_set1_epi8(0x1f), _mm_set1_epi8(b'\t' as i8), _mm_set1_epi8(0x7f), _mm_set1_epi8(0xc2u8 as i8));
+        let (below_space, del, c2) = (_mm_set1_epi8(0x1f), _mm_set1_epi8(0x7f), _mm_set1_epi8(0xc2u8 as i8));
+        let (tab, allowed) = (_mm_set1_epi8(b'\t' as i8), _mm_set1_epi8(allowed as i8));
         for block in &mut blocks {
             let v = _mm_loadu_si128(block.as_ptr().cast());
-            // v <= 0x1f (unsigned) exactly when min(v, 0x1f) == v; a tab is allowed.
-            let control = _mm_andnot_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(_mm_min_epu8(v, below_space), v));
+            // v <= 0x1f (unsigned) exactly when min(v, 0x1f) == v; a tab (and `allowed`) is allowed.
+            let fine = _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, allowed));
+            let control = _mm_andnot_si128(fine, _mm_cmpeq_epi8(_mm_min_epu8(v, below_space), v));
             let special = _mm_or_si128(control, _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, c2)));
             if _mm_movemask_epi8(special) != 0 {
                 return false;
             }
         }
     }
-    is_plain_words(blocks.remainder())
+    is_plain_words(blocks.remainder(), allowed)
 }
 
-/// [`is_plain`] 8 bytes at a time (see [`word_may_be_special`]), byte by byte
+/// [`plain_but`] 8 bytes at a time (see [`word_may_be_special`]), byte by byte
 /// only in a word that may hold a special byte (a tab, say) and at the end.
-fn is_plain_words(line: &[u8]) -> bool {
+fn is_plain_words(line: &[u8], allowed: u8) -> bool {
+    let special = |&b: &u8| is_special(b) && b != allowed;
     let mut words = line.chunks_exact(8);
     for word in &mut words {
         let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        if word_may_be_special(w) && word.iter().any(|&b| is_special(b)) {
+        if word_may_be_special(w) && word.iter().any(special) {
             return false;
         }
     }
-    !words.remainder().iter().any(|&b| is_special(b))
+    !words.remainder().iter().any(special)
 }
 
 /// Whether some byte of `w` is below 0x20 (a tab too), 0x7f or 0xc2; never
@@ -245,7 +259,11 @@ mod tests {
             if is_plain(line) {
                 assert_eq!(slow, line, "called plain but the rule changes it: {line:?}");
             }
-            assert_eq!(is_plain_words(line), is_plain(line), "{line:?}");
+            assert_eq!(is_plain_words(line, b'\t'), is_plain(line), "{line:?}");
+            // As lines with their newlines: plain exactly when every line is.
+            let text = [line, b"\n"].concat();
+            assert_eq!(is_plain_lines(&text), text.split(|&b| b == b'\n').all(is_plain), "{text:?}");
+            assert_eq!(is_plain_words(&text, b'\n'), is_plain_lines(&text), "{text:?}");
         };
         for b in 0..=255u8 {
             for len in [1, 7, 8, 9, 16, 31, 32, 33, 64, 70] {
@@ -254,7 +272,8 @@ mod tests {
                     line[at] = b;
                     check(&line);
                     assert_eq!(is_plain(&line), !is_special(b), "byte {b:#x} at {at} of {len}");
-                    assert_eq!(is_plain_words(&line), !is_special(b), "byte {b:#x} at {at} of {len}");
+                    assert_eq!(is_plain_words(&line, b'\t'), !is_special(b), "byte {b:#x} at {at} of {len}");
+                    assert_eq!(is_plain_lines(&line), !is_special(b) || b == b'\n', "byte {b:#x} at {at} of {len}");
                 }
             }
         }
@@ -285,7 +304,7 @@ mod tests {
                     let mut line = vec![b'a'; 16];
                     line[i] = b;
                     line[j] = special;
-                    assert!(!is_plain(&line) && !is_plain_words(&line), "{line:?}");
+                    assert!(!is_plain(&line) && !is_plain_words(&line, b'\t'), "{line:?}");
                 }
             }
         }

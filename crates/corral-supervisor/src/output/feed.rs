@@ -63,14 +63,32 @@ impl Ring {
     fn push(&mut self, first: u64, lines: &Arc<Lines>) {
         self.bytes += BATCH_COST + lines.bytes() + lines.len() * LINE_COST;
         self.batches.push_back(Batch { first, lines: lines.clone(), skip: 0 });
+        // The oldest lines go, one by one in effect: whole batches while the
+        // ring stays over budget without them, then the fewest lines of the
+        // next one that bring it within (found by bisection: the cost of
+        // dropping grows with the count).
         while self.bytes > RING_BYTES {
             let Some(front) = self.batches.front_mut() else { break };
-            self.bytes -= front.lines.get(front.skip).len() + LINE_COST;
-            front.skip += 1;
-            if front.skip == front.lines.len() {
+            let (lines, skip, bytes) = (&front.lines, front.skip, self.bytes);
+            // What dropping lines skip..k frees.
+            let cost = |k: usize| lines.bytes_from(skip) - lines.bytes_from(k) + (k - skip) * LINE_COST;
+            let last = lines.len() - 1;
+            if bytes - cost(last) > RING_BYTES {
+                self.bytes -= cost(lines.len()) + BATCH_COST;
                 self.batches.pop_front();
-                self.bytes -= BATCH_COST;
+                continue;
             }
+            let (mut lo, mut hi) = (skip + 1, last);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if bytes - cost(mid) > RING_BYTES {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            self.bytes -= cost(lo);
+            front.skip = lo;
         }
         // A ring that shrank from a burst gives its memory back.
         if self.batches.capacity() > 2 * self.batches.len() + 64 {
@@ -289,7 +307,8 @@ mod tests {
             f.push_lines(0, &Arc::new(split.push(&text)));
         }
         let kept = f.recent(&[0], usize::MAX);
-        let cost: usize = kept.iter().map(|l| l.line.len() + LINE_COST).sum();
+        // Each line counts its newline too.
+        let cost: usize = kept.iter().map(|l| l.line.len() + 1 + LINE_COST).sum();
         assert!(cost <= RING_BYTES && cost + 110 + LINE_COST + 3 * BATCH_COST > RING_BYTES, "{cost}");
         assert!(kept.last().unwrap().line.ends_with("19:999"));
         assert!(kept.windows(2).all(|w| w[1].seq == w[0].seq + 1));

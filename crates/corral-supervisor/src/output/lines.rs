@@ -6,12 +6,17 @@
 //! each shown as a line of its own. A final line without a newline is kept and
 //! handed out by [`LineSplitter::finish`].
 
-/// A batch of lines stored back to back in one buffer: one allocation per read,
-/// however many lines it held.
+/// A batch of lines stored back to back in one buffer, each followed by its
+/// newline: one allocation per read, however many lines it held. For the
+/// common read (whole lines of ordinary length, no `\r\n`) that buffer is the
+/// one the pipe was read into, so a line is not copied on its way in, and a log
+/// file takes the whole buffer in one append.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Lines {
+    /// Every line's text followed by `\n`.
     data: Vec<u8>,
-    ends: Vec<usize>,
+    /// Where each line's newline is in `data`.
+    ends: Vec<u32>,
 }
 
 impl Lines {
@@ -26,32 +31,48 @@ impl Lines {
     pub fn len(&self) -> usize {
         self.ends.len()
     }
-    /// Bytes of text held (newlines not counted).
+    /// Bytes held: the text with a newline after each line.
     pub fn bytes(&self) -> usize {
         self.data.len()
     }
+    /// Bytes held by lines `i..` (newlines included).
+    pub fn bytes_from(&self, i: usize) -> usize {
+        self.data.len() - self.start(i)
+    }
+    fn start(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.ends[i - 1] as usize + 1
+        }
+    }
     fn push(&mut self, line: &[u8]) {
         self.data.extend_from_slice(line);
-        self.ends.push(self.data.len());
+        self.ends.push(self.data.len() as u32);
+        self.data.push(b'\n');
     }
-    /// The text of every line, back to back (no newlines).
-    pub fn text(&self) -> &[u8] {
+    /// Every line with its newline, back to back: what a log file gets.
+    pub fn raw(&self) -> &[u8] {
         &self.data
     }
-    /// Line `i` (panics past the end).
+    /// Line `i` (panics past the end), without its newline.
     pub fn get(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.data[start..self.ends[i]]
+        &self.data[self.start(i)..self.ends[i] as usize]
     }
     /// Bytes the batch holds in memory (its text and its line index).
     pub fn footprint(&self) -> usize {
-        self.data.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+        self.data.capacity() + self.ends.capacity() * std::mem::size_of::<u32>()
     }
+    /// Each line without its newline.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.raw_lines().map(|l| &l[..l.len() - 1])
+    }
+    /// Each line with its newline.
+    pub fn raw_lines(&self) -> impl Iterator<Item = &[u8]> {
         let mut start = 0;
         self.ends.iter().map(move |&end| {
-            let line = &self.data[start..end];
-            start = end;
+            let line = &self.data[start..=end as usize];
+            start = end as usize + 1;
             line
         })
     }
@@ -75,11 +96,58 @@ impl LineSplitter {
         LineSplitter { max, partial: Vec::new() }
     }
 
+    /// A buffer to read the next `size` bytes into (appended after what it
+    /// holds: the unfinished line of the last read), for [`LineSplitter::split`].
+    pub fn buffer(&self, size: usize) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(self.partial.len() + size);
+        buf.extend_from_slice(&self.partial);
+        buf
+    }
+
+    /// Takes a buffer from [`LineSplitter::buffer`] with the bytes read
+    /// appended; returns the lines it completed (without their newline, and
+    /// without a `\r` just before it), keeping the unfinished rest. The
+    /// buffer itself becomes the batch when its lines need no change.
+    pub fn split(&mut self, mut data: Vec<u8>) -> Lines {
+        // The unfinished line held no newline: the scan starts after it.
+        let old = self.partial.len();
+        debug_assert_eq!(&data[..old], &self.partial[..]);
+        let mut ends = Vec::with_capacity(data.len() / 64 + 1);
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', &data[old..]) {
+            let nl = nl + old;
+            // A line over the bound, or ending in `\r\n`: the careful way.
+            if nl - start > self.max || (nl > start && data[nl - 1] == b'\r') {
+                return self.split_copying(&data);
+            }
+            ends.push(nl as u32);
+            start = nl + 1;
+        }
+        if data.len() - start > self.max {
+            return self.split_copying(&data);
+        }
+        self.partial.clear();
+        self.partial.extend_from_slice(&data[start..]);
+        data.truncate(start);
+        // A short read into a large buffer: do not hold the rest of it.
+        if data.capacity() > 2 * data.len() + 64 {
+            data.shrink_to_fit();
+        }
+        Lines { data, ends }
+    }
+
+    /// [`LineSplitter::split`] by copying each line: cuts lines over the
+    /// bound and drops the `\r` of a `\r\n`.
+    fn split_copying(&mut self, all: &[u8]) -> Lines {
+        self.partial.clear();
+        self.push(all)
+    }
+
     /// Feeds `data`; returns the lines it completed (without their newline, and
     /// without a `\r` just before it).
     pub fn push(&mut self, mut data: &[u8]) -> Lines {
-        // One allocation for the text: at most what came in and what was pending.
-        let mut out = Lines { data: Vec::with_capacity(data.len() + self.partial.len()), ends: Vec::new() };
+        // One allocation for the text: at most what came in and what was pending, and the newlines.
+        let mut out = Lines { data: Vec::with_capacity(data.len() + self.partial.len() + 1), ends: Vec::new() };
         while !data.is_empty() {
             let room = self.max - self.partial.len();
             match memchr::memchr(b'\n', &data[..data.len().min(room + 1)]) {
@@ -94,17 +162,18 @@ impl LineSplitter {
                     }
                     data = &data[nl + 1..];
                 }
-                None if data.len() < room => {
+                None if data.len() <= room => {
                     self.partial.extend_from_slice(data);
                     data = &[];
                 }
                 None => {
-                    // The line would exceed the bound: emit a full piece.
-                    let take = utf8_cut(&self.partial, &data[..room]);
-                    self.partial.extend_from_slice(&data[..take]);
-                    out.push(&self.partial);
-                    self.partial.clear();
-                    data = &data[take..];
+                    // The line exceeds the bound: emit its first `max` bytes, less
+                    // a character they would cut, which starts the rest.
+                    self.partial.extend_from_slice(&data[..room]);
+                    data = &data[room..];
+                    let piece = utf8_cut(&[], &self.partial);
+                    out.push(&self.partial[..piece]);
+                    self.partial.drain(..piece);
                 }
             }
         }
@@ -151,6 +220,77 @@ mod tests {
         s.push(data).iter().map(|l| l.to_vec()).collect()
     }
 
+    /// Every line `chunks` give, read into the splitter's buffer one chunk
+    /// at a time, then the unfinished last one.
+    fn read_in_chunks(max: usize, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut s = LineSplitter::new(max);
+        let mut lines = Vec::new();
+        for c in chunks {
+            let mut buf = s.buffer(c.len());
+            buf.extend_from_slice(c);
+            lines.extend(s.split(buf).iter().map(<[u8]>::to_vec));
+        }
+        lines.extend(s.finish());
+        lines
+    }
+
+    #[test]
+    fn lines_do_not_depend_on_how_the_reads_cut_the_stream() {
+        // A small generator of awkward streams: short and long lines, \r\n,
+        // bare \r, multibyte characters, cut into reads of every size.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..500 {
+            let mut text = Vec::new();
+            while text.len() < 600 {
+                match next(8) {
+                    0 => text.extend_from_slice(b"\r\n"),
+                    1 => text.push(b'\r'),
+                    2 => text.extend_from_slice("é€".as_bytes()),
+                    3 => text.extend(std::iter::repeat(b'x').take(next(40) as usize)),
+                    _ => text.extend_from_slice(b"ab\n"),
+                }
+            }
+            let max = 4 + round % 30;
+            let mut whole = LineSplitter::new(max);
+            let mut want: Vec<Vec<u8>> = whole.push(&text).iter().map(<[u8]>::to_vec).collect();
+            want.extend(whole.finish());
+            assert!(want.iter().all(|l| l.len() <= max), "{want:?}");
+            let mut chunks = Vec::new();
+            let mut rest = &text[..];
+            while !rest.is_empty() {
+                let n = (1 + next(90) as usize).min(rest.len());
+                chunks.push(&rest[..n]);
+                rest = &rest[n..];
+            }
+            assert_eq!(read_in_chunks(max, &chunks), want, "max {max}, {text:?}");
+            let mut pushed = LineSplitter::new(max);
+            let mut got: Vec<Vec<u8>> = chunks.iter().flat_map(|c| pushed.push(c).iter().map(<[u8]>::to_vec).collect::<Vec<_>>()).collect();
+            got.extend(pushed.finish());
+            assert_eq!(got, want, "pushed: max {max}, {text:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_lines_are_not_copied() {
+        let mut s = LineSplitter::new(100);
+        let mut buf = s.buffer(64);
+        buf.extend_from_slice(b"one\ntwo\nthr");
+        let at = buf.as_ptr();
+        let lines = s.split(buf);
+        assert_eq!((lines.raw(), lines.raw().as_ptr()), (&b"one\ntwo\n"[..], at));
+        assert_eq!(lines.iter().collect::<Vec<_>>(), [&b"one"[..], b"two"]);
+        let mut buf = s.buffer(64);
+        buf.extend_from_slice(b"ee\r\n");
+        assert_eq!(s.split(buf).raw(), b"three\n", "\\r\\n becomes \\n");
+        assert_eq!(s.finish(), None);
+    }
+
     #[test]
     fn splits_on_newlines_across_pushes() {
         let mut s = LineSplitter::new(100);
@@ -165,8 +305,10 @@ mod tests {
     fn long_lines_are_cut_at_the_bound() {
         let mut s = LineSplitter::new(4);
         assert_eq!(collect(&mut s, b"abcdefghij\nk"), vec![b"abcd".to_vec(), b"efgh".to_vec(), b"ij".to_vec()]);
-        assert_eq!(collect(&mut s, b"lmn"), vec![b"klmn".to_vec()]);
-        assert_eq!(s.finish(), None);
+        // A line as long as the bound waits for what follows: its newline, or more.
+        assert_eq!(collect(&mut s, b"lmn"), Vec::<Vec<u8>>::new());
+        assert_eq!(collect(&mut s, b"o"), vec![b"klmn".to_vec()]);
+        assert_eq!(s.finish(), Some(b"o".to_vec()));
         // A line of exactly the bound followed by its newline is one line.
         assert_eq!(collect(&mut s, b"abcd\n"), vec![b"abcd".to_vec()]);
     }
@@ -190,6 +332,6 @@ mod tests {
             total += s.push(&chunk).len();
             assert!(s.partial.len() <= 1024);
         }
-        assert_eq!(total, 100 * 64);
+        assert_eq!((total, s.finish().map(|l| l.len())), (100 * 64 - 1, Some(1024)));
     }
 }

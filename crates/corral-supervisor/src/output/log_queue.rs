@@ -87,17 +87,20 @@ impl QueuedLog {
     }
 
     /// Adds a batch of lines, each as `prefix`, the line, a newline: in one go
-    /// when the whole batch fits, else line by line as [`QueuedLog::write`].
+    /// when the whole batch fits (one copy when there is no prefix), else line
+    /// by line as [`QueuedLog::write`].
     pub(super) fn write_lines(&mut self, prefix: &[u8], lines: &super::lines::Lines) {
-        let len = lines.bytes() + lines.len() * (prefix.len() + 1);
+        let len = lines.bytes() + lines.len() * prefix.len();
         if !self.fits(len) {
-            return lines.iter().for_each(|l| self.write(&[prefix, l, b"\n"]));
+            return lines.raw_lines().for_each(|l| self.write(&[prefix, l]));
+        }
+        if prefix.is_empty() {
+            return self.backlog.extend_from_slice(lines.raw());
         }
         self.backlog.reserve(len);
-        for l in lines.iter() {
+        for l in lines.raw_lines() {
             self.backlog.extend_from_slice(prefix);
             self.backlog.extend_from_slice(l);
-            self.backlog.push(b'\n');
         }
     }
 

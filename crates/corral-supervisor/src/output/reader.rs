@@ -9,7 +9,8 @@ use super::sink::{SinkHandle, SourceId};
 /// Longest line shown whole; longer ones are cut into pieces of this size.
 pub const MAX_LINE: usize = 32 * 1024;
 
-/// Read buffer per process: starts at MIN_READ, grows to MAX_READ (a pipe's capacity).
+/// Bytes asked for per read: MIN_READ at first, doubled up to MAX_READ (a
+/// pipe's capacity) while reads fill it, halved again while they do not.
 const MIN_READ: usize = 4 * 1024;
 const MAX_READ: usize = 64 * 1024;
 
@@ -46,15 +47,19 @@ pub async fn forward_watching(mut pipe: pipe::Receiver, source: SourceId, sink: 
     if pipe.readable().await.is_err() {
         return;
     }
-    let mut buf = vec![0u8; MIN_READ];
+    let mut size = MIN_READ;
     loop {
-        match pipe.read(&mut buf).await {
+        // Read into the batch's own buffer (the splitter keeps it when its lines need no change).
+        let mut buf = splitter.buffer(size);
+        match pipe.read_buf(&mut buf).await {
             Ok(0) => break,
             Ok(n) => {
-                if n == buf.len() && buf.len() < MAX_READ {
-                    buf.resize(buf.len() * 2, 0);
+                if n == size && size < MAX_READ {
+                    size *= 2;
+                } else if n < size / 4 && size > MIN_READ {
+                    size /= 2;
                 }
-                let lines = splitter.push(&buf[..n]);
+                let lines = splitter.split(buf);
                 ReadyLine::check(&mut ready, &lines);
                 if !lines.is_empty() {
                     sink.send(source, lines).await;

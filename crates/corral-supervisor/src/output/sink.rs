@@ -442,7 +442,7 @@ impl Writer {
         if src >= self.plain.len() {
             return Err(lines);
         }
-        let to_file = lines.bytes() + lines.len();
+        let to_file = lines.bytes();
         if let Some(Some(f)) = self.files.get(src) {
             if !f.fits(to_file) {
                 return Err(lines);

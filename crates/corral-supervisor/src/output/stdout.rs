@@ -48,6 +48,11 @@ struct Queue {
     closed: bool,
     /// The writer waits for lines: a send must wake it.
     writer_asleep: bool,
+    /// The writer waits [`LINGER`] for more before writing what it holds: a
+    /// send that brings [`WRITE_AT`] or more, or one that waits for room, must
+    /// wake it (else the queue fills while it sleeps, and the sink waits
+    /// for the rest of the linger).
+    writer_lingering: bool,
     /// The sink waits for room: a write must wake it. (A wake-up is a system
     /// call; paying it for every batch when nobody waits was a visible cost.)
     sink_waiting: bool,
@@ -115,6 +120,9 @@ impl Stdout {
                 return;
             }
             q.sink_waiting = true;
+            if q.writer_lingering {
+                self.shared.changed.notify_all();
+            }
             q = self.shared.changed.wait_timeout(q, deadline - now).unwrap().0;
         }
         q.sink_waiting = false;
@@ -123,7 +131,8 @@ impl Stdout {
         }
         q.bytes += lines.bytes();
         q.items.push_back((src, lines));
-        if q.writer_asleep {
+        if q.writer_asleep || (q.writer_lingering && q.bytes >= WRITE_AT) {
+            q.writer_lingering = false;
             self.shared.changed.notify_all();
         }
     }
@@ -192,6 +201,20 @@ fn write_out(out: &mut BufWriter<File>, scratch: &mut Vec<u8>) -> io::Result<()>
     res
 }
 
+/// One more line of `len` bytes is at the end of `scratch`: with a rotation
+/// policy it is written alone (rotating first if due), else `scratch` is
+/// written once it holds [`WRITE_AT`].
+fn written(out: &mut BufWriter<File>, rotator: &mut Option<Rotator>, scratch: &mut Vec<u8>, len: usize) -> io::Result<()> {
+    if let Some(r) = rotator {
+        r.before_write(len, out)?;
+        out.write_all(scratch)?;
+        scratch.clear();
+    } else if scratch.len() >= WRITE_AT {
+        write_out(out, scratch)?;
+    }
+    Ok(())
+}
+
 impl Writer {
     /// Takes everything queued at once, writes it, then makes room for it.
     fn run(mut self) {
@@ -215,7 +238,9 @@ impl Writer {
                     // false), only when it waits for room, or at the end...
                     if (!self.out.buffer().is_empty() || !self.scratch.is_empty()) && !self.lingered {
                         self.lingered = true;
+                        q.writer_lingering = true;
                         q = self.shared.changed.wait_timeout(q, LINGER).unwrap().0;
+                        q.writer_lingering = false;
                         continue;
                     }
                     // ...then is flushed before sleeping.
@@ -274,30 +299,27 @@ impl Writer {
         if src >= self.prefixes.len() {
             self.prefixes.append(&mut self.shared.added.lock().unwrap());
         }
-        let prefix = self.prefixes.get(src).map_or(&[][..], Vec::as_slice);
+        let Writer { out, rotator, prefixes, scratch, .. } = self;
+        let prefix = prefixes.get(src).map_or(&[][..], Vec::as_slice);
         // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
         // Most batches need no change at all: one scan of the whole batch says so.
-        let plain = corral_protocol::terminal::is_plain(lines.text());
-        for l in lines.iter() {
-            let start = self.scratch.len();
-            self.scratch.extend_from_slice(prefix);
-            if plain {
-                self.scratch.extend_from_slice(l);
-            } else {
-                corral_protocol::terminal::sanitize_into(l, &mut self.scratch);
+        if corral_protocol::terminal::is_plain_lines(lines.raw()) {
+            for l in lines.raw_lines() {
+                scratch.extend_from_slice(prefix);
+                scratch.extend_from_slice(l);
+                written(out, rotator, scratch, l.len() + prefix.len())?;
             }
-            self.scratch.push(b'\n');
-            if let Some(r) = &mut self.rotator {
-                r.before_write(self.scratch.len() - start, &mut self.out)?;
-                self.out.write_all(&self.scratch)?;
-                self.scratch.clear();
-            } else if self.scratch.len() >= WRITE_AT {
-                write_out(&mut self.out, &mut self.scratch)?;
+        } else {
+            for l in lines.iter() {
+                let start = scratch.len();
+                scratch.extend_from_slice(prefix);
+                corral_protocol::terminal::sanitize_into(l, scratch);
+                scratch.push(b'\n');
+                written(out, rotator, scratch, scratch.len() - start)?;
             }
         }
         Ok(())
     }
-
 
     /// stdout went away (EPIPE, a closed terminal): say so once, and take
     /// everything sent from now on without writing it.
