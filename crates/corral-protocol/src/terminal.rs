@@ -47,6 +47,89 @@ pub fn is_plain_lines(text: &[u8]) -> bool {
     plain_but(text, b'\n')
 }
 
+/// Calls `newline` with the index of every `\n` in `text`, in order, and
+/// says whether the text is plain apart from its newlines
+/// ([`is_plain_lines`]): both in one pass, for the reader of a process's
+/// output, which needs both of every batch it reads.
+pub fn scan_lines(text: &[u8], mut newline: impl FnMut(usize)) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2 (checked just above).
+            return unsafe { scan_lines_avx2(text, &mut newline) };
+        }
+        return scan_lines_sse2(text, &mut newline);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        text.iter().enumerate().filter(|&(_, &b)| b == b'\n').for_each(|(i, _)| newline(i));
+        is_plain_words(text, b'\n')
+    }
+}
+
+/// [`scan_lines`] 32 bytes at a time, where the processor has AVX2 (most
+/// x86-64 processors since 2013); the rest as [`scan_lines_sse2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_lines_avx2(text: &[u8], newline: &mut impl FnMut(usize)) -> bool {
+    use std::arch::x86_64::*;
+    let mut blocks = text.chunks_exact(32);
+    let mut at = 0;
+    let (below_space, del, c2) = (_mm256_set1_epi8(0x1f), _mm256_set1_epi8(0x7f), _mm256_set1_epi8(0xc2u8 as i8));
+    let (tab, nl) = (_mm256_set1_epi8(b'\t' as i8), _mm256_set1_epi8(b'\n' as i8));
+    let mut specials = _mm256_setzero_si256();
+    for block in &mut blocks {
+        // SAFETY: reads exactly the 32 bytes of a block of `text`.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
+        let is_nl = _mm256_cmpeq_epi8(v, nl);
+        let fine = _mm256_or_si256(_mm256_cmpeq_epi8(v, tab), is_nl);
+        let control = _mm256_andnot_si256(fine, _mm256_cmpeq_epi8(_mm256_min_epu8(v, below_space), v));
+        specials = _mm256_or_si256(specials, _mm256_or_si256(control, _mm256_or_si256(_mm256_cmpeq_epi8(v, del), _mm256_cmpeq_epi8(v, c2))));
+        let mut found = _mm256_movemask_epi8(is_nl) as u32;
+        while found != 0 {
+            newline(at + found.trailing_zeros() as usize);
+            found &= found - 1;
+        }
+        at += 32;
+    }
+    let plain = _mm256_movemask_epi8(specials) == 0;
+    let mut rest_nl = |i: usize| newline(at + i);
+    plain & scan_lines_sse2(blocks.remainder(), &mut rest_nl)
+}
+
+/// [`scan_lines`] 16 bytes at a time: a newline mask and a special-byte
+/// mask per block (the rule of [`is_plain_sse2`], a newline allowed).
+#[cfg(target_arch = "x86_64")]
+fn scan_lines_sse2(text: &[u8], newline: &mut impl FnMut(usize)) -> bool {
+    use std::arch::x86_64::*;
+    let mut blocks = text.chunks_exact(16);
+    let mut at = 0;
+    // SAFETY: SSE2 is in every x86-64 processor (the target's baseline), and
+    // each load reads exactly the 16 bytes of a block of `text`.
+    let plain = unsafe {
+        let (below_space, del, c2) = (_mm_set1_epi8(0x1f), _mm_set1_epi8(0x7f), _mm_set1_epi8(0xc2u8 as i8));
+        let (tab, nl) = (_mm_set1_epi8(b'\t' as i8), _mm_set1_epi8(b'\n' as i8));
+        let mut specials = _mm_setzero_si128();
+        for block in &mut blocks {
+            let v = _mm_loadu_si128(block.as_ptr().cast());
+            let is_nl = _mm_cmpeq_epi8(v, nl);
+            let fine = _mm_or_si128(_mm_cmpeq_epi8(v, tab), is_nl);
+            let control = _mm_andnot_si128(fine, _mm_cmpeq_epi8(_mm_min_epu8(v, below_space), v));
+            specials = _mm_or_si128(specials, _mm_or_si128(control, _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, c2))));
+            let mut found = _mm_movemask_epi8(is_nl) as u32;
+            while found != 0 {
+                newline(at + found.trailing_zeros() as usize);
+                found &= found - 1;
+            }
+            at += 16;
+        }
+        _mm_movemask_epi8(specials) == 0
+    };
+    let rest = blocks.remainder();
+    rest.iter().enumerate().filter(|&(_, &b)| b == b'\n').for_each(|(i, _)| newline(at + i));
+    plain && is_plain_words(rest, b'\n')
+}
+
 /// Whether `text` holds no special byte other than `allowed`.
 fn plain_but(text: &[u8], allowed: u8) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -264,6 +347,17 @@ mod tests {
             let text = [line, b"\n"].concat();
             assert_eq!(is_plain_lines(&text), text.split(|&b| b == b'\n').all(is_plain), "{text:?}");
             assert_eq!(is_plain_words(&text, b'\n'), is_plain_lines(&text), "{text:?}");
+            let mut found = Vec::new();
+            assert_eq!(scan_lines(&text, |i| found.push(i)), is_plain_lines(&text), "{text:?}");
+            let newlines: Vec<usize> = text.iter().enumerate().filter(|&(_, &b)| b == b'\n').map(|(i, _)| i).collect();
+            assert_eq!(found, newlines, "{text:?}");
+            #[cfg(target_arch = "x86_64")]
+            {
+                // The SSE2 path too, where AVX2 took the one above.
+                let mut sse2 = Vec::new();
+                assert_eq!(scan_lines_sse2(&text, &mut |i| sse2.push(i)), is_plain_lines(&text), "{text:?}");
+                assert_eq!(sse2, newlines, "{text:?}");
+            }
         };
         for b in 0..=255u8 {
             for len in [1, 7, 8, 9, 16, 31, 32, 33, 64, 70] {

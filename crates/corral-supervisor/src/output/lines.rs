@@ -11,18 +11,31 @@
 /// common read (whole lines of ordinary length, no `\r\n`) that buffer is the
 /// one the pipe was read into, so a line is not copied on its way in, and a log
 /// file takes the whole buffer in one append.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lines {
     /// Every line's text followed by `\n`.
     data: Vec<u8>,
     /// Where each line's newline is in `data`.
     ends: Vec<u32>,
+    /// No line needs the terminal rule (see `corral_protocol::terminal`):
+    /// scanned by the reader, while the bytes it has just read are in its cache.
+    plain: bool,
 }
 
 impl Lines {
     /// No lines (wakes the sink's thread without writing anything).
     pub fn none() -> Lines {
-        Lines { data: Vec::new(), ends: Vec::new() }
+        Lines { data: Vec::new(), ends: Vec::new(), plain: true }
+    }
+
+    fn new(data: Vec<u8>, ends: Vec<u32>) -> Lines {
+        let plain = corral_protocol::terminal::is_plain_lines(&data);
+        Lines { data, ends, plain }
+    }
+
+    /// Whether every line may be shown as it is (no byte the terminal rule changes).
+    pub fn plain(&self) -> bool {
+        self.plain
     }
 
     pub fn is_empty(&self) -> bool {
@@ -78,9 +91,9 @@ impl Lines {
     }
     /// Builds a batch from whole lines (used for corral's own messages).
     pub fn from_line(line: &[u8]) -> Lines {
-        let mut l = Lines::default();
+        let mut l = Lines::none();
         l.push(line);
-        l
+        Lines::new(l.data, l.ends)
     }
 }
 
@@ -113,15 +126,20 @@ impl LineSplitter {
         let old = self.partial.len();
         debug_assert_eq!(&data[..old], &self.partial[..]);
         let mut ends = Vec::with_capacity(data.len() / 64 + 1);
-        let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', &data[old..]) {
-            let nl = nl + old;
+        let (mut start, mut careful) = (0, false);
+        // One pass finds the newlines and says whether any byte needs the
+        // terminal rule (the unfinished rest is counted in: at worst a plain
+        // batch is shown the careful way). The unfinished line of the last
+        // read holds no newline, but may hold such a byte: scanned again.
+        let plain = corral_protocol::terminal::scan_lines(&data, |nl| {
             // A line over the bound, or ending in `\r\n`: the careful way.
-            if nl - start > self.max || (nl > start && data[nl - 1] == b'\r') {
-                return self.split_copying(&data);
-            }
+            careful |= nl - start > self.max || (nl > start && data[nl - 1] == b'\r');
             ends.push(nl as u32);
             start = nl + 1;
+        });
+        debug_assert!(ends.first().is_none_or(|&e| e as usize >= old));
+        if careful {
+            return self.split_copying(&data);
         }
         if data.len() - start > self.max {
             return self.split_copying(&data);
@@ -133,7 +151,7 @@ impl LineSplitter {
         if data.capacity() > 2 * data.len() + 64 {
             data.shrink_to_fit();
         }
-        Lines { data, ends }
+        Lines { data, ends, plain }
     }
 
     /// [`LineSplitter::split`] by copying each line: cuts lines over the
@@ -147,7 +165,7 @@ impl LineSplitter {
     /// without a `\r` just before it).
     pub fn push(&mut self, mut data: &[u8]) -> Lines {
         // One allocation for the text: at most what came in and what was pending, and the newlines.
-        let mut out = Lines { data: Vec::with_capacity(data.len() + self.partial.len() + 1), ends: Vec::new() };
+        let mut out = Lines { data: Vec::with_capacity(data.len() + self.partial.len() + 1), ends: Vec::new(), plain: true };
         while !data.is_empty() {
             let room = self.max - self.partial.len();
             match memchr::memchr(b'\n', &data[..data.len().min(room + 1)]) {
@@ -177,7 +195,7 @@ impl LineSplitter {
                 }
             }
         }
-        out
+        Lines::new(out.data, out.ends)
     }
 
     /// The last line, if the stream ended without a newline.

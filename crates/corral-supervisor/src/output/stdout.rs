@@ -302,8 +302,18 @@ impl Writer {
         let Writer { out, rotator, prefixes, scratch, .. } = self;
         let prefix = prefixes.get(src).map_or(&[][..], Vec::as_slice);
         // Labelled lines are made terminal-safe (see `terminal`); log files get the raw bytes.
-        // Most batches need no change at all: one scan of the whole batch says so.
-        if corral_protocol::terminal::is_plain_lines(lines.raw()) {
+        // Most batches need no change at all (the reader scanned each batch).
+        if lines.plain() && rotator.is_none() {
+            // The common case: the whole batch at once, then one check of the size.
+            scratch.reserve(lines.bytes() + lines.len() * prefix.len());
+            for l in lines.raw_lines() {
+                scratch.extend_from_slice(prefix);
+                scratch.extend_from_slice(l);
+            }
+            if scratch.len() >= WRITE_AT {
+                write_out(out, scratch)?;
+            }
+        } else if lines.plain() {
             for l in lines.raw_lines() {
                 scratch.extend_from_slice(prefix);
                 scratch.extend_from_slice(l);
