@@ -43,9 +43,9 @@ fn terminal_escapes_from_a_process_are_neutralised_in_labelled_output_and_kept_i
 #[test]
 fn a_stalled_stdout_does_not_starve_log_files_or_the_logs_ring() {
     let p = Project::new();
-    // 40,000 lines (about 2.6 MB): far more than a pipe and corral's stdout queue hold.
+    // 100,000 lines (about 6.5 MB): far more than a pipe and corral's stdout queue (4 MiB) hold.
     p.config(json!({"processes": {
-        "talker": {"command": "i=0; while [ $i -lt 40000 ]; do i=$((i+1)); echo \"line $i of the talker, padded to make it a little longer\"; done; exec sleep 300",
+        "talker": {"command": "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo \"line $i of the talker, padded to make it a little longer\"; done; exec sleep 300",
                    "log_location": "talker.log"}
     }}));
     let mut child = Command::new(support::CORRAL)
@@ -58,16 +58,16 @@ fn a_stalled_stdout_does_not_starve_log_files_or_the_logs_ring() {
     // Held open and never read: a paused pager.
     let stalled = child.stdout.take();
     let lines = || p.read("talker.log").lines().count();
-    assert!(wait_until(HANG_GUARD, || lines() == 40_000), "the log file got {} of 40000 lines while stdout was stalled", lines());
+    assert!(wait_until(HANG_GUARD, || lines() == 100_000), "the log file got {} of 100000 lines while stdout was stalled", lines());
     let logs = p.corral(&["logs", "--config", "dev.json", "-n", "1", "talker"]);
-    assert_eq!(logs.lines_of("talker"), ["line 40000 of the talker, padded to make it a little longer"], "{}", logs.stderr);
+    assert_eq!(logs.lines_of("talker"), ["line 100000 of the talker, padded to make it a little longer"], "{}", logs.stderr);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     assert!(wait_until(HANG_GUARD, || matches!(child.try_wait(), Ok(Some(_)))), "corral did not exit with its stdout stalled");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     drop(stalled);
     let err = p.read("stderr.txt");
     assert!(err.contains("stdout has not been read for 2s"), "{err}");
-    assert_eq!(lines(), 40_000);
+    assert_eq!(lines(), 100_000);
     p.assert_nothing_left();
 }
 

@@ -5,7 +5,7 @@
 //! A chatty process's output moves in batches, one per read, from end to end:
 //! one allocation and one lock per batch, not per line; the ring for `logs`
 //! keeps the batches themselves; stdout takes what is queued together and
-//! writes it in 64 KiB pieces. What is left per byte is a newline scan
+//! writes it in 256 KiB pieces. What is left per byte is a newline scan
 //! (memchr), a scan for bytes the terminal rule changes, and the copies.
 //!
 //! A process's stdout and stderr share one pipe, so their lines keep the order
