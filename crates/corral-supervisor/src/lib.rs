@@ -68,6 +68,7 @@ use crate::guardian::Guardian;
 pub use crate::run::run;
 /// One malloc arena for the process (call before any thread starts).
 pub use crate::platform::memory::limit_malloc_arenas;
+pub use crate::platform::sched::lower as run_as_batch_work;
 /// Log rotation, for the binary's own log in a detached run (corral.log).
 pub use crate::output::{start_file_log, RotationPolicy};
 

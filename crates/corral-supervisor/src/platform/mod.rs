@@ -20,6 +20,8 @@
 //!   to wait on, `execve` prepared before the fork).
 //! - [`memory`]: corral's own memory: code pages and the heap given back after
 //!   the start (`madvise`, `malloc_trim`), one malloc arena (`mallopt`).
+//! - [`sched`]: corral's threads as batch work (`SCHED_BATCH`), the default
+//!   policy back for the processes it starts.
 //!
 //! No file outside this directory names a Linux-only mechanism; a unit test
 //! below keeps it so. (The guardian has no `PR_SET_PDEATHSIG`: it reaches
@@ -35,13 +37,14 @@ pub(crate) mod process_group;
 pub(crate) mod procfs;
 pub(crate) mod pty;
 pub(crate) mod rlimit;
+pub mod sched;
 pub(crate) mod spawn;
 pub(crate) mod subreaper;
 
 #[cfg(test)]
 mod tests {
     /// Names that only Linux (or the subreaper and /proc) gives: they belong in `platform/`.
-    const LINUX_ONLY: &[&str] = &["prctl", "pidfd_open", "SYS_", "killpg", "getpgid", "getpgrp", "waitpid", "\"/proc/", "format!(\"/proc", "cgroup.procs\")", "libc::write(", "setrlimit", "madvise", "mallopt", "malloc_trim", "getrusage", "/proc/self/smaps"];
+    const LINUX_ONLY: &[&str] = &["prctl", "pidfd_open", "SYS_", "killpg", "getpgid", "getpgrp", "waitpid", "\"/proc/", "format!(\"/proc", "cgroup.procs\")", "libc::write(", "setrlimit", "madvise", "mallopt", "malloc_trim", "getrusage", "/proc/self/smaps", "sched_setscheduler", "SCHED_BATCH"];
 
     fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {

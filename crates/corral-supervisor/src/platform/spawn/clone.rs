@@ -321,6 +321,9 @@ unsafe fn child(s: &mut Setup) -> ! {
     if s.group && libc::setpgid(0, 0) < 0 {
         fail(io::Error::last_os_error());
     }
+    if let Err(e) = super::super::sched::restore_in_child() {
+        fail(e);
+    }
     if !s.handlers_cleared {
         clear_handlers();
     }
