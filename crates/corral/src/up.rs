@@ -90,6 +90,10 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
+    // The supervisor's threads (all started from here on: corral's own log,
+    // the runtime, the output writers) yield to the processes they serve; the
+    // processes get the default policy back (see platform/sched.rs).
+    corral_supervisor::run_as_batch_work();
     let mut started = None;
     if a.detach {
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
@@ -131,9 +135,6 @@ pub fn up(a: UpArgs) -> anyhow::Result<i32> {
     if !a.detach && std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         crate::summary::spawn(project.socket());
     }
-    // The supervisor's threads (all started from here on) yield to the processes
-    // they serve; the processes get the default policy back (see platform/sched.rs).
-    corral_supervisor::run_as_batch_work();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
     let status = runtime.block_on(corral_supervisor::run(RunOptions { plan, color, self_exe, run_id, guardian, project: Some(project.clone()), started, keep_project: a.keep_project }));
     project.release(lock);

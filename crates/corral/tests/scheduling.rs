@@ -64,3 +64,24 @@ fn a_corral_started_under_another_policy_keeps_it_for_everything() {
     assert!(stdout.lines().any(|l| l.ends_with("| policy 5")), "SCHED_IDLE, as corral was started: {stdout}");
     p.assert_nothing_left();
 }
+
+#[test]
+fn a_detached_run_is_batch_work_too_its_own_log_threads_included() {
+    let p = Project::new();
+    p.config(json!({"name": "sched", "processes": {"shown": {"command": format!("{SHOW}; exec sleep 300")}}}));
+    let up = p.corral(&["up", "-f", "dev.json", "-d", "--wait", "--timeout", "30"]);
+    assert_eq!(up.status, 0, "{}", up.stderr);
+    let dir = p.state_dir("sched");
+    let pid: i32 = std::fs::read_to_string(dir.join("lock")).unwrap().trim().parse().unwrap();
+    let names: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .map(|t| std::fs::read_to_string(t.path().join("comm")).unwrap().trim().to_string())
+        .collect();
+    let policies = thread_policies(pid);
+    assert!(names.iter().any(|n| n == "corral-own-log"), "corral's own log has its thread: {names:?}");
+    assert!(policies.iter().all(|&p| p == 3), "every thread of a detached corral is SCHED_BATCH: {names:?} {policies:?}");
+    assert!(wait_until(HANG_GUARD, || p.corral(&["logs", "--config", "dev.json", "-n", "1", "shown"]).stdout.contains("policy 0")));
+    assert_eq!(p.corral(&["down", "-f", "dev.json"]).status, 0);
+    p.assert_nothing_left();
+}

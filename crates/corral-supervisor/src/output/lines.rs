@@ -91,6 +91,7 @@ impl Lines {
     }
     /// Builds a batch from whole lines (used for corral's own messages).
     pub fn from_line(line: &[u8]) -> Lines {
+        debug_assert!(!line.contains(&b'\n'), "one line, without its newline");
         let mut l = Lines::none();
         l.push(line);
         Lines::new(l.data, l.ends)
@@ -101,17 +102,30 @@ impl Lines {
 pub struct LineSplitter {
     max: usize,
     partial: Vec<u8>,
+    /// The last [`LineSplitter::buffer`] did not start with `partial` (it was
+    /// long): [`LineSplitter::split`] takes the read bytes the copying way.
+    apart: bool,
 }
+
+/// An unfinished line longer than this is not copied into every read's
+/// buffer (nor scanned again): a process writing a long line a few bytes at a
+/// time would cost that much per read.
+const PARTIAL_IN_PLACE: usize = 4 * 1024;
 
 impl LineSplitter {
     pub fn new(max: usize) -> LineSplitter {
         assert!(max >= 4, "a line bound must hold one UTF-8 character");
-        LineSplitter { max, partial: Vec::new() }
+        LineSplitter { max, partial: Vec::new(), apart: false }
     }
 
     /// A buffer to read the next `size` bytes into (appended after what it
-    /// holds: the unfinished line of the last read), for [`LineSplitter::split`].
-    pub fn buffer(&self, size: usize) -> Vec<u8> {
+    /// holds: the unfinished line of the last read, unless that is long), for
+    /// [`LineSplitter::split`].
+    pub fn buffer(&mut self, size: usize) -> Vec<u8> {
+        self.apart = self.partial.len() > PARTIAL_IN_PLACE;
+        if self.apart {
+            return Vec::with_capacity(size);
+        }
         let mut buf = Vec::with_capacity(self.partial.len() + size);
         buf.extend_from_slice(&self.partial);
         buf
@@ -122,7 +136,9 @@ impl LineSplitter {
     /// without a `\r` just before it), keeping the unfinished rest. The
     /// buffer itself becomes the batch when its lines need no change.
     pub fn split(&mut self, mut data: Vec<u8>) -> Lines {
-        // The unfinished line held no newline: the scan starts after it.
+        if std::mem::take(&mut self.apart) {
+            return self.push(&data);
+        }
         let old = self.partial.len();
         debug_assert_eq!(&data[..old], &self.partial[..]);
         let mut ends = Vec::with_capacity(data.len() / 64 + 1);
@@ -163,12 +179,22 @@ impl LineSplitter {
 
     /// Feeds `data`; returns the lines it completed (without their newline, and
     /// without a `\r` just before it).
+    ///
+    /// A line holds at most `max` bytes of text, and a `\r` before its
+    /// newline; a longer one is cut into pieces of at most `max` bytes. An
+    /// unfinished line waits for what follows while it is within that (so
+    /// `max` bytes then `\r\n`, in any number of reads, are one line).
     pub fn push(&mut self, mut data: &[u8]) -> Lines {
         // One allocation for the text: at most what came in and what was pending, and the newlines.
         let mut out = Lines { data: Vec::with_capacity(data.len() + self.partial.len() + 1), ends: Vec::new(), plain: true };
         while !data.is_empty() {
-            let room = self.max - self.partial.len();
-            match memchr::memchr(b'\n', &data[..data.len().min(room + 1)]) {
+            let pending = self.partial.len();
+            // Where the line's newline may be: after `max` bytes of text, or a `\r` then.
+            let room = self.max.saturating_sub(pending);
+            let window = data.len().min(room + 2);
+            let before = |nl: usize| if nl > 0 { data.get(nl - 1) } else { self.partial.last() };
+            let found = memchr::memchr(b'\n', &data[..window]).filter(|&nl| pending + nl <= self.max || before(nl) == Some(&b'\r') && pending + nl == self.max + 1);
+            match found {
                 Some(nl) => {
                     let piece = &data[..nl];
                     if self.partial.is_empty() {
@@ -180,16 +206,17 @@ impl LineSplitter {
                     }
                     data = &data[nl + 1..];
                 }
-                None if data.len() <= room => {
+                None if pending + data.len() <= self.max || (pending + data.len() == self.max + 1 && data.last() == Some(&b'\r')) => {
                     self.partial.extend_from_slice(data);
                     data = &[];
                 }
                 None => {
                     // The line exceeds the bound: emit its first `max` bytes, less
                     // a character they would cut, which starts the rest.
-                    self.partial.extend_from_slice(&data[..room]);
-                    data = &data[room..];
-                    let piece = utf8_cut(&[], &self.partial);
+                    let take = room.min(data.len());
+                    self.partial.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    let piece = utf8_cut(&[], &self.partial[..self.max.min(self.partial.len())]);
                     out.push(&self.partial[..piece]);
                     self.partial.drain(..piece);
                 }
@@ -200,6 +227,10 @@ impl LineSplitter {
 
     /// The last line, if the stream ended without a newline.
     pub fn finish(&mut self) -> Option<Vec<u8>> {
+        // `max` bytes and a `\r` that no newline followed: the `\r` goes, as before a newline.
+        if self.partial.len() > self.max {
+            self.partial.pop();
+        }
         (!self.partial.is_empty()).then(|| std::mem::take(&mut self.partial))
     }
 }
@@ -291,6 +322,64 @@ mod tests {
             let mut got: Vec<Vec<u8>> = chunks.iter().flat_map(|c| pushed.push(c).iter().map(<[u8]>::to_vec).collect::<Vec<_>>()).collect();
             got.extend(pushed.finish());
             assert_eq!(got, want, "pushed: max {max}, {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_line_as_long_as_the_bound_may_end_in_crlf_across_reads() {
+        for cut in 0..=6 {
+            let text = b"abcd\r\nef\n";
+            let lines = read_in_chunks(4, &[&text[..cut], &text[cut..]]);
+            assert_eq!(lines, [b"abcd".to_vec(), b"ef".to_vec()], "read cut at {cut}");
+        }
+        // Longer than the bound with its \r: cut, and the \r starts the rest.
+        assert_eq!(read_in_chunks(4, &[b"abcd\rx\n"]), [b"abcd".to_vec(), b"\rx".to_vec()]);
+        // The stream ends after the bound and a \r.
+        assert_eq!(read_in_chunks(4, &[b"abcd\r"]), [b"abcd".to_vec()]);
+    }
+
+    #[test]
+    fn a_long_unfinished_line_is_not_copied_into_every_read() {
+        let mut s = LineSplitter::new(100_000);
+        let mut lines = 0;
+        for _ in 0..10_000 {
+            let mut buf = s.buffer(4096);
+            buf.extend_from_slice(b"........");
+            assert!(buf.len() <= PARTIAL_IN_PLACE + 8, "the buffer started with {} bytes", buf.len() - 8);
+            lines += s.split(buf).len();
+        }
+        let mut buf = s.buffer(4096);
+        buf.extend_from_slice(b"!\n");
+        let last = s.split(buf);
+        assert_eq!((lines, last.len(), last.get(0).len()), (0, 1, 80_001));
+    }
+
+    #[test]
+    fn long_unfinished_lines_read_apart_split_as_one_push_does() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..40 {
+            let mut text = Vec::new();
+            while text.len() < 60_000 {
+                text.extend(std::iter::repeat(b'y').take(next(12_000) as usize));
+                text.extend_from_slice(if next(2) == 0 { b"\r\n" } else { b"\n" });
+            }
+            let mut whole = LineSplitter::new(10_000);
+            let mut want: Vec<Vec<u8>> = whole.push(&text).iter().map(<[u8]>::to_vec).collect();
+            want.extend(whole.finish());
+            let mut chunks = Vec::new();
+            let mut rest = &text[..];
+            while !rest.is_empty() {
+                let n = (1 + next(3_000) as usize).min(rest.len());
+                chunks.push(&rest[..n]);
+                rest = &rest[n..];
+            }
+            assert_eq!(read_in_chunks(10_000, &chunks), want);
         }
     }
 

@@ -38,6 +38,10 @@ use super::sink::SourceId;
 
 /// Bytes of labelled output that may wait for stdout.
 pub const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// What a queued batch costs beyond its text (the shared batch, its two
+/// allocations, the queue entry): counted, so a process flushing a line per
+/// write cannot hold many times [`QUEUE_BYTES`] in small batches.
+const BATCH_COST: usize = 160;
 /// How long stdout may make no progress before its lines are dropped.
 pub const STALL: Duration = Duration::from_secs(2);
 
@@ -109,7 +113,8 @@ impl Stdout {
             self.dropped = None;
         }
         let deadline = Instant::now() + STALL;
-        while q.bytes > 0 && q.bytes + lines.bytes() > QUEUE_BYTES {
+        let cost = lines.bytes() + BATCH_COST;
+        while q.bytes > 0 && q.bytes + cost > QUEUE_BYTES {
             let now = Instant::now();
             if now >= deadline {
                 tracing::warn!(
@@ -129,7 +134,7 @@ impl Stdout {
         if q.closed {
             return;
         }
-        q.bytes += lines.bytes();
+        q.bytes += cost;
         q.items.push_back((src, lines));
         if q.writer_asleep || (q.writer_lingering && q.bytes >= WRITE_AT) {
             q.writer_lingering = false;
@@ -144,7 +149,7 @@ impl Stdout {
             return false;
         }
         let q = self.shared.queue.lock().unwrap();
-        !q.closed && (q.bytes == 0 || q.bytes + bytes <= QUEUE_BYTES)
+        !q.closed && (q.bytes == 0 || q.bytes + bytes + BATCH_COST <= QUEUE_BYTES)
     }
 
     /// The prefix of the next source id (added before any of its lines is sent).
@@ -269,7 +274,7 @@ impl Writer {
             let mut res = Ok(());
             let mut taken = 0;
             for (src, lines) in hand.drain(..) {
-                taken += lines.bytes();
+                taken += lines.bytes() + BATCH_COST;
                 if res.is_ok() {
                     res = self.write(src, &lines);
                 }
