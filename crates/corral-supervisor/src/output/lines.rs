@@ -269,6 +269,28 @@ mod tests {
         s.push(data).iter().map(|l| l.to_vec()).collect()
     }
 
+    /// A small deterministic generator (xorshift): numbers below `n`, the same every run.
+    fn numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
+    /// `text` cut into reads of 1 to `most` bytes.
+    fn reads<'a>(text: &'a [u8], most: u64, next: &mut impl FnMut(u64) -> u64) -> Vec<&'a [u8]> {
+        let mut chunks = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let n = (1 + next(most) as usize).min(rest.len());
+            chunks.push(&rest[..n]);
+            rest = &rest[n..];
+        }
+        chunks
+    }
+
     /// Every line `chunks` give, read into the splitter's buffer one chunk
     /// at a time, then the unfinished last one.
     fn read_in_chunks(max: usize, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -287,13 +309,7 @@ mod tests {
     fn lines_do_not_depend_on_how_the_reads_cut_the_stream() {
         // A small generator of awkward streams: short and long lines, \r\n,
         // bare \r, multibyte characters, cut into reads of every size.
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = numbers(0x9e37_79b9_7f4a_7c15u64);
         for round in 0..500 {
             let mut text = Vec::new();
             while text.len() < 600 {
@@ -310,13 +326,7 @@ mod tests {
             let mut want: Vec<Vec<u8>> = whole.push(&text).iter().map(<[u8]>::to_vec).collect();
             want.extend(whole.finish());
             assert!(want.iter().all(|l| l.len() <= max), "{want:?}");
-            let mut chunks = Vec::new();
-            let mut rest = &text[..];
-            while !rest.is_empty() {
-                let n = (1 + next(90) as usize).min(rest.len());
-                chunks.push(&rest[..n]);
-                rest = &rest[n..];
-            }
+            let chunks = reads(&text, 90, &mut next);
             assert_eq!(read_in_chunks(max, &chunks), want, "max {max}, {text:?}");
             let mut pushed = LineSplitter::new(max);
             let mut got: Vec<Vec<u8>> = chunks.iter().flat_map(|c| pushed.push(c).iter().map(<[u8]>::to_vec).collect::<Vec<_>>()).collect();
@@ -356,13 +366,7 @@ mod tests {
 
     #[test]
     fn long_unfinished_lines_read_apart_split_as_one_push_does() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = numbers(0x2545_f491_4f6c_dd1du64);
         for _ in 0..40 {
             let mut text = Vec::new();
             while text.len() < 60_000 {
@@ -372,13 +376,7 @@ mod tests {
             let mut whole = LineSplitter::new(10_000);
             let mut want: Vec<Vec<u8>> = whole.push(&text).iter().map(<[u8]>::to_vec).collect();
             want.extend(whole.finish());
-            let mut chunks = Vec::new();
-            let mut rest = &text[..];
-            while !rest.is_empty() {
-                let n = (1 + next(3_000) as usize).min(rest.len());
-                chunks.push(&rest[..n]);
-                rest = &rest[n..];
-            }
+            let chunks = reads(&text, 3_000, &mut next);
             assert_eq!(read_in_chunks(10_000, &chunks), want);
         }
     }
