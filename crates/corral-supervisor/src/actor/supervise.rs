@@ -66,7 +66,8 @@ pub(super) async fn supervise(
                     kill_now(spec, pid, &mut stopping);
                 }
             },
-            status = wait_command(&mut stopping), if has_command => {
+            // Boxed: only a process with a shutdown command has one to wait for.
+            status = async { Box::pin(wait_command(&mut stopping)).await }, if has_command => {
                 let s = stopping.as_mut().expect("guarded by has_command");
                 let (_, cpid) = s.command.take().expect("guarded by has_command");
                 ctx.registry.release(cpid);

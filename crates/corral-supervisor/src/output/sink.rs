@@ -194,7 +194,7 @@ impl Sink {
             .into_iter()
             .enumerate()
             .map(|(i, f)| match (f, config.files[i].as_deref()) {
-                (Some(f), Some(path)) => queued(f, path, rotator(path, config.rotations.get(i).copied().flatten())).map(Some),
+                (Some(f), Some(path)) => queued(f, path, rotator(path, config.rotations.get(i).copied().flatten())).map(|q| Some(Box::new(q))),
                 _ => Ok(None),
             })
             .collect::<io::Result<Vec<_>>>()?;
@@ -381,7 +381,8 @@ struct Writer {
     color: bool,
     stdout: Option<Stdout>,
     plain: Vec<Vec<u8>>,
-    files: Vec<Option<QueuedLog>>,
+    /// By source id; boxed, so a source without a log file costs a pointer.
+    files: Vec<Option<Box<QueuedLog>>>,
     combined: Option<QueuedLog>,
     feed: Option<std::sync::Arc<super::feed::Feed>>,
 }
@@ -472,7 +473,7 @@ impl Writer {
         self.flush();
         // Log files get what is left first (they must lose nothing), then stdout.
         let deadline = std::time::Instant::now() + FILES_CLOSE_BOUND;
-        self.files.drain(..).flatten().chain(self.combined.take()).for_each(|f| f.close(deadline));
+        self.files.drain(..).flatten().map(|f| *f).chain(self.combined.take()).for_each(|f| f.close(deadline));
         if let Some(out) = &mut self.stdout {
             out.close(STDOUT_CLOSE_BOUND);
         }
@@ -498,7 +499,7 @@ impl Writer {
                 let log = match (&file, i == id) {
                     // A replica added by `scale`: its own queued log file (not rotated: see docs/process-compose.md).
                     (Some(path), true) => match open_log(path).and_then(|f| QueuedLog::start(LogFile::new(f, None), path.display().to_string())) {
-                        Ok(f) => Some(f),
+                        Ok(f) => Some(Box::new(f)),
                         Err(e) => {
                             tracing::error!("{label}: {e}; its output goes to stdout only");
                             None
@@ -542,11 +543,11 @@ impl Writer {
 
     /// Whether a log file holds lines its queue had no room for yet.
     fn has_backlog(&self) -> bool {
-        self.files.iter().flatten().chain(self.combined.as_ref()).any(QueuedLog::has_backlog)
+        self.files.iter().flatten().map(|f| &**f).chain(self.combined.as_ref()).any(QueuedLog::has_backlog)
     }
 
     fn flush(&mut self) {
-        self.files.iter_mut().flatten().for_each(QueuedLog::flush);
+        self.files.iter_mut().flatten().for_each(|f| f.flush());
         if let Some(f) = &mut self.combined {
             f.flush();
         }

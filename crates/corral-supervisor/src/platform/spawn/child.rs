@@ -65,7 +65,8 @@ impl Child {
             }
             match &self.pidfd {
                 Some(fd) => fd.readable().await?.clear_ready(),
-                None => tokio::time::sleep(POLL).await,
+                // Boxed: a timer is large, and only a kernel without pidfds polls.
+                None => Box::pin(tokio::time::sleep(POLL)).await,
             }
         }
     }
