@@ -154,10 +154,8 @@ impl LineSplitter {
             start = nl + 1;
         });
         debug_assert!(ends.first().is_none_or(|&e| e as usize >= old));
-        if careful {
-            return self.split_copying(&data);
-        }
-        if data.len() - start > self.max {
+        // Or an unfinished rest already over the bound.
+        if careful || data.len() - start > self.max {
             return self.split_copying(&data);
         }
         self.partial.clear();
