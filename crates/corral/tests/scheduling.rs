@@ -36,7 +36,8 @@ fn corral_runs_as_batch_work_and_what_it_starts_does_not() {
     let run = p.start(&["up", "-f", "dev.json"]);
     run.wait_for("| up");
     run.wait_for("| policy");
-    assert!(wait_until(HANG_GUARD, || p.file("probe.txt").exists()), "the probe never ran");
+    // The shell creates the file before the probe writes to it: wait for the text.
+    assert!(wait_until(HANG_GUARD, || std::fs::read_to_string(p.file("probe.txt")).unwrap_or_default().contains("policy")), "the probe never ran");
     let policies = thread_policies(run.pid());
     assert!(!policies.is_empty() && policies.iter().all(|&p| p == 3), "every thread of corral is SCHED_BATCH: {policies:?}");
     run.signal(nix::sys::signal::Signal::SIGTERM);
